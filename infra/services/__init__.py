@@ -1,0 +1,28 @@
+"""The locally managed services, in start order (each depends only on those before it)."""
+
+from __future__ import annotations
+
+from infra.services.base import Service
+
+
+def all_services() -> list[Service]:
+    from infra.services.apps import DagsterUI, ServingApi
+    from infra.services.kafka import Kafka
+    from infra.services.minio import MinIO
+    from infra.services.postgres import Postgres
+    from infra.services.registry import SchemaRegistry
+    from infra.services.spark import SparkJars
+
+    return [Postgres(), MinIO(), Kafka(), SchemaRegistry(), SparkJars(), ServingApi(), DagsterUI()]
+
+
+def infrastructure() -> list[Service]:
+    """Only the data services, without the platform's own apps."""
+    return [s for s in all_services() if not getattr(s, "is_app", False)]
+
+
+def by_name(name: str) -> Service:
+    for svc in all_services():
+        if svc.name == name:
+            return svc
+    raise KeyError(name)

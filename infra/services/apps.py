@@ -1,0 +1,75 @@
+"""The platform's own long-running processes: the serving API (which owns the embedded
+warehouse) and the Dagster UI/daemon. Both run from this repo's virtualenv."""
+
+from __future__ import annotations
+
+import sys
+from abc import abstractmethod
+
+import httpx
+
+from infra import process
+from infra.services.base import Health, Service
+from infra.settings import REPO_ROOT, get_settings
+
+
+class _HttpApp(Service):
+    is_app = True
+    health_path = "/health"
+
+    def __init__(self) -> None:
+        self.s = get_settings()
+
+    @property
+    @abstractmethod
+    def url(self) -> str:
+        """Base URL of the app."""
+
+    def install(self) -> None:  # installed with the Python package
+        pass
+
+    def health(self) -> Health:
+        try:
+            r = httpx.get(self.url + self.health_path, timeout=3)
+            return Health(r.status_code == 200, f"{self.url} HTTP {r.status_code}")
+        except httpx.HTTPError as exc:
+            return Health(False, f"{self.url} {type(exc).__name__}")
+
+
+class ServingApi(_HttpApp):
+    name = "serving-api"
+    ready_timeout = 90.0
+
+    @property
+    def url(self) -> str:
+        return self.s.serving_api_url
+
+    def launch(self) -> None:
+        process.spawn(
+            self.name,
+            [sys.executable, "-m", "uvicorn", "serving_api.main:app",
+             "--host", self.s.bind_host, "--port", str(self.s.serving_api_port),
+             "--workers", "1"],
+            cwd=REPO_ROOT,
+        )
+
+
+class DagsterUI(_HttpApp):
+    name = "dagster"
+    ready_timeout = 180.0
+    health_path = "/server_info"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.s.bind_host}:{self.s.dagster_port}"
+
+    def launch(self) -> None:
+        home = self.s.local_dir / "dagster"
+        home.mkdir(parents=True, exist_ok=True)
+        process.spawn(
+            self.name,
+            [sys.executable, "-m", "dagster", "dev", "-m", "orchestration.definitions",
+             "-h", self.s.bind_host, "-p", str(self.s.dagster_port)],
+            env={"DAGSTER_HOME": str(home)},
+            cwd=REPO_ROOT,
+        )

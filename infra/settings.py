@@ -1,0 +1,161 @@
+"""The one place that knows ports, URLs, paths and credentials.
+
+Every value comes from the environment (or a `.env` file at the repo root) and has a
+default that runs the local stack under `.local/`. Pointing a part at an external cluster
+is a matter of setting its variable: `KAFKA_BOOTSTRAP_SERVERS`, `SCHEMA_REGISTRY_URL`,
+`S3_ENDPOINT_URL`, `CLICKHOUSE_URL`, `SPARK_MASTER`, `POSTGRES_DSN`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=str(REPO_ROOT / ".env"), env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- where local services keep their state ---------------------------------------
+    local_dir: Path = Field(default=REPO_ROOT / ".local", alias="PLATFORM_LOCAL_DIR")
+    bind_host: str = Field(default="127.0.0.1", alias="PLATFORM_BIND_HOST")
+    timezone: str = Field(default="Asia/Bishkek", alias="PLATFORM_TIMEZONE")
+
+    # --- PostgreSQL (transactional core + registry storage) ---------------------------
+    postgres_host: str = Field(default="127.0.0.1", alias="POSTGRES_HOST")
+    postgres_port: int = Field(default=5432, alias="POSTGRES_PORT")
+    postgres_user: str = Field(default="bazaar", alias="POSTGRES_USER")
+    postgres_password: str = Field(default="bazaar", alias="POSTGRES_PASSWORD")
+    postgres_db: str = Field(default="marketplace", alias="POSTGRES_DB")
+    registry_db: str = Field(default="registry", alias="REGISTRY_POSTGRES_DB")
+    # An external database: set POSTGRES_DSN and the local cluster is not started.
+    postgres_dsn_override: str | None = Field(default=None, alias="POSTGRES_DSN")
+
+    # --- Kafka ------------------------------------------------------------------------
+    kafka_port: int = Field(default=9092, alias="KAFKA_PORT")
+    kafka_controller_port: int = Field(default=9093, alias="KAFKA_CONTROLLER_PORT")
+    kafka_bootstrap_override: str | None = Field(default=None, alias="KAFKA_BOOTSTRAP_SERVERS")
+    kafka_heap: str = Field(default="512m", alias="KAFKA_HEAP")
+
+    # --- Schema registry (Apicurio, Confluent-compatible API) -------------------------
+    registry_port: int = Field(default=8081, alias="SCHEMA_REGISTRY_PORT")
+    registry_url_override: str | None = Field(default=None, alias="SCHEMA_REGISTRY_URL")
+    registry_management_port: int = Field(default=8091, alias="SCHEMA_REGISTRY_MANAGEMENT_PORT")
+    registry_heap: str = Field(default="384m", alias="SCHEMA_REGISTRY_HEAP")
+
+    # --- Object storage (MinIO / S3) --------------------------------------------------
+    minio_port: int = Field(default=9000, alias="MINIO_PORT")
+    minio_console_port: int = Field(default=9001, alias="MINIO_CONSOLE_PORT")
+    s3_endpoint_override: str | None = Field(default=None, alias="S3_ENDPOINT_URL")
+    s3_access_key: str = Field(default="bazaar-admin", alias="S3_ACCESS_KEY")
+    s3_secret_key: str = Field(default="bazaar-secret-key", alias="S3_SECRET_KEY")
+    s3_region: str = Field(default="us-east-1", alias="S3_REGION")
+    lake_bucket: str = Field(default="lake", alias="LAKE_BUCKET")
+
+    # --- Spark ------------------------------------------------------------------------
+    spark_master: str = Field(default="local[2]", alias="SPARK_MASTER")
+    spark_driver_memory: str = Field(default="1g", alias="SPARK_DRIVER_MEMORY")
+    spark_shuffle_partitions: int = Field(default=2, alias="SPARK_SHUFFLE_PARTITIONS")
+
+    # --- ClickHouse: embedded chdb unless CLICKHOUSE_URL names a server ---------------
+    clickhouse_url: str | None = Field(default=None, alias="CLICKHOUSE_URL")
+    clickhouse_user: str = Field(default="default", alias="CLICKHOUSE_USER")
+    clickhouse_password: str = Field(default="", alias="CLICKHOUSE_PASSWORD")
+    warehouse_database: str = Field(default="analytics", alias="WAREHOUSE_DATABASE")
+
+    # --- HTTP services ----------------------------------------------------------------
+    core_api_port: int = Field(default=8000, alias="CORE_API_PORT")
+    serving_api_port: int = Field(default=8001, alias="SERVING_API_PORT")
+    dagster_port: int = Field(default=3000, alias="DAGSTER_PORT")
+    # Shared secret for the serving process's internal refresh endpoint.
+    internal_token: str = Field(default="local-internal-token", alias="PLATFORM_INTERNAL_TOKEN")
+
+    # --- derived values -----------------------------------------------------------------
+    @property
+    def logs_dir(self) -> Path:
+        return self.local_dir / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.local_dir / "run"
+
+    @property
+    def opt_dir(self) -> Path:
+        return self.local_dir / "opt"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.local_dir / "data"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.local_dir / "warehouse"
+
+    @property
+    def ivy_cache_dir(self) -> Path:
+        return self.local_dir / "cache" / "ivy"
+
+    @property
+    def postgres_dsn(self) -> str:
+        return self.postgres_dsn_override or self._dsn(self.postgres_db)
+
+    @property
+    def registry_jdbc_url(self) -> str:
+        return f"jdbc:postgresql://{self.postgres_host}:{self.postgres_port}/{self.registry_db}"
+
+    def _dsn(self, db: str) -> str:
+        return (
+            f"postgresql://{self.postgres_user}:{self.postgres_password}"
+            f"@{self.postgres_host}:{self.postgres_port}/{db}"
+        )
+
+    @property
+    def kafka_bootstrap_servers(self) -> str:
+        return self.kafka_bootstrap_override or f"{self.bind_host}:{self.kafka_port}"
+
+    @property
+    def schema_registry_url(self) -> str:
+        return (
+            self.registry_url_override
+            or f"http://{self.bind_host}:{self.registry_port}/apis/ccompat/v7"
+        )
+
+    @property
+    def registry_health_url(self) -> str:
+        return f"http://{self.bind_host}:{self.registry_management_port}/health/ready"
+
+    @property
+    def s3_endpoint_url(self) -> str:
+        return self.s3_endpoint_override or f"http://{self.bind_host}:{self.minio_port}"
+
+    @property
+    def lake_root(self) -> str:
+        """Root of the Delta tables, as Spark (s3a) names it."""
+        return f"s3a://{self.lake_bucket}"
+
+    def lake_http_url(self, relative: str) -> str:
+        """The same location as ClickHouse's S3 readers name it (path-style HTTP)."""
+        return f"{self.s3_endpoint_url.rstrip('/')}/{self.lake_bucket}/{relative.strip('/')}/"
+
+    @property
+    def embedded_warehouse(self) -> bool:
+        return not self.clickhouse_url
+
+    @property
+    def serving_api_url(self) -> str:
+        return f"http://{self.bind_host}:{self.serving_api_port}"
+
+    @property
+    def core_api_url(self) -> str:
+        return f"http://{self.bind_host}:{self.core_api_port}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,112 @@
+"""One way to build a SparkSession: Delta Lake, S3A on the lake's object store, Kafka, Avro.
+
+The extra jars come from Maven Central through Spark's own resolver (Ivy) once, into
+`.local/cache/ivy`; later sessions put the resolved jars straight on the classpath and skip
+resolution. With SPARK_MASTER pointing at a cluster the same settings apply there.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from infra.settings import REPO_ROOT, get_settings
+
+SPARK_VERSION = "4.0.0"
+DELTA_VERSION = "4.0.0"
+HADOOP_VERSION = "3.4.1"  # must match pyspark's bundled hadoop-client-api
+
+IVY_SETTINGS = REPO_ROOT / "infra" / "spark" / "ivysettings.xml"
+
+PACKAGES = (
+    f"io.delta:delta-spark_2.13:{DELTA_VERSION}",
+    f"org.apache.hadoop:hadoop-aws:{HADOOP_VERSION}",
+    f"org.apache.spark:spark-sql-kafka-0-10_2.13:{SPARK_VERSION}",
+    f"org.apache.spark:spark-avro_2.13:{SPARK_VERSION}",
+)
+
+
+def ivy_dir() -> Path:
+    return get_settings().ivy_cache_dir
+
+
+def resolved_marker() -> Path:
+    return ivy_dir() / "resolved.txt"
+
+
+def resolved_jars() -> list[Path]:
+    """Jars from a previous resolution of exactly PACKAGES, else an empty list."""
+    marker = resolved_marker()
+    if not marker.exists() or marker.read_text().splitlines()[:1] != [",".join(PACKAGES)]:
+        return []
+    jars = [Path(p) for p in marker.read_text().splitlines()[1:]]
+    return jars if all(j.exists() for j in jars) else []
+
+
+def build_session(app_name: str, *, resolve: bool = False) -> SparkSession:
+    s = get_settings()
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = (
+        SparkSession.builder.appName(app_name)
+        .master(s.spark_master)
+        .config("spark.driver.memory", s.spark_driver_memory)
+        .config("spark.driver.bindAddress", s.bind_host)
+        .config("spark.driver.host", s.bind_host)
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", str(s.spark_shuffle_partitions))
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config("spark.sql.catalog.spark_catalog",
+                "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+        # Delta tables must stay readable by ClickHouse's Delta Lake reader: no deletion
+        # vectors or column mapping (writer features it does not implement everywhere).
+        .config("spark.databricks.delta.properties.defaults.enableDeletionVectors", "false")
+        .config("spark.hadoop.fs.s3a.endpoint", s.s3_endpoint_url)
+        .config("spark.hadoop.fs.s3a.access.key", s.s3_access_key)
+        .config("spark.hadoop.fs.s3a.secret.key", s.s3_secret_key)
+        .config("spark.hadoop.fs.s3a.endpoint.region", s.s3_region)
+        .config("spark.hadoop.fs.s3a.path.style.access", "true")
+        .config("spark.hadoop.fs.s3a.connection.ssl.enabled",
+                str(s.s3_endpoint_url.startswith("https")).lower())
+        .config("spark.hadoop.fs.s3a.impl", "org.apache.hadoop.fs.s3a.S3AFileSystem")
+        .config("spark.hadoop.fs.s3a.aws.credentials.provider",
+                "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider")
+        .config("spark.driver.extraJavaOptions", "-Dlog4j2.level=WARN")
+    )
+    jars = [] if resolve else resolved_jars()
+    if jars:
+        builder = builder.config("spark.jars", ",".join(str(j) for j in jars))
+    else:
+        builder = (
+            builder.config("spark.jars.packages", ",".join(PACKAGES))
+            .config("spark.jars.ivy", str(ivy_dir()))
+            .config("spark.jars.ivySettings", str(IVY_SETTINGS))
+        )
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    if not jars:
+        _remember_resolution()
+    return spark
+
+
+def _remember_resolution() -> None:
+    jar_dir = ivy_dir() / "jars"
+    jars = sorted(str(p) for p in jar_dir.glob("*.jar"))
+    resolved_marker().write_text("\n".join([",".join(PACKAGES), *jars]) + "\n")
+
+
+def main() -> None:
+    """Resolve the jars now (first install); prints Ivy's progress."""
+    print(f"  resolving Spark jars from Maven Central into {ivy_dir()}:", flush=True)
+    for p in PACKAGES:
+        print(f"    {p}", flush=True)
+    spark = build_session("resolve-jars", resolve=True)
+    spark.stop()
+    print(f"  {len(resolved_jars())} jars cached", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""Registering the catalog's schemas with BACKWARD compatibility and building serde.
+
+The registry speaks Confluent's REST API, so confluent-kafka's own client and Avro serde
+are used unchanged and the wire format is Confluent's (magic byte 0 + 4-byte schema id).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+
+from infra.settings import get_settings
+from schemas.topics import CATALOG, Topic, schema_str
+
+COMPATIBILITY = "BACKWARD"
+
+
+@cache
+def registry_client() -> SchemaRegistryClient:
+    return SchemaRegistryClient({"url": get_settings().schema_registry_url})
+
+
+def register(topic: Topic, client: SchemaRegistryClient | None = None) -> int:
+    """Register (or find) the topic's value schema; returns its schema id."""
+    client = client or registry_client()
+    client.set_compatibility(subject_name=topic.subject, level=COMPATIBILITY)
+    return client.register_schema(topic.subject, Schema(schema_str(topic), "AVRO"))
+
+
+def register_all() -> dict[str, int]:
+    return {t.subject: register(t) for t in CATALOG}
+
+
+def writer_schema(schema_id: int) -> str:
+    """The schema text a producer wrote with, by id (for consumers that decode raw bytes)."""
+    return registry_client().get_schema(schema_id).schema_str

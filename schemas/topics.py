@@ -1,0 +1,96 @@
+"""The topic catalog: every topic the platform owns, created explicitly (auto-create is off).
+
+Each entry names its key, its value schema (a file in this folder, registered under the
+TopicNameStrategy subject `<topic>-value` with BACKWARD compatibility), partitions and
+retention. `schemas/README.md` documents the same table for people.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+
+from infra.settings import get_settings
+
+SCHEMA_DIR = Path(__file__).resolve().parent
+DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    key: str
+    schema_file: str
+    partitions: int
+    retention_ms: int
+    cleanup_policy: str = "delete"
+
+    @property
+    def subject(self) -> str:
+        return f"{self.name}-value"
+
+    @property
+    def config(self) -> dict[str, str]:
+        return {
+            "retention.ms": str(self.retention_ms),
+            "cleanup.policy": self.cleanup_policy,
+            "min.insync.replicas": "1",
+        }
+
+
+POS_SALES = Topic(
+    name="pos.sales",
+    key="device_id (keeps each terminal's receipts in order)",
+    schema_file="pos/pos_sale.avsc",
+    partitions=6,
+    retention_ms=14 * DAY_MS,
+)
+
+CATALOG: tuple[Topic, ...] = (POS_SALES,)
+
+
+@cache
+def schema_str(topic: Topic) -> str:
+    """The schema as canonical-ish JSON text (what the registry stores)."""
+    return json.dumps(json.loads((SCHEMA_DIR / topic.schema_file).read_text()))
+
+
+def ensure_topics(replication_factor: int = 1) -> list[str]:
+    """Create missing topics and align configs of existing ones; returns the created names."""
+    s = get_settings()
+    admin = AdminClient({"bootstrap.servers": s.kafka_bootstrap_servers})
+    existing = set(admin.list_topics(timeout=10).topics)
+    missing = [t for t in CATALOG if t.name not in existing]
+    created: list[str] = []
+    if missing:
+        futures = admin.create_topics([
+            NewTopic(t.name, num_partitions=t.partitions,
+                     replication_factor=replication_factor, config=t.config)
+            for t in missing
+        ])
+        for name, fut in futures.items():
+            fut.result(timeout=30)
+            created.append(name)
+    present = [t for t in CATALOG if t.name in existing]
+    if present:
+        futures = admin.incremental_alter_configs([_config_resource(t) for t in present])
+        for fut in futures.values():
+            fut.result(timeout=30)
+    return created
+
+
+def _config_resource(topic: Topic) -> ConfigResource:
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry
+
+    return ConfigResource(
+        ConfigResource.Type.TOPIC,
+        topic.name,
+        incremental_configs=[
+            ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
+            for k, v in topic.config.items()
+        ],
+    )
