@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     bind_host: str = Field(default="127.0.0.1", alias="PLATFORM_BIND_HOST")
     timezone: str = Field(default="Asia/Bishkek", alias="PLATFORM_TIMEZONE")
 
+    # A JDK for the Java services; by default the newest one found (see infra/java.py).
+    java_home: str | None = Field(default=None, alias="PLATFORM_JAVA_HOME")
+
     # --- PostgreSQL (transactional core + registry storage) ---------------------------
     postgres_host: str = Field(default="127.0.0.1", alias="POSTGRES_HOST")
     postgres_port: int = Field(default=5432, alias="POSTGRES_PORT")
@@ -57,6 +60,8 @@ class Settings(BaseSettings):
     s3_secret_key: str = Field(default="bazaar-secret-key", alias="S3_SECRET_KEY")
     s3_region: str = Field(default="us-east-1", alias="S3_REGION")
     lake_bucket: str = Field(default="lake", alias="LAKE_BUCKET")
+    # Location of the POS sales bronze table inside the bucket (tests land elsewhere).
+    lake_pos_sales_path: str = Field(default="bronze/pos_sales", alias="LAKE_POS_SALES_PATH")
 
     # --- Spark ------------------------------------------------------------------------
     spark_master: str = Field(default="local[2]", alias="SPARK_MASTER")

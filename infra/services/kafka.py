@@ -14,6 +14,7 @@ from pathlib import Path
 from confluent_kafka.admin import AdminClient
 
 from infra import process
+from infra.java import java_for
 from infra.services.base import Health, Service
 from infra.settings import REPO_ROOT, get_settings
 
@@ -48,7 +49,7 @@ class Kafka(Service):
 
     def _java(self, main: str, *args: str, heap: str = "256m") -> list[str]:
         return [
-            "java", f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC",
+            java_for(17), f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC",
             f"-Dlog4j2.configurationFile={LOG4J}",
             "-cp", f"{self.libs}/*", main, *args,
         ]

@@ -13,6 +13,7 @@ import tarfile
 import httpx
 
 from infra import process
+from infra.java import java_for
 from infra.services.base import Health, Service
 from infra.settings import get_settings
 
@@ -66,7 +67,7 @@ class SchemaRegistry(Service):
         }
         process.spawn(
             self.name,
-            ["java", f"-Xmx{s.registry_heap}", "-XX:+UseSerialGC",
+            [java_for(21), f"-Xmx{s.registry_heap}", "-XX:+UseSerialGC",
              "-XX:TieredStopAtLevel=1", "-jar", str(self.home / "quarkus-run.jar")],
             env=env,
             cwd=self.home,
@@ -80,3 +81,9 @@ class SchemaRegistry(Service):
             return Health(True, f"{len(r.json())} subject(s)")
         except httpx.HTTPError as exc:
             return Health(False, str(exc) or type(exc).__name__)
+
+    def after_start(self) -> None:
+        # The platform, not the producers, registers schemas (BACKWARD compatibility).
+        from schemas.registry import register_all
+
+        register_all()
