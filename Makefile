@@ -1,0 +1,53 @@
+# The platform's commands. `make demo` and `make test` are all a newcomer needs.
+PY       ?= python3
+VENV     := .local/venv
+PYTHON   := $(VENV)/bin/python
+STAMP    := $(VENV)/.installed-$(shell sha1sum pyproject.toml 2>/dev/null | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: help install up down status logs demo test test-unit lint bench clean-data
+
+help:
+	@echo "make demo    install what is missing, start the stack, run the POS→report slice"
+	@echo "make test    every test (starts the services it needs)"
+	@echo "make up | down | status | logs [SERVICE=name] | lint | bench"
+
+$(STAMP): pyproject.toml
+	@echo "==> python environment in $(VENV)"
+	@test -x $(PYTHON) || $(PY) -m venv $(VENV)
+	@$(PYTHON) -m pip install -q --upgrade pip
+	@$(PYTHON) -m pip install --progress-bar on -e '.[dev]' --config-settings editable_mode=compat
+	@rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+	@$(PYTHON) -m infra install
+
+up: $(STAMP)
+	@$(PYTHON) -m infra up
+
+down:
+	@test -x $(PYTHON) && $(PYTHON) -m infra down || true
+
+status: $(STAMP)
+	@$(PYTHON) -m infra status
+
+logs: $(STAMP)
+	@$(PYTHON) -m infra logs $(SERVICE)
+
+demo: up
+	@$(PYTHON) -m orchestration.demo
+
+test: $(STAMP)
+	@$(PYTHON) -m infra up --no-apps
+	@$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+test-unit: $(STAMP)
+	@$(PYTHON) -m pytest -m "not integration" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/mypy infra schemas pos_producer pipelines serving_api orchestration warehouse marketplace_core
+
+bench: $(STAMP)
+	@$(PYTHON) -m infra up --no-apps
+	@$(PYTHON) -m bench.run

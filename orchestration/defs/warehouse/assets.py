@@ -1,0 +1,52 @@
+"""Warehouse domain: the dbt project's models as assets, built where the warehouse lives."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject, dbt_assets
+
+from infra.settings import REPO_ROOT
+from orchestration.defs.warehouse.resources import WarehouseRefresher
+
+dbt_project = DbtProject(project_dir=REPO_ROOT / "dbt", profiles_dir=REPO_ROOT / "dbt")
+
+
+class Translator(DagsterDbtTranslator):
+    """Models sit in the `warehouse` group; lake sources are the bronze assets that land them."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey(["bronze", dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return "warehouse"
+
+
+# dbt tests run inside `dbt build` and fail the step; they are not separate Dagster checks.
+TRANSLATOR = Translator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=False))
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=TRANSLATOR)
+def warehouse_models(
+    context: dg.AssetExecutionContext, warehouse: WarehouseRefresher
+) -> Iterator[dg.MaterializeResult]:
+    models = sorted(key.path[-1] for key in context.selected_asset_keys)
+    context.log.info(f"dbt build --select {' '.join(models)}")
+    result = warehouse.refresh(["build", "--select", *models])
+    nodes = {n["name"]: n for n in result["nodes"]}
+    failed = [n for n in result["nodes"] if n["status"] not in ("success", "pass")]
+    for key in context.selected_asset_keys:
+        node = nodes.get(key.path[-1])
+        if node is not None and node["status"] == "success":
+            yield dg.MaterializeResult(
+                asset_key=key, metadata={"dbt_seconds": round(node["seconds"], 2)}
+            )
+    if failed or not result["success"]:
+        raise dg.Failure(
+            "dbt build failed",
+            metadata={"failed": [f"{n['name']}: {n['status']} {n.get('message') or ''}" for n in failed]},
+        )

@@ -1,0 +1,77 @@
+"""Sellers' sales report: `GET /analytics/shops/{shop_id}/sales` as JSON or CSV."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from enum import Enum
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from infra.settings import get_settings
+from serving_api.deps import Warehouse
+from serving_api.errors import ApiError
+from serving_api.reports.shop_sales import ReportNotReady, daily_sales, totals
+from serving_api.schemas import ShopSalesReport
+
+router = APIRouter(prefix="/analytics/shops", tags=["analytics"])
+
+MAX_RANGE_DAYS = 366
+
+
+class ReportFormat(str, Enum):
+    json = "json"
+    csv = "csv"
+
+
+@router.get(
+    "/{shop_id}/sales",
+    response_model=ShopSalesReport,
+    response_model_by_alias=True,
+    summary="Daily POS sales of one shop",
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"},
+        422: {"description": "INVALID_REQUEST or INVALID_DATE_RANGE"},
+        503: {"description": "REPORT_NOT_READY: the warehouse has not been built yet"},
+    },
+)
+async def shop_sales(
+    shop_id: UUID,
+    db: Warehouse,
+    date_from: Annotated[dt.date, Query(alias="from", description="First day (Asia/Bishkek)")],
+    date_to: Annotated[dt.date, Query(alias="to", description="Last day, inclusive")],
+    format: Annotated[ReportFormat, Query()] = ReportFormat.json,  # noqa: A002 - API name
+) -> ShopSalesReport | StreamingResponse:
+    if date_to < date_from:
+        raise ApiError(422, "INVALID_DATE_RANGE", "'to' is before 'from'")
+    if (date_to - date_from).days >= MAX_RANGE_DAYS:
+        raise ApiError(422, "INVALID_DATE_RANGE", f"at most {MAX_RANGE_DAYS} days per request")
+    try:
+        days = await run_in_threadpool(daily_sales, db, shop_id, date_from, date_to)
+    except ReportNotReady as exc:
+        raise ApiError(503, "REPORT_NOT_READY", "sales reports are being built; retry shortly") from exc
+    if format is ReportFormat.csv:
+        return _csv(shop_id, date_from, date_to, days)
+    return ShopSalesReport(
+        shop_id=shop_id, date_from=date_from, date_to=date_to,
+        timezone=get_settings().timezone, days=days, totals=totals(days),
+    )
+
+
+def _csv(shop_id: UUID, date_from: dt.date, date_to: dt.date, days: list) -> StreamingResponse:  # type: ignore[type-arg]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["date", "revenue_kgs", "receipts", "units"])
+    for d in days:
+        writer.writerow([d.date.isoformat(), f"{d.revenue:.2f}", d.receipts, d.units])
+    name = f"shop-{shop_id}-sales-{date_from}-{date_to}.csv"
+    return StreamingResponse(
+        iter([buf.getvalue()]),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
