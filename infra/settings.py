@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     clickhouse_user: str = Field(default="default", alias="CLICKHOUSE_USER")
     clickhouse_password: str = Field(default="", alias="CLICKHOUSE_PASSWORD")
     warehouse_database: str = Field(default="analytics", alias="WAREHOUSE_DATABASE")
+    # The embedded warehouse's directory (default .local/warehouse).
+    warehouse_dir: Path | None = Field(default=None, alias="WAREHOUSE_PATH")
 
     # --- HTTP services ----------------------------------------------------------------
     core_api_port: int = Field(default=8000, alias="CORE_API_PORT")
@@ -100,7 +102,7 @@ class Settings(BaseSettings):
 
     @property
     def warehouse_path(self) -> Path:
-        return self.local_dir / "warehouse"
+        return self.warehouse_dir or self.local_dir / "warehouse"
 
     @property
     def ivy_cache_dir(self) -> Path:

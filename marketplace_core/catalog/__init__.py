@@ -1,0 +1,1 @@
+"""Catalog domain: merchants, shops, categories, products and their sellable variants."""

@@ -1,0 +1,1 @@
+"""POS domain: the smart terminals in shops that ring up sales."""

@@ -1,0 +1,92 @@
+"""POS service: the only code that reads or writes `pos_devices`.
+
+A device id is the terminal's printed id, `POS-` and at least four digits (`POS-0001`);
+it is the Kafka key of the `pos.sales` topic, so it never changes once registered.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from psycopg import errors as pg_errors
+from psycopg.rows import class_row
+
+from marketplace_core.catalog import service as catalog
+from marketplace_core.db import Connection, violated_constraint
+from marketplace_core.errors import ConflictError, ErrorCode, NotFoundError, ValidationError
+
+DEVICE_ID = re.compile(r"^POS-[0-9]{4,}$")
+DEVICE_STATUSES = ("active", "inactive", "retired")
+
+_COLS = "id, shop_id, status, last_heartbeat_at, firmware_version"
+
+
+@dataclass(frozen=True)
+class PosDevice:
+    id: str
+    shop_id: UUID
+    status: str
+    last_heartbeat_at: datetime | None
+    firmware_version: str | None
+
+
+def device_id_for(number: int) -> str:
+    """The conventional id of terminal number `number`: 1 -> 'POS-0001'."""
+    if number < 1:
+        raise ValueError("device numbers start at 1")
+    return f"POS-{number:04d}"
+
+
+def register_device(
+    conn: Connection,
+    device_id: str,
+    shop_id: UUID,
+    *,
+    firmware_version: str | None = None,
+    status: str = "active",
+) -> PosDevice:
+    """Register a terminal in a shop. Raises INVALID_DEVICE_ID, SHOP_NOT_FOUND,
+    DUPLICATE_DEVICE (the id is already registered), INVALID_ARGUMENT (status)."""
+    if not isinstance(device_id, str) or not DEVICE_ID.match(device_id):
+        raise ValidationError(
+            ErrorCode.INVALID_DEVICE_ID, f"device id must look like POS-0001, got {device_id!r}")
+    if status not in DEVICE_STATUSES:
+        raise ValidationError(
+            ErrorCode.INVALID_ARGUMENT, f"status must be one of {DEVICE_STATUSES}")
+    if catalog.get_shop(conn, shop_id) is None:
+        raise NotFoundError(ErrorCode.SHOP_NOT_FOUND, f"shop {shop_id} does not exist")
+    try:
+        with conn.transaction(), conn.cursor(row_factory=class_row(PosDevice)) as cur:
+            row = cur.execute(
+                "insert into pos_devices (id, shop_id, status, firmware_version)"
+                f" values (%s, %s, %s, %s) returning {_COLS}".encode(),
+                (device_id, shop_id, status, firmware_version),
+            ).fetchone()
+    except pg_errors.UniqueViolation as exc:
+        if violated_constraint(exc) == "pos_devices_pkey":
+            raise ConflictError(
+                ErrorCode.DUPLICATE_DEVICE, f"device {device_id} is already registered"
+            ) from exc
+        raise
+    except pg_errors.ForeignKeyViolation as exc:  # the shop vanished concurrently
+        raise NotFoundError(ErrorCode.SHOP_NOT_FOUND, f"shop {shop_id} does not exist") from exc
+    assert row is not None
+    return row
+
+
+def get_device(conn: Connection, device_id: str) -> PosDevice | None:
+    with conn.cursor(row_factory=class_row(PosDevice)) as cur:
+        return cur.execute(
+            f"select {_COLS} from pos_devices where id = %s".encode(), (device_id,)
+        ).fetchone()
+
+
+def list_devices_for_shop(conn: Connection, shop_id: UUID) -> list[PosDevice]:
+    with conn.cursor(row_factory=class_row(PosDevice)) as cur:
+        return cur.execute(
+            f"select {_COLS} from pos_devices where shop_id = %s order by id".encode(),
+            (shop_id,),
+        ).fetchall()

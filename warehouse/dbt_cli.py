@@ -1,0 +1,30 @@
+"""The dbt CLI for analysts, with the platform's settings applied.
+
+    python -m warehouse.dbt_cli build
+    python -m warehouse.dbt_cli test --select shop_sales_daily
+
+Exports the env vars of warehouse.refresh.dbt_env(), installs the chdb driver hook and
+runs dbt's own CLI on the repo's dbt project. Embedded mode: the warehouse directory
+admits one process, so stop the serving API first (or ask it to refresh: POST
+/internal/refresh), otherwise this fails with `Cannot lock file .../status`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from warehouse.refresh import DBT_PROJECT_DIR, prepare
+
+
+def main(argv: list[str] | None = None) -> None:
+    prepare()
+    os.environ.setdefault("DBT_PROJECT_DIR", str(DBT_PROJECT_DIR))
+    os.environ.setdefault("DBT_PROFILES_DIR", str(DBT_PROJECT_DIR))
+    from dbt.cli.main import cli
+
+    cli.main(args=list(sys.argv[1:] if argv is None else argv), prog_name="dbt")
+
+
+if __name__ == "__main__":
+    main()

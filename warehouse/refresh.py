@@ -1,0 +1,143 @@
+"""Run dbt in this process against the warehouse: one refresh at a time.
+
+dbt reads every location and credential through `env_var()`; `dbt_env()` derives them from
+infra.settings (the only source of ports, URLs, paths and keys):
+
+    DBT_WAREHOUSE_TARGET      embedded | server  (profiles.yml target; server iff CLICKHOUSE_URL)
+    DBT_CHDB_PATH             the embedded warehouse directory (settings.warehouse_path)
+    DBT_CLICKHOUSE_HOST/PORT/SECURE/USER, DBT_ENV_SECRET_CLICKHOUSE_PASSWORD   (server target)
+    DBT_WAREHOUSE_DATABASE    schema the models are built in (settings.warehouse_database)
+    DBT_LAKE_POS_SALES_URL    settings.lake_http_url(settings.lake_pos_sales_path)
+    DBT_LAKE_ACCESS_KEY / DBT_LAKE_SECRET_KEY   S3 keys for ClickHouse's DeltaLake engine
+    DBT_TIMEZONE              settings.timezone (business dates, e.g. Asia/Bishkek)
+
+In embedded mode the process calling `run_dbt` must be the one that owns the warehouse
+(chdb admits one process per directory); readers in other threads keep working because
+tables are replaced with EXCHANGE TABLES on an Atomic database.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from infra.settings import REPO_ROOT, Settings, get_settings
+from warehouse import dbt_chdb
+from warehouse.client import http_target
+
+DBT_PROJECT_DIR: Path = REPO_ROOT / "dbt"
+
+_refresh_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    name: str
+    unique_id: str
+    resource_type: str
+    status: str  # success | error | skipped | pass | fail | warn
+    seconds: float
+    message: str | None
+    failures: int | None  # failing rows, for tests
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    success: bool
+    seconds: float
+    nodes: list[NodeResult] = field(default_factory=list)
+    error: str | None = None  # set when dbt itself failed (bad args, config, connection)
+
+    @property
+    def failed(self) -> list[NodeResult]:
+        return [n for n in self.nodes if n.status in ("error", "fail", "runtime error")]
+
+
+def dbt_env(settings: Settings | None = None) -> dict[str, str]:
+    """The environment variables dbt/profiles.yml and the project's macros read."""
+    s = settings or get_settings()
+    env = {
+        "DBT_WAREHOUSE_TARGET": "embedded" if s.embedded_warehouse else "server",
+        "DBT_CHDB_PATH": str(s.warehouse_path),
+        "DBT_WAREHOUSE_DATABASE": s.warehouse_database,
+        "DBT_LAKE_POS_SALES_URL": s.lake_http_url(s.lake_pos_sales_path),
+        "DBT_LAKE_ACCESS_KEY": s.s3_access_key,
+        "DBT_LAKE_SECRET_KEY": s.s3_secret_key,
+        "DBT_TIMEZONE": s.timezone,
+    }
+    if not s.embedded_warehouse:
+        t = http_target(s)
+        env |= {
+            "DBT_CLICKHOUSE_HOST": t["host"],
+            "DBT_CLICKHOUSE_PORT": str(t["port"]),
+            "DBT_CLICKHOUSE_SECURE": "true" if t["secure"] else "false",
+            "DBT_CLICKHOUSE_USER": t["username"],
+            "DBT_ENV_SECRET_CLICKHOUSE_PASSWORD": t["password"],
+        }
+    return env
+
+
+def prepare(settings: Settings | None = None) -> None:
+    """Export dbt_env() into os.environ and install the chdb driver hook."""
+    os.environ.update(dbt_env(settings))
+    dbt_chdb.install()
+
+
+def run_dbt(args: list[str] | None = None) -> RefreshResult:
+    """`dbt <args>` (default `build`) in-process on the repo's dbt project.
+
+    Serialized process-wide: a second caller waits for the running refresh to finish.
+    Never raises for dbt failures; inspect `success`, `nodes` and `error`.
+    """
+    from dbt.cli.main import dbtRunner
+
+    argv = list(args) if args else ["build"]
+    with _refresh_lock:
+        prepare()
+        started = time.monotonic()
+        res = dbtRunner().invoke(
+            argv, project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR)
+        )
+        seconds = time.monotonic() - started
+    nodes = _node_results(res.result)
+    error = None if res.exception is None else f"{type(res.exception).__name__}: {res.exception}"
+    if error is None and not res.success and not any(n.message for n in nodes):
+        error = "dbt reported failure (see dbt/logs/dbt.log)"
+    return RefreshResult(success=bool(res.success), seconds=seconds, nodes=nodes, error=error)
+
+
+def _node_results(result: Any) -> list[NodeResult]:
+    out: list[NodeResult] = []
+    for r in getattr(result, "results", None) or []:
+        node: Any = getattr(r, "node", None)
+        out.append(
+            NodeResult(
+                name=getattr(node, "name", "?"),
+                unique_id=getattr(node, "unique_id", "?"),
+                resource_type=str(getattr(node, "resource_type", "?")),
+                status=str(getattr(r.status, "value", r.status)),
+                seconds=float(getattr(r, "execution_time", 0.0) or 0.0),
+                message=r.message,
+                failures=r.failures,
+            )
+        )
+    return out
+
+
+def summary(result: RefreshResult) -> Mapping[str, Any]:
+    """A JSON-friendly view of a refresh (for logs and API responses)."""
+    return {
+        "success": result.success,
+        "seconds": round(result.seconds, 3),
+        "error": result.error,
+        "nodes": [
+            {"name": n.name, "status": n.status, "seconds": round(n.seconds, 3),
+             "message": n.message, "failures": n.failures}
+            for n in result.nodes
+        ],
+    }
