@@ -6,6 +6,7 @@ session, its pid kept in `.local/run/<name>.pid` and its output in `.local/logs/
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -77,18 +78,14 @@ def stop(name: str, timeout: float = 30.0) -> bool:
     pid = running_pid(name)
     if pid is None:
         return False
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and _alive(pid):
         time.sleep(0.2)
     if _alive(pid):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     pid_file(name).unlink(missing_ok=True)
     return True
 

@@ -59,13 +59,15 @@ def main() -> None:
     table.add_row("total", t["revenue"], str(t["receipts"]), str(t["units"]), style="bold")
     console.print(table)
     sent = sum((x.total for x in sales if x.shop_id == shop.id), Decimal("0.00"))
-    console.print(f"    sent to this shop in this run: {sent} KGS (the report also counts earlier runs)")
+    console.print(f"    sent to this shop in this run: {sent} KGS "
+                  "(the report also counts earlier runs)")
     console.rule(f"done in {time.monotonic() - t0:.0f}s")
     console.print(f"  report JSON   {url}?from={params['from']}&to={params['to']}")
     console.print(f"  report CSV    {url}?from={params['from']}&to={params['to']}&format=csv")
     console.print(f"  API docs      {s.serving_api_url}/docs")
     console.print(f"  Dagster       http://{s.bind_host}:{s.dagster_port}")
-    console.print(f"  MinIO console http://{s.bind_host}:{s.minio_console_port}  ({s.s3_access_key})")
+    console.print(f"  MinIO console http://{s.bind_host}:{s.minio_console_port}"
+                  f"  (user {s.s3_access_key})")
     console.print(f"  Registry      {s.schema_registry_url}/subjects")
 
 

@@ -39,7 +39,7 @@ def send_sales(count: int, seed: int) -> None:
     click.echo(f"sent {len(sales)} receipts, {total} KGS")
 
 
-def demo_sales(summary, *, count: int, seed: int, now: datetime | None = None) -> list[PosSale]:  # noqa: ANN001
+def demo_sales(summary, *, count: int, seed: int, now: datetime | None = None) -> list[PosSale]:
     """Deterministic receipts over the last two days, spread over the seeded devices."""
     rng = random.Random(seed)
     now = now or datetime.now(UTC)

@@ -32,7 +32,7 @@ class Service(ABC):
     def health(self) -> Health:
         """A real probe of the running service (a query, a request)."""
 
-    def after_start(self) -> None:
+    def after_start(self) -> None:  # noqa: B027 - optional hook, most services need none
         """One-off provisioning once healthy (users, buckets, databases); idempotent."""
 
     ready_timeout: float = 120.0

@@ -110,7 +110,7 @@ class Kafka(Service):
             })
             meta = admin.list_topics(timeout=3)
             return Health(True, f"{len(meta.brokers)} broker(s), {len(meta.topics)} topic(s)")
-        except Exception as exc:  # noqa: BLE001 - any failure means "not healthy"
+        except Exception as exc:
             return Health(False, str(exc))
 
     def after_start(self) -> None:
@@ -125,7 +125,7 @@ class _QuietLogger:
     def log(self, *args: object, **kwargs: object) -> None:
         pass
 
-    def __getattr__(self, _name: str):  # noqa: ANN204 - logging.Logger duck type
+    def __getattr__(self, _name: str):
         return lambda *a, **k: None
 
 

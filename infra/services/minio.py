@@ -17,7 +17,7 @@ from infra.settings import get_settings
 MINIO_MODULE = "github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c"
 
 
-def s3_client():  # noqa: ANN201 - boto3 clients are dynamically typed
+def s3_client():
     s = get_settings()
     return boto3.client(
         "s3",
@@ -78,7 +78,7 @@ class MinIO(Service):
                 s3_client().list_buckets()
                 return Health(True, "S3 reachable")
             return Health(False, f"HTTP {r.status_code}")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             return Health(False, str(exc) or type(exc).__name__)
 
     def after_start(self) -> None:

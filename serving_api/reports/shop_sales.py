@@ -10,12 +10,16 @@ from uuid import UUID
 from infra.settings import get_settings
 from serving_api.schemas import DailySales, SalesTotals
 
+_MISSING_TABLE = ("UNKNOWN_TABLE", "UNKNOWN_DATABASE", "doesn't exist", "does not exist")
+
 
 class ReportNotReady(Exception):
     """The mart has not been built yet (no refresh has run)."""
 
 
-def daily_sales(client: Any, shop_id: UUID, date_from: dt.date, date_to: dt.date) -> list[DailySales]:
+def daily_sales(
+    client: Any, shop_id: UUID, date_from: dt.date, date_to: dt.date
+) -> list[DailySales]:
     db = get_settings().warehouse_database
     sql = (
         f"SELECT sale_date, revenue, receipts, units FROM `{db}`.shop_sales_daily "
@@ -23,9 +27,11 @@ def daily_sales(client: Any, shop_id: UUID, date_from: dt.date, date_to: dt.date
         "ORDER BY sale_date"
     )
     try:
-        result = client.query(sql, parameters={"shop": str(shop_id), "lo": date_from, "hi": date_to})
+        result = client.query(
+            sql, parameters={"shop": str(shop_id), "lo": date_from, "hi": date_to}
+        )
     except Exception as exc:
-        if "UNKNOWN_TABLE" in str(exc) or "doesn't exist" in str(exc) or "UNKNOWN_DATABASE" in str(exc):
+        if any(m in str(exc) for m in _MISSING_TABLE):
             raise ReportNotReady(str(exc)) from exc
         raise
     return [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/analytics/shops", tags=["analytics"])
 MAX_RANGE_DAYS = 366
 
 
-class ReportFormat(str, Enum):
+class ReportFormat(StrEnum):
     json = "json"
     csv = "csv"
 
@@ -45,7 +45,7 @@ async def shop_sales(
     db: Warehouse,
     date_from: Annotated[dt.date, Query(alias="from", description="First day (Asia/Bishkek)")],
     date_to: Annotated[dt.date, Query(alias="to", description="Last day, inclusive")],
-    format: Annotated[ReportFormat, Query()] = ReportFormat.json,  # noqa: A002 - API name
+    format: Annotated[ReportFormat, Query()] = ReportFormat.json,
 ) -> ShopSalesReport | StreamingResponse:
     if date_to < date_from:
         raise ApiError(422, "INVALID_DATE_RANGE", "'to' is before 'from'")
@@ -54,7 +54,9 @@ async def shop_sales(
     try:
         days = await run_in_threadpool(daily_sales, db, shop_id, date_from, date_to)
     except ReportNotReady as exc:
-        raise ApiError(503, "REPORT_NOT_READY", "sales reports are being built; retry shortly") from exc
+        raise ApiError(
+            503, "REPORT_NOT_READY", "sales reports are being built; retry shortly"
+        ) from exc
     if format is ReportFormat.csv:
         return _csv(shop_id, date_from, date_to, days)
     return ShopSalesReport(

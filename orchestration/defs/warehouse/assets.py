@@ -48,5 +48,7 @@ def warehouse_models(
     if failed or not result["success"]:
         raise dg.Failure(
             "dbt build failed",
-            metadata={"failed": [f"{n['name']}: {n['status']} {n.get('message') or ''}" for n in failed]},
+            metadata={
+                "failed": [f"{n['name']}: {n['status']} {n.get('message') or ''}" for n in failed]
+            },
         )
