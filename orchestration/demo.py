@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.settings import get_settings
+from marketplace_core.db import transaction
 from marketplace_core.migrate import apply_migrations
 from marketplace_core.seed import seed_demo_marketplace
 from orchestration.definitions import defs
@@ -28,7 +29,8 @@ def main() -> None:
     console.rule("[bold]Bishkek marketplace: POS sale → seller report")
     console.print("[cyan]1/4[/] seeding shops, products and terminals in PostgreSQL")
     apply_migrations()
-    summary = seed_demo_marketplace()
+    with transaction() as conn:
+        summary = seed_demo_marketplace(conn)
     console.print(f"    {len(summary.shops)} shops, {len(summary.devices)} POS terminals")
 
     console.print("[cyan]2/4[/] ringing up 300 receipts on the terminals → Kafka (Avro)")

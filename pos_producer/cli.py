@@ -24,9 +24,13 @@ def main() -> None:
 @click.option("--seed", default=7, show_default=True, help="Makes the receipts reproducible.")
 def send_sales(count: int, seed: int) -> None:
     """Ring up COUNT receipts on the seeded shops' terminals and send them to Kafka."""
+    from marketplace_core.db import transaction
+    from marketplace_core.migrate import apply_migrations
     from marketplace_core.seed import seed_demo_marketplace
 
-    summary = seed_demo_marketplace()
+    apply_migrations()
+    with transaction() as conn:
+        summary = seed_demo_marketplace(conn)
     sales = demo_sales(summary, count=count, seed=seed)
     producer = PosSaleProducer()
     with Progress() as progress:

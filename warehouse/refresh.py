@@ -9,6 +9,7 @@ infra.settings (the only source of ports, URLs, paths and keys):
     DBT_WAREHOUSE_DATABASE    schema the models are built in (settings.warehouse_database)
     DBT_LAKE_POS_SALES_URL    settings.lake_http_url(settings.lake_pos_sales_path)
     DBT_LAKE_ACCESS_KEY / DBT_LAKE_SECRET_KEY   S3 keys for ClickHouse's DeltaLake engine
+    DBT_ENV_SECRET_LAKE_SECRET_KEY   same secret, only so that dbt scrubs it from its logs
     DBT_TIMEZONE              settings.timezone (business dates, e.g. Asia/Bishkek)
 
 In embedded mode the process calling `run_dbt` must be the one that owns the warehouse
@@ -68,6 +69,10 @@ def dbt_env(settings: Settings | None = None) -> dict[str, str]:
         "DBT_LAKE_POS_SALES_URL": s.lake_http_url(s.lake_pos_sales_path),
         "DBT_LAKE_ACCESS_KEY": s.s3_access_key,
         "DBT_LAKE_SECRET_KEY": s.s3_secret_key,
+        # Not read by the project (dbt forbids DBT_ENV_SECRET_* outside profiles.yml): its
+        # value is what dbt's logger scrubs, so the key the lake DDL carries never reaches
+        # dbt.log or the console.
+        "DBT_ENV_SECRET_LAKE_SECRET_KEY": s.s3_secret_key,
         "DBT_TIMEZONE": s.timezone,
     }
     if not s.embedded_warehouse:

@@ -8,9 +8,7 @@ the end; the code under test is pointed at them through its `dsn` / connection a
 from __future__ import annotations
 
 import secrets
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -18,26 +16,31 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-# `marketplace_core` is not (yet) in the editable install's package map; make the
-# checkout importable when pytest is started as a plain `pytest` command.
-_REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(_REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(_REPO_ROOT))
-
-from infra.settings import get_settings  # noqa: E402
-from marketplace_core.migrate import apply_migrations  # noqa: E402
+from infra.settings import get_settings
+from marketplace_core.migrate import apply_migrations
 
 TEST_DB_PREFIX = "marketplace_test_"
 
 
-@pytest.fixture(scope="session")
-def admin_dsn() -> str:
-    dsn = get_settings().postgres_dsn
+def _reachable(dsn: str) -> bool:
     try:
         with psycopg.connect(dsn, connect_timeout=3) as conn:
             conn.execute("select 1")
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL is not reachable (start the stack first): {exc}")
+    except psycopg.OperationalError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def admin_dsn() -> str:
+    """The settings' DSN; starts the project's PostgreSQL (only it) if it is not up."""
+    dsn = get_settings().postgres_dsn
+    if not _reachable(dsn):
+        from infra.services.postgres import Postgres
+
+        postgres = Postgres()
+        postgres.install()
+        postgres.start()
     return dsn
 
 
@@ -71,6 +74,5 @@ def core_dsn(make_database: Callable[[], str]) -> str:
 @pytest.fixture
 def conn(core_dsn: str) -> Iterator[psycopg.Connection[Any]]:
     """A connection whose work is rolled back after the test (services use savepoints)."""
-    with psycopg.connect(core_dsn) as connection:
-        with connection.transaction(force_rollback=True):
-            yield connection
+    with psycopg.connect(core_dsn) as connection, connection.transaction(force_rollback=True):
+        yield connection

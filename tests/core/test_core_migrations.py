@@ -36,7 +36,7 @@ def _applied(dsn: str) -> list[str]:
 
 def test_discovers_numbered_files_in_order() -> None:
     assert ALL[:2] == ["0001_catalog", "0002_pos"]
-    assert ALL == sorted(ALL)
+    assert sorted(ALL) == ALL
 
 
 def test_apply_is_idempotent(make_database: Callable[[], str]) -> None:

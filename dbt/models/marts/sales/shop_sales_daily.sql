@@ -1,5 +1,6 @@
 -- Daily sales per shop. sale_date is the local (Asia/Bishkek) date of the sale; money is
--- exact: revenue is Decimal(18, 2) KGS, never Float.
+-- exact: revenue is Decimal(18, 2) KGS, never Float. Keys are non-Nullable (they are the
+-- sort key); the not_null tests on stg_pos__sales run before this model in `dbt build`.
 
 {{ config(
     engine='MergeTree()',
@@ -10,7 +11,7 @@ with sales as (
 
     select
         assumeNotNull(shop_id)                              as shop_id,
-        sale_date,
+        assumeNotNull(sale_date)                            as sale_date,
         count()                                             as receipts,
         max(event_time)                                     as last_sale_at
     from {{ ref('stg_pos__sales') }}
@@ -22,7 +23,7 @@ items as (
 
     select
         assumeNotNull(shop_id)                              as shop_id,
-        sale_date,
+        assumeNotNull(sale_date)                            as sale_date,
         sum(line_amount)                                    as revenue,
         sum(qty)                                            as units
     from {{ ref('stg_pos__sale_items') }}

@@ -1,0 +1,100 @@
+"""Warehouse test fixtures: a throw-away chdb warehouse, and (integration) a Spark session.
+
+The chdb engine binds a process to ONE warehouse directory while any handle is open, so all
+tests of this directory share one temporary warehouse (session scope) and close their
+clients afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from infra.settings import get_settings
+
+
+@pytest.fixture(scope="session")
+def warehouse_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Point settings at a temporary local dir (hence warehouse path) and dbt output dirs.
+
+    The Spark jar cache lives under the local dir too: a Spark session must be built before
+    this fixture switches it (see `spark`), or read the real cache by absolute path.
+    """
+    root = tmp_path_factory.mktemp("warehouse")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("PLATFORM_LOCAL_DIR", str(root / "local"))
+    mp.setenv("DBT_TARGET_PATH", str(root / "dbt-target"))
+    mp.setenv("DBT_LOG_PATH", str(root / "dbt-logs"))
+    mp.delenv("CLICKHOUSE_URL", raising=False)
+    # run_dbt exports the DBT_* variables into os.environ; restore them afterwards.
+    saved = {k: v for k, v in os.environ.items() if k.startswith("DBT_")}
+    get_settings.cache_clear()
+    yield root
+    from warehouse.client import close_clients
+
+    close_clients()
+    mp.undo()
+    for key in [k for k in os.environ if k.startswith("DBT_")]:
+        if key not in saved:
+            del os.environ[key]
+    os.environ.update(saved)
+    get_settings.cache_clear()
+
+
+# The real local dir (Spark's jar cache lives there), read before any test patches the env.
+REAL_LOCAL_DIR = str(get_settings().local_dir)
+
+
+def s3_client():  # type: ignore[no-untyped-def]
+    import boto3
+    from botocore.config import Config
+
+    s = get_settings()
+    return boto3.client(
+        "s3",
+        endpoint_url=s.s3_endpoint_url,
+        aws_access_key_id=s.s3_access_key,
+        aws_secret_access_key=s.s3_secret_key,
+        region_name=s.s3_region,
+        config=Config(connect_timeout=3, read_timeout=30, retries={"max_attempts": 1}),
+    )
+
+
+@pytest.fixture(scope="module")
+def lake_prefix() -> Iterator[str]:
+    """A fresh `test/<uuid>` prefix in the lake bucket, deleted afterwards."""
+    import uuid
+
+    bucket = get_settings().lake_bucket
+    s3 = s3_client()
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except Exception as exc:
+        pytest.skip(f"object store not reachable ({exc}); start the local stack")
+    prefix = f"test/{uuid.uuid4().hex}"
+    yield prefix
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix + "/"):
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if keys:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys})
+
+
+@pytest.fixture(scope="module")
+def spark(lake_prefix: str):  # type: ignore[no-untyped-def]
+    """One Spark session per module, built with the real local dir (cached jars)."""
+    from pipelines.spark_session import build_session
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PLATFORM_LOCAL_DIR", REAL_LOCAL_DIR)
+        get_settings.cache_clear()
+        try:
+            session = build_session("warehouse-tests")
+        finally:
+            mp.undo()
+            get_settings.cache_clear()
+    yield session
+    session.stop()
