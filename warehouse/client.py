@@ -31,7 +31,7 @@ _generation = 0
 
 
 def http_target(settings: Settings) -> dict[str, Any]:
-    """host/port/secure/credentials of CLICKHOUSE_URL (user/password from settings unless in the URL)."""
+    """host/port/secure/credentials of CLICKHOUSE_URL (user/password: URL, else settings)."""
     if not settings.clickhouse_url:
         raise ValueError("CLICKHOUSE_URL is not set: the warehouse is embedded")
     url = urlparse(settings.clickhouse_url)

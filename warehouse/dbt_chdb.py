@@ -47,7 +47,7 @@ def _client_class() -> type:
                 from dbt.adapters.exceptions import FailedToConnectError
 
                 raise FailedToConnectError(
-                    f"driver: chdb needs the warehouse directory as an absolute `host`, got {path!r}"
+                    f"driver: chdb needs the warehouse directory as absolute `host`, got {path!r}"
                 )
             Path(path).mkdir(parents=True, exist_ok=True)
             return clickhouse_connect.get_client(

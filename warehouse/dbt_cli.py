@@ -11,16 +11,13 @@ admits one process, so stop the serving API first (or ask it to refresh: POST
 
 from __future__ import annotations
 
-import os
 import sys
 
-from warehouse.refresh import DBT_PROJECT_DIR, prepare
+from warehouse.refresh import prepare
 
 
 def main(argv: list[str] | None = None) -> None:
     prepare()
-    os.environ.setdefault("DBT_PROJECT_DIR", str(DBT_PROJECT_DIR))
-    os.environ.setdefault("DBT_PROFILES_DIR", str(DBT_PROJECT_DIR))
     from dbt.cli.main import cli
 
     cli.main(args=list(sys.argv[1:] if argv is None else argv), prog_name="dbt")

@@ -3,6 +3,7 @@
 dbt reads every location and credential through `env_var()`; `dbt_env()` derives them from
 infra.settings (the only source of ports, URLs, paths and keys):
 
+    DBT_PROJECT_DIR, DBT_PROFILES_DIR   <repo>/dbt (dbt's own options, as env vars)
     DBT_WAREHOUSE_TARGET      embedded | server  (profiles.yml target; server iff CLICKHOUSE_URL)
     DBT_CHDB_PATH             the embedded warehouse directory (settings.warehouse_path)
     DBT_CLICKHOUSE_HOST/PORT/SECURE/USER, DBT_ENV_SECRET_CLICKHOUSE_PASSWORD   (server target)
@@ -63,6 +64,8 @@ def dbt_env(settings: Settings | None = None) -> dict[str, str]:
     """The environment variables dbt/profiles.yml and the project's macros read."""
     s = settings or get_settings()
     env = {
+        "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
+        "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
         "DBT_WAREHOUSE_TARGET": "embedded" if s.embedded_warehouse else "server",
         "DBT_CHDB_PATH": str(s.warehouse_path),
         "DBT_WAREHOUSE_DATABASE": s.warehouse_database,
@@ -105,9 +108,7 @@ def run_dbt(args: list[str] | None = None) -> RefreshResult:
     with _refresh_lock:
         prepare()
         started = time.monotonic()
-        res = dbtRunner().invoke(
-            argv, project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR)
-        )
+        res = dbtRunner().invoke(argv)  # project/profiles dir: DBT_PROJECT_DIR/DBT_PROFILES_DIR
         seconds = time.monotonic() - started
     nodes = _node_results(res.result)
     error = None if res.exception is None else f"{type(res.exception).__name__}: {res.exception}"

@@ -1,8 +1,8 @@
 """Warehouse test fixtures: a throw-away chdb warehouse, and (integration) a Spark session.
 
-The chdb engine binds a process to ONE warehouse directory while any handle is open, so all
-tests of this directory share one temporary warehouse (session scope) and close their
-clients afterwards.
+The chdb engine binds a process to ONE warehouse directory while any handle is open: each
+test module gets its own temporary warehouse and closes every client at its end (dbt closes
+its own connections when an invocation ends), which frees the engine for the next one.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from infra.settings import get_settings
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def warehouse_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Point settings at a temporary local dir (hence warehouse path) and dbt output dirs.
 

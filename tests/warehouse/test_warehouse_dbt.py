@@ -2,7 +2,7 @@
 
 Writes a bronze `pos_sales` Delta table with the streaming job's exact contract to a
 test-only prefix of the lake, points LAKE_POS_SALES_PATH at it, runs `dbt build` in-process
-and checks the mart to the tiyin. Needs MinIO (and the cached Spark jars).
+and checks the mart to the tiyin. Needs MinIO and the cached Spark jars (the `stack` fixture).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from infra.settings import get_settings
 from warehouse.client import get_client
 from warehouse.refresh import RefreshResult, run_dbt
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("stack")]
 
 UTC = dt.UTC
 
@@ -52,8 +52,8 @@ def bronze_schema() -> Any:
     ])
 
 
-def utc(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=UTC)
+def utc(y: int, m: int, d: int, hh: int = 0, mm: int = 0, ss: int = 0) -> dt.datetime:
+    return dt.datetime(y, m, d, hh, mm, ss, tzinfo=UTC)
 
 
 def record(
@@ -159,7 +159,7 @@ def test_build_computes_exact_daily_sales(bronze: str) -> None:
     assert mart() == EXPECTED_1
 
     db = get_settings().warehouse_database
-    types = dict(get_client().query(
+    types: dict[str, str] = dict(get_client().query(  # type: ignore[arg-type]
         f"SELECT name, type FROM system.columns WHERE database = '{db}' "
         "AND table = 'shop_sales_daily'"
     ).result_rows)
@@ -182,15 +182,15 @@ def test_refresh_swaps_atomically_under_concurrent_reads(
     }
     stop = threading.Event()
     errors: list[str] = []
-    seen: list[tuple[Decimal, int, int]] = []
+    seen: list[tuple[Any, ...]] = []
 
     def reader() -> None:
         client = get_client()
         while not stop.is_set():
             try:
-                seen.append(client.query(
+                seen.append(tuple(client.query(
                     f"SELECT sum(revenue), sum(receipts), sum(units) FROM `{db}`.shop_sales_daily"
-                ).result_rows[0])
+                ).result_rows[0]))
             except Exception as exc:
                 errors.append(repr(exc))
 
