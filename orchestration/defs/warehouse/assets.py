@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -12,6 +14,16 @@ from infra.settings import REPO_ROOT
 from orchestration.defs.warehouse.resources import WarehouseRefresher
 
 dbt_project = DbtProject(project_dir=REPO_ROOT / "dbt", profiles_dir=REPO_ROOT / "dbt")
+
+
+def _ensure_manifest() -> None:
+    """The asset graph comes from dbt's manifest; parse (no warehouse access) if missing."""
+    if not dbt_project.manifest_path.exists():
+        subprocess.run([sys.executable, "-m", "warehouse.dbt_cli", "parse", "--quiet"],
+                       check=True, cwd=REPO_ROOT)
+
+
+_ensure_manifest()
 
 
 class Translator(DagsterDbtTranslator):
