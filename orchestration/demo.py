@@ -41,7 +41,7 @@ def main() -> None:
     producer.flush()
 
     console.print("[cyan]3/4[/] Dagster: land Kafka → Delta (Spark), then dbt build (ClickHouse)")
-    job = defs.get_job_def("sales_refresh")
+    job = defs.resolve_job_def("sales_refresh")
     result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral())
     if not result.success:
         raise SystemExit("the refresh job failed; see the log above")

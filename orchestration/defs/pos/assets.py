@@ -1,6 +1,5 @@
 """POS domain: sales landed from Kafka into the lake's bronze layer."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -1,6 +1,5 @@
 """Checks on the bronze POS table: readable by ClickHouse, and decode failures surfaced."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -1,6 +1,5 @@
 """Warehouse domain: the dbt project's models as assets, built where the warehouse lives."""
 
-from __future__ import annotations
 
 import subprocess
 import sys
