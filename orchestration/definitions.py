@@ -1,10 +1,9 @@
 """All of the platform's Dagster definitions: one folder per domain, merged here."""
 
-from __future__ import annotations
-
 import dagster as dg
 
-from orchestration.defs.pos.definitions import defs as pos_defs
-from orchestration.defs.warehouse.definitions import defs as warehouse_defs
+from orchestration.defs.pos import definitions as pos
+from orchestration.defs.warehouse import definitions as warehouse
 
-defs = dg.Definitions.merge(pos_defs, warehouse_defs)
+# Only one Definitions object may live at this module's scope (Dagster loads it).
+defs = dg.Definitions.merge(pos.defs, warehouse.defs)

@@ -63,6 +63,23 @@ class DagsterUI(_HttpApp):
     def url(self) -> str:
         return f"http://{self.s.bind_host}:{self.s.dagster_port}"
 
+    def health(self) -> Health:
+        """Up, and the code location loaded (a broken definition is not healthy)."""
+        query = ("{ workspaceOrError { ... on Workspace { locationEntries { name "
+                 "locationOrLoadError { __typename ... on PythonError { message } } } } } }")
+        try:
+            r = httpx.post(f"{self.url}/graphql", json={"query": query}, timeout=5)
+            entries = r.json()["data"]["workspaceOrError"]["locationEntries"]
+        except (httpx.HTTPError, KeyError, TypeError, ValueError) as exc:
+            return Health(False, f"{self.url} {type(exc).__name__}")
+        for entry in entries:
+            loaded = entry["locationOrLoadError"]
+            if loaded is None:
+                return Health(False, f"{entry['name']} still loading")
+            if loaded["__typename"] == "PythonError":
+                return Health(False, f"{entry['name']}: {loaded['message'][:200]}")
+        return Health(bool(entries), f"{self.url} ({len(entries)} code location(s) loaded)")
+
     def launch(self) -> None:
         home = self.s.local_dir / "dagster"
         home.mkdir(parents=True, exist_ok=True)
