@@ -34,4 +34,7 @@ def register_all() -> dict[str, int]:
 
 def writer_schema(schema_id: int) -> str:
     """The schema text a producer wrote with, by id (for consumers that decode raw bytes)."""
-    return registry_client().get_schema(schema_id).schema_str
+    text = registry_client().get_schema(schema_id).schema_str
+    if text is None:
+        raise LookupError(f"schema id {schema_id} has no schema text")
+    return text

@@ -77,8 +77,8 @@ def ensure_topics(replication_factor: int = 1) -> list[str]:
             created.append(name)
     present = [t for t in CATALOG if t.name in existing]
     if present:
-        futures = admin.incremental_alter_configs([_config_resource(t) for t in present])
-        for fut in futures.values():
+        altered = admin.incremental_alter_configs([_config_resource(t) for t in present])
+        for fut in altered.values():
             fut.result(timeout=30)
     return created
 

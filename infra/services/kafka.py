@@ -106,7 +106,7 @@ class Kafka(Service):
             admin = AdminClient({
                 "bootstrap.servers": self.s.kafka_bootstrap_servers,
                 "socket.timeout.ms": 2000,
-                "logger": _QuietLogger(),
+                "logger": _QuietLogger(),  # type: ignore[dict-item]
             })
             meta = admin.list_topics(timeout=3)
             return Health(True, f"{len(meta.brokers)} broker(s), {len(meta.topics)} topic(s)")

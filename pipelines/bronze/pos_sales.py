@@ -56,7 +56,8 @@ def readable_schemas(topic: Topic) -> dict[int, str]:
     found: dict[int, str] = {}
     for version in client.get_versions(topic.subject):
         registered = client.get_version(topic.subject, version)
-        if _same_schema(registered.schema.schema_str, ours):
+        text = registered.schema.schema_str if registered.schema else None
+        if registered.schema_id is not None and text and _same_schema(text, ours):
             found[registered.schema_id] = ours
     if not found:
         raise RuntimeError(f"no registered version of {topic.subject} matches {topic.schema_file}")

@@ -60,7 +60,7 @@ async def shop_sales(
     if format is ReportFormat.csv:
         return _csv(shop_id, date_from, date_to, days)
     return ShopSalesReport(
-        shop_id=shop_id, date_from=date_from, date_to=date_to,
+        shop_id=shop_id, date_from=date_from, date_to=date_to,  # type: ignore[call-arg]
         timezone=get_settings().timezone, days=days, totals=totals(days),
     )
 
