@@ -48,27 +48,14 @@ def warehouse_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 REAL_LOCAL_DIR = str(get_settings().local_dir)
 
 
-def s3_client():  # type: ignore[no-untyped-def]
-    import boto3
-    from botocore.config import Config
-
-    s = get_settings()
-    return boto3.client(
-        "s3",
-        endpoint_url=s.s3_endpoint_url,
-        aws_access_key_id=s.s3_access_key,
-        aws_secret_access_key=s.s3_secret_key,
-        region_name=s.s3_region,
-        config=Config(connect_timeout=3, read_timeout=30, retries={"max_attempts": 1}),
-    )
-
-
 @pytest.fixture(scope="module")
 def lake_prefix() -> Iterator[str]:
     """A fresh `test/<uuid>` prefix in the lake bucket, deleted afterwards."""
     import uuid
 
     bucket = get_settings().lake_bucket
+    from infra.services.minio import s3_client
+
     s3 = s3_client()
     try:
         s3.head_bucket(Bucket=bucket)
