@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 
 import boto3
@@ -46,8 +47,9 @@ class MinIO(Service):
         print(f"  building MinIO from source: go install {MINIO_MODULE} (a few minutes)",
               flush=True)
         self.binary.parent.mkdir(parents=True, exist_ok=True)
+        go = shutil.which("go") or "/usr/local/go/bin/go"  # Go's own tarball layout
         subprocess.run(
-            ["go", "install", "-v", MINIO_MODULE],
+            [go, "install", "-v", MINIO_MODULE],
             check=True,
             env={**os.environ, "GOBIN": str(self.binary.parent), "CGO_ENABLED": "0"},
         )
