@@ -31,10 +31,3 @@ def register(topic: Topic, client: SchemaRegistryClient | None = None) -> int:
 def register_all() -> dict[str, int]:
     return {t.subject: register(t) for t in CATALOG}
 
-
-def writer_schema(schema_id: int) -> str:
-    """The schema text a producer wrote with, by id (for consumers that decode raw bytes)."""
-    text = registry_client().get_schema(schema_id).schema_str
-    if text is None:
-        raise LookupError(f"schema id {schema_id} has no schema text")
-    return text

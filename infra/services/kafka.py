@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import subprocess
 import uuid
-from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
@@ -128,6 +127,3 @@ class _QuietLogger:
     def __getattr__(self, _name: str):
         return lambda *a, **k: None
 
-
-def libs_dir() -> Path:
-    return Kafka().libs
