@@ -83,6 +83,31 @@ class Settings(BaseSettings):
     # Shared secret for the serving process's internal refresh endpoint.
     internal_token: str = Field(default="local-internal-token", alias="PLATFORM_INTERNAL_TOKEN")
 
+    # --- transactional core (marketplace_core) ----------------------------------------
+    # Signing key of access tokens; set a long random value anywhere but a laptop.
+    jwt_secret: str = Field(default="local-dev-jwt-secret-change-me-0123456789", alias="CORE_JWT_SECRET")
+    access_token_ttl_seconds: int = Field(default=900, alias="CORE_ACCESS_TOKEN_TTL_SECONDS")
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600,
+                                           alias="CORE_REFRESH_TOKEN_TTL_SECONDS")
+    bcrypt_rounds: int = Field(default=12, alias="CORE_BCRYPT_ROUNDS")
+    # How long a reservation holds stock before payment (spec: 20 to 30 minutes) and
+    # after payment until pickup.
+    reservation_hold_minutes: int = Field(default=30, ge=20, le=30,
+                                          alias="CORE_RESERVATION_HOLD_MINUTES")
+    pickup_hold_hours: int = Field(default=24, alias="CORE_PICKUP_HOLD_HOURS")
+    # A shop sells online only while its POS was heard from this recently.
+    pos_heartbeat_timeout_minutes: int = Field(default=10,
+                                               alias="CORE_POS_HEARTBEAT_TIMEOUT_MINUTES")
+    trial_days: int = Field(default=14, alias="CORE_TRIAL_DAYS")
+    # The payment provider: "simulator" (a local PSP that calls our webhook) for now.
+    psp_provider: str = Field(default="simulator", alias="CORE_PSP_PROVIDER")
+    psp_webhook_secret: str = Field(default="local-psp-webhook-secret", alias="CORE_PSP_WEBHOOK_SECRET")
+    # Seconds between sweeps of expired reservations and stale POS terminals.
+    sweep_interval_seconds: float = Field(default=15.0, alias="CORE_SWEEP_INTERVAL_SECONDS")
+    # Outbox relay: rows per Kafka batch and the idle wait between polls.
+    outbox_batch_size: int = Field(default=1000, alias="OUTBOX_BATCH_SIZE")
+    outbox_idle_wait_seconds: float = Field(default=1.0, alias="OUTBOX_IDLE_WAIT_SECONDS")
+
     # --- derived values -----------------------------------------------------------------
     @property
     def logs_dir(self) -> Path:

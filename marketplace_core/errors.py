@@ -25,6 +25,17 @@ class ErrorCode(StrEnum):
     CATEGORY_NOT_FOUND = "CATEGORY_NOT_FOUND"
     PRODUCT_NOT_FOUND = "PRODUCT_NOT_FOUND"
     MIGRATION_CHANGED = "MIGRATION_CHANGED"
+    # --- API-wide ---------------------------------------------------------------------
+    INVALID_REQUEST = "INVALID_REQUEST"
+    NOT_FOUND = "NOT_FOUND"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    UNAUTHORIZED = "UNAUTHORIZED"
+    FORBIDDEN = "FORBIDDEN"
+    # --- accounts and audit (each domain adds its codes in its own block) --------------
+    # --- catalog extensions: translations, bundles, search, import -----------------------
+    # --- subscriptions ---------------------------------------------------------------------
+    # --- orders, reservations, eligibility ------------------------------------------------
+    # --- payments, payouts, refunds, ledger ------------------------------------------------
 
 
 class DomainError(Exception):
@@ -49,3 +60,11 @@ class ConflictError(DomainError):
 
 class ValidationError(DomainError):
     """An argument is malformed (bad barcode, negative price...)."""
+
+
+class UnauthorizedError(DomainError):
+    """No valid credentials (missing/expired token, wrong password, wrong TOTP code)."""
+
+
+class ForbiddenError(DomainError):
+    """Authenticated, but this actor may not do this (wrong role, not the owner)."""

@@ -50,7 +50,34 @@ POS_SALES = Topic(
     retention_ms=14 * DAY_MS,
 )
 
-CATALOG: tuple[Topic, ...] = (POS_SALES,)
+
+# --- the transactional core's change streams (written through marketplace_core.outbox) ---
+# Every record starts with the same envelope: event_id (consumers dedupe on it), event_type
+# and occurred_at; the rest is the entity's state after the change. Key = entity id, so
+# each entity's changes stay in commit order within one partition.
+CORE_RETENTION_MS = 30 * DAY_MS
+
+
+def _core(name: str, key: str, schema: str) -> Topic:
+    return Topic(name=name, key=key, schema_file=f"core/{schema}.avsc", partitions=6,
+                 retention_ms=CORE_RETENTION_MS)
+
+
+CORE_PRODUCTS = _core("core.products", "product_id", "product")
+CORE_VARIANTS = _core("core.variants", "variant_id (price and stock changes)", "variant")
+CORE_ORDERS = _core("core.orders", "order_id", "order")
+CORE_PAYMENTS = _core("core.payments", "payment_id", "payment")
+CORE_PAYOUTS = _core("core.payouts", "payout_id", "payout")
+CORE_REFUNDS = _core("core.refunds", "refund_id", "refund")
+CORE_SUBSCRIPTIONS = _core("core.subscriptions", "subscription_id", "subscription")
+CORE_SHOP_ELIGIBILITY = _core("core.shop_eligibility", "shop_id", "shop_eligibility")
+
+CORE_TOPICS: tuple[Topic, ...] = (
+    CORE_PRODUCTS, CORE_VARIANTS, CORE_ORDERS, CORE_PAYMENTS, CORE_PAYOUTS, CORE_REFUNDS,
+    CORE_SUBSCRIPTIONS, CORE_SHOP_ELIGIBILITY,
+)
+
+CATALOG: tuple[Topic, ...] = (POS_SALES, *CORE_TOPICS)
 
 
 @cache

@@ -76,3 +76,18 @@ def conn(core_dsn: str) -> Iterator[psycopg.Connection[Any]]:
     """A connection whose work is rolled back after the test (services use savepoints)."""
     with psycopg.connect(core_dsn) as connection, connection.transaction(force_rollback=True):
         yield connection
+
+
+@pytest.fixture(scope="session")
+def core_api(core_dsn: str) -> Iterator[Any]:
+    """The real core API app (in-process, over ASGI) against the session database.
+
+    Its changes are committed, so tests use fresh names/ids of their own. The sweeper is
+    off: tests call the sweeps directly to control time.
+    """
+    from fastapi.testclient import TestClient
+
+    from marketplace_core.api.app import create_app
+
+    with TestClient(create_app(core_dsn, run_sweeper=False)) as client:
+        yield client

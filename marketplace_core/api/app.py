@@ -1,0 +1,55 @@
+"""The core API application: `create_app()` wires the pool, the routers, the error
+handlers and the background sweeper. Tests build it against their own database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from infra.settings import get_settings
+from marketplace_core.api.background import Sweeper
+from marketplace_core.api.errors import install_error_handlers
+from marketplace_core.api.routers import all_routers
+from marketplace_core.db import open_pool
+
+DESCRIPTION = """
+The marketplace's transactional core: accounts, catalog, inventory, orders, payments,
+payouts and subscriptions for shops in Bishkek. Prices are KGS, sent and returned as
+decimal strings (`"1250.00"`), never floats.
+
+Every error is `{"error": {"code": "...", "message": "..."}}` with a stable `code`.
+Every committed change is published once to Kafka (topics `core.*`, Avro).
+"""
+
+
+def create_app(
+    dsn: str | None = None, *, run_sweeper: bool = True, pool_max_size: int = 20
+) -> FastAPI:
+    settings = get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = open_pool(dsn, min_size=2, max_size=pool_max_size, name="core-api")
+        app.state.pool = pool
+        sweeper = Sweeper(pool, settings.sweep_interval_seconds) if run_sweeper else None
+        if sweeper:
+            sweeper.start()
+        try:
+            yield
+        finally:
+            if sweeper:
+                sweeper.stop()
+            pool.close()
+
+    app = FastAPI(
+        title="Bazaar marketplace core API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for router in all_routers():
+        app.include_router(router)
+    return app

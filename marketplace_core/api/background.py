@@ -1,0 +1,71 @@
+"""Periodic sweeps the core runs beside the API: releasing expired reservations, noticing
+POS terminals that went silent, renewing subscriptions.
+
+A sweep is a function `(conn) -> int` (how many things it changed) that does its work in
+the transaction it is given. Each runs under a Postgres advisory lock, so several API
+processes can run sweepers without doing the same work twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import zlib
+from collections.abc import Callable
+
+from psycopg_pool import ConnectionPool
+
+from marketplace_core.db import Connection
+
+log = logging.getLogger("marketplace_core.sweeper")
+
+Sweep = Callable[[Connection], int]
+
+
+def registered_sweeps() -> list[tuple[str, Sweep]]:
+    """The sweeps to run, by name (domain modules are imported here, lazily)."""
+    sweeps: list[tuple[str, Sweep]] = []
+    # Domain sweeps are appended here, one line each, e.g.
+    #   from marketplace_core.orders.service import expire_reservations
+    #   sweeps.append(("expire_reservations", expire_reservations))
+    return sweeps
+
+
+def run_sweeps_once(pool: ConnectionPool) -> dict[str, int]:
+    """Run every sweep once (each in its own transaction); returns changes per sweep."""
+    done: dict[str, int] = {}
+    for name, sweep in registered_sweeps():
+        try:
+            with pool.connection() as conn, conn.transaction():
+                got = conn.execute(
+                    "select pg_try_advisory_xact_lock(%s)", (zlib.crc32(name.encode()),)
+                ).fetchone()
+                if not (got and got[0]):
+                    continue
+                done[name] = sweep(conn)
+        except Exception:
+            log.exception("sweep %s failed; will retry next round", name)
+    return done
+
+
+class Sweeper:
+    """Runs the sweeps every `interval` seconds on a daemon thread until stopped."""
+
+    def __init__(self, pool: ConnectionPool, interval: float) -> None:
+        self.pool = pool
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="core-sweeper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            changed = run_sweeps_once(self.pool)
+            if any(changed.values()):
+                log.info("sweeps: %s", changed)

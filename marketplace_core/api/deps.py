@@ -1,0 +1,26 @@
+"""Dependencies shared by the routers: the connection pool and the caller's address.
+
+Handlers open their transaction explicitly (`with transaction(pool) as conn:`) so that the
+commit happens before the response is sent: a client never sees success for a change that
+then failed to commit. Authentication dependencies live in `marketplace_core.api.auth`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from psycopg_pool import ConnectionPool
+
+
+def get_pool(request: Request) -> ConnectionPool:
+    pool: ConnectionPool = request.app.state.pool
+    return pool
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+Pool = Annotated[ConnectionPool, Depends(get_pool)]
+ClientIp = Annotated[str | None, Depends(client_ip)]

@@ -1,0 +1,103 @@
+"""Write an event into the outbox, in the caller's transaction.
+
+The value is validated against the topic's Avro schema and encoded here, at write time:
+a record that does not fit its schema fails the business transaction that produced it
+(and is fixed in code), instead of blocking the relay later. The relay then only frames
+the stored bytes with the registry's schema id.
+
+Rule for callers: emit *after* the entity row is written or locked in the same
+transaction. Two transactions that change one entity then serialise on that row, so the
+outbox ids (and the published order) of one entity follow its commit order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+from uuid import UUID, uuid4
+
+import fastavro
+from fastavro.validation import ValidationError as AvroValidationError
+from fastavro.validation import validate
+
+from marketplace_core.db import Connection
+from schemas.topics import Topic, schema_str
+
+ENVELOPE_FIELDS = ("event_id", "event_type", "occurred_at")
+
+
+class OutboxSchemaError(Exception):
+    """A record does not fit its topic's schema: a bug in the emitting code."""
+
+
+@cache
+def parsed_schema(topic: Topic) -> Any:
+    return fastavro.parse_schema(json.loads(schema_str(topic)))
+
+
+@cache
+def schema_fingerprint(topic: Topic) -> str:
+    return hashlib.sha256(schema_str(topic).encode()).hexdigest()[:16]
+
+
+def encode(topic: Topic, record: dict[str, Any]) -> bytes:
+    """Schemaless Avro binary of `record` (raises OutboxSchemaError if it does not fit)."""
+    schema = parsed_schema(topic)
+    try:
+        validate(record, schema, raise_errors=True)
+    except AvroValidationError as exc:
+        raise OutboxSchemaError(f"{topic.name}: record does not fit its schema: {exc}") from exc
+    buffer = io.BytesIO()
+    fastavro.schemaless_writer(buffer, schema, record)
+    return buffer.getvalue()
+
+
+def decode(topic: Topic, payload: bytes) -> dict[str, Any]:
+    """The record back from its stored bytes (tests, debugging)."""
+    return fastavro.schemaless_reader(io.BytesIO(payload), parsed_schema(topic), None)  # type: ignore[return-value]
+
+
+def emit(
+    conn: Connection,
+    topic: Topic,
+    *,
+    entity_type: str,
+    entity_id: UUID | str,
+    event_type: str,
+    record: dict[str, Any],
+    occurred_at: datetime | None = None,
+) -> UUID:
+    """Append one change event to the outbox; returns its event id.
+
+    `record` holds the schema's fields except the envelope (event_id, event_type,
+    occurred_at), which are filled here. UUIDs may be given as UUID objects; money as
+    Decimal; timestamps as aware datetimes.
+    """
+    event_id = uuid4()
+    occurred = occurred_at or datetime.now(UTC)
+    full = {
+        "event_id": str(event_id),
+        "event_type": event_type,
+        "occurred_at": occurred,
+        **{k: _plain(v) for k, v in record.items()},
+    }
+    payload = encode(topic, full)
+    conn.execute(
+        """insert into outbox (event_id, topic, entity_type, entity_id, event_type,
+                               schema_fingerprint, payload)
+           values (%s, %s, %s, %s, %s, %s, %s)""",
+        (event_id, topic.name, entity_type, str(entity_id), event_type,
+         schema_fingerprint(topic), payload),
+    )
+    return event_id
+
+
+def _plain(value: Any) -> Any:
+    # fastavro's uuid logical type wants str; accept UUID objects for convenience.
+    if isinstance(value, UUID):
+        return str(value)
+    return value
