@@ -6,14 +6,15 @@ from infra.services.base import Service
 
 
 def all_services() -> list[Service]:
-    from infra.services.apps import DagsterUI, ServingApi
+    from infra.services.apps import CoreApi, DagsterUI, OutboxRelay, ServingApi
     from infra.services.kafka import Kafka
     from infra.services.minio import MinIO
     from infra.services.postgres import Postgres
     from infra.services.registry import SchemaRegistry
     from infra.services.spark import SparkJars
 
-    return [Postgres(), MinIO(), Kafka(), SchemaRegistry(), SparkJars(), ServingApi(), DagsterUI()]
+    return [Postgres(), MinIO(), Kafka(), SchemaRegistry(), SparkJars(), CoreApi(),
+            OutboxRelay(), ServingApi(), DagsterUI()]
 
 
 def infrastructure() -> list[Service]:

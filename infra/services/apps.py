@@ -54,6 +54,53 @@ class ServingApi(_HttpApp):
         )
 
 
+class CoreApi(_HttpApp):
+    """The transactional core's API (marketplace_core.api) with its background sweeper."""
+
+    name = "core-api"
+    ready_timeout = 60.0
+
+    @property
+    def url(self) -> str:
+        return self.s.core_api_url
+
+    def launch(self) -> None:
+        process.spawn(
+            self.name,
+            [sys.executable, "-m", "uvicorn", "marketplace_core.api.main:app",
+             "--host", self.s.bind_host, "--port", str(self.s.core_api_port),
+             "--workers", "1", "--no-access-log"],
+            cwd=REPO_ROOT,
+        )
+
+
+class OutboxRelay(Service):
+    """Publishes the core's outbox to Kafka. Healthy = running and holding leadership."""
+
+    name = "outbox-relay"
+    is_app = True
+    ready_timeout = 60.0
+
+    def install(self) -> None:
+        pass
+
+    def launch(self) -> None:
+        process.spawn(self.name, [sys.executable, "-m", "marketplace_core.outbox.relay"],
+                      cwd=REPO_ROOT)
+
+    def health(self) -> Health:
+        from marketplace_core.outbox.relay import backlog, leader_present
+
+        try:
+            leading = leader_present()
+            count, oldest = backlog()
+        except Exception as exc:
+            return Health(False, f"database: {type(exc).__name__}")
+        lag = f", oldest {oldest:.1f}s" if oldest is not None else ""
+        return Health(leading, f"{'leading' if leading else 'no leader'}; "
+                               f"{count} unpublished{lag}")
+
+
 class DagsterUI(_HttpApp):
     name = "dagster"
     ready_timeout = 180.0

@@ -108,10 +108,16 @@ class Postgres(Service):
         return self.s.postgres_dsn if not self.managed else self.s._dsn(db)
 
     def after_start(self) -> None:
-        if not self.managed:
-            return
-        with psycopg.connect(self._admin_dsn("postgres"), autocommit=True) as conn:
-            for db in (self.s.postgres_db, self.s.registry_db):
-                exists = conn.execute("select 1 from pg_database where datname = %s", (db,))
-                if exists.fetchone() is None:
-                    conn.execute(f'create database "{db}"')
+        if self.managed:
+            with psycopg.connect(self._admin_dsn("postgres"), autocommit=True) as conn:
+                for db in (self.s.postgres_db, self.s.registry_db):
+                    exists = conn.execute("select 1 from pg_database where datname = %s", (db,))
+                    if exists.fetchone() is None:
+                        conn.execute(f'create database "{db}"')
+        # The core's schema is versioned with the code: bring it up to date on every start
+        # (idempotent; an edited, already-applied migration stops the start with an error).
+        from marketplace_core.migrate import apply_migrations
+
+        applied = apply_migrations(self.s.postgres_dsn)
+        if applied:
+            print(f"    applied core migrations: {', '.join(applied)}", flush=True)

@@ -1,0 +1,409 @@
+"""The outbox relay: publishes committed outbox rows to Kafka, in order, exactly once.
+
+How it keeps its promises:
+
+* **Nothing lost.** A row stays `published_at is null` until the broker has acknowledged
+  it (acks=all); rows are only ever marked, never skipped. Rows that commit late (a lower
+  id than rows already published) are picked up by the next poll, since the relay reads
+  "unpublished" rather than "after the last id".
+* **Commit order per entity.** The key is the entity id (one partition per entity), rows
+  are produced in outbox-id order with an idempotent producer (no reordering on retries),
+  and writers emit after locking the entity row, so one entity's ids follow its commits.
+* **One event id per change, published once.** The event id is fixed in the row at write
+  time. After a crash the relay does not blindly resend what it had in flight: before
+  publishing anything it *reconciles* — for each partition it reads from the last offset it
+  had recorded to the end, finds the messages it stamped with this database's source id,
+  and marks those rows published. Only what truly never reached Kafka is sent again.
+* **One relay at a time.** Leadership is a Postgres session advisory lock; a second relay
+  waits as a hot standby and takes over when the first one's connection dies.
+
+Run it with `python -m marketplace_core.outbox.relay` (see `--help`).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import struct
+import threading
+import time
+import zlib
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import click
+import psycopg
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+
+from infra.settings import get_settings
+from marketplace_core.db import resolve_dsn
+from marketplace_core.outbox.writer import schema_fingerprint
+from schemas.topics import CORE_TOPICS, Topic, schema_str
+
+log = logging.getLogger("marketplace_core.outbox.relay")
+
+LEADER_LOCK_KEY = zlib.crc32(b"marketplace_core.outbox.relay")
+MAGIC_BYTE = 0
+HEADER_SOURCE = "outbox_source"
+HEADER_OUTBOX_ID = "outbox_id"
+
+
+class RelayError(RuntimeError):
+    """The relay cannot go on (unknown schema, broker refusing messages)."""
+
+
+@dataclass
+class RelayStats:
+    published: int = 0
+    reconciled: int = 0
+    batches: int = 0
+    failed: int = 0
+    lags_ms: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Row:
+    id: int
+    event_id: UUID
+    topic: str
+    entity_type: str
+    entity_id: str
+    event_type: str
+    schema_fingerprint: str
+    payload: bytes
+    occurred_at: datetime
+
+
+@dataclass
+class _Delivery:
+    row: _Row
+    partition: int = -1
+    offset: int = -1
+    acked_at: datetime | None = None
+    error: str | None = None
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        dsn: str | None = None,
+        *,
+        topics: Iterable[Topic] = CORE_TOPICS,
+        batch_size: int | None = None,
+        idle_wait: float | None = None,
+        keep_lags: bool = False,
+    ) -> None:
+        s = get_settings()
+        self.dsn = resolve_dsn(dsn)
+        self.topics = {t.name: t for t in topics}
+        self.batch_size = batch_size or s.outbox_batch_size
+        self.idle_wait = idle_wait if idle_wait is not None else s.outbox_idle_wait_seconds
+        self.keep_lags = keep_lags
+        self.stats = RelayStats()
+        self._bootstrap = s.kafka_bootstrap_servers
+        self._registry = SchemaRegistryClient({"url": s.schema_registry_url})
+        self._schema_ids: dict[str, int] = {}
+        self._source_id = ""
+        self._producer: Producer | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def run(self, stop: threading.Event | None = None, *, until_idle: bool = False) -> RelayStats:
+        """Lead, reconcile, then publish until `stop` is set (or, with `until_idle`, until
+        nothing is left to publish)."""
+        stop = stop or threading.Event()
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            if not self._become_leader(conn, stop):
+                return self.stats
+            conn.execute("listen outbox")
+            self._source_id = str(_scalar(conn, "select source_id from outbox_source"))
+            self._resolve_schema_ids()
+            self._producer = Producer({
+                "bootstrap.servers": self._bootstrap,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 2,
+                "compression.type": "zstd",
+                # Java clients' partitioner: the same key lands in the same partition
+                # whoever produces it.
+                "partitioner": "murmur2_random",
+            })
+            self.reconcile(conn)
+            log.info("relay leading for source %s; publishing", self._source_id)
+            while not stop.is_set():
+                published = self.publish_batch(conn)
+                if published:
+                    continue
+                if until_idle:
+                    break
+                # Sleep until a commit notifies us (or the idle wait passes: a safety net).
+                for _ in conn.notifies(timeout=self.idle_wait, stop_after=1):
+                    pass
+            self._producer.flush(30)
+        return self.stats
+
+    def _become_leader(self, conn: psycopg.Connection[Any], stop: threading.Event) -> bool:
+        announced = False
+        while not stop.is_set():
+            if _scalar(conn, "select pg_try_advisory_lock(%s)", (LEADER_LOCK_KEY,)):
+                return True
+            if not announced:
+                log.info("another relay leads; waiting as standby")
+                announced = True
+            stop.wait(1.0)
+        return False
+
+    def _resolve_schema_ids(self) -> None:
+        """Fingerprint of each local schema → its registry id (the platform registers)."""
+        for topic in self.topics.values():
+            registered = self._registry.lookup_schema(
+                topic.subject, Schema(schema_str(topic), "AVRO"))
+            if registered.schema_id is None:
+                raise RelayError(f"{topic.subject}: the registry returned no schema id")
+            self._schema_ids[schema_fingerprint(topic)] = registered.schema_id
+
+    # --- reconciliation after a restart ---------------------------------------------------
+
+    def reconcile(self, conn: psycopg.Connection[Any]) -> int:
+        """Mark as published the rows whose messages already reached Kafka."""
+        consumer = Consumer({
+            "bootstrap.servers": self._bootstrap,
+            "group.id": f"outbox-relay-reconcile-{self._source_id}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "auto.offset.reset": "earliest",
+        })
+        try:
+            positions = self._positions(conn)
+            found: list[tuple[int, int, int, datetime]] = []
+            for topic in self.topics.values():
+                ranges: dict[int, tuple[int, int]] = {}
+                for partition in range(_partition_count(consumer, topic.name)):
+                    _, high = consumer.get_watermark_offsets(
+                        TopicPartition(topic.name, partition), timeout=10)
+                    start = positions.get((topic.name, partition))
+                    # No position yet: first run against this topic, nothing of ours in it.
+                    if start is not None and start < high:
+                        ranges[partition] = (start, high)
+                    else:
+                        self._save_position(conn, topic.name, partition, high)
+                if ranges:
+                    found += self._scan(consumer, topic.name, ranges)
+                    for partition, (_, high) in ranges.items():
+                        self._save_position(conn, topic.name, partition, high)
+            marked = self._mark(conn, found)
+        finally:
+            consumer.close()
+        if marked:
+            log.info("reconciled %d row(s) already in Kafka from before a restart", marked)
+        self.stats.reconciled += marked
+        return marked
+
+    def _scan(self, consumer: Consumer, topic: str,
+              ranges: dict[int, tuple[int, int]]) -> list[tuple[int, int, int, datetime]]:
+        """Our messages in [start, high) of each partition of `topic`."""
+        found = []
+        consumer.assign([TopicPartition(topic, p, start) for p, (start, _) in ranges.items()])
+        pending = set(ranges)
+        deadline = time.monotonic() + 120
+        while pending:
+            if time.monotonic() > deadline:
+                raise RelayError(f"timed out reconciling {topic} partitions {sorted(pending)}")
+            msg = consumer.poll(1.0)
+            if msg is None or msg.topic() != topic:
+                continue
+            partition = msg.partition()
+            if partition not in pending or partition is None:
+                continue
+            error = msg.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    raise RelayError(f"reading {topic}[{partition}]: {error}")
+                # An EOF can be stale (from before the assignment): trust it only at `high`.
+                if (msg.offset() or 0) >= ranges[partition][1]:
+                    pending.discard(partition)
+                continue
+            offset = msg.offset() or 0
+            headers = _headers(msg)
+            if headers.get(HEADER_SOURCE, b"").decode() == self._source_id:
+                found.append((int(headers[HEADER_OUTBOX_ID].decode()), partition, offset,
+                              datetime.fromtimestamp(msg.timestamp()[1] / 1000, UTC)))
+            if offset + 1 >= ranges[partition][1]:
+                pending.discard(partition)
+        consumer.unassign()
+        return found
+
+    # --- publishing --------------------------------------------------------------------------
+
+    def publish_batch(self, conn: psycopg.Connection[Any]) -> int:
+        """Publish the oldest unpublished rows (one batch); returns how many were acked."""
+        assert self._producer is not None
+        with conn.cursor() as cur:
+            cur.execute(
+                """select id, event_id, topic, entity_type, entity_id, event_type,
+                          schema_fingerprint, payload, occurred_at
+                     from outbox where published_at is null order by id limit %s""",
+                (self.batch_size,))
+            rows = [_Row(*r) for r in cur.fetchall()]
+        if not rows:
+            return 0
+        log.debug("batch %d..%d (%d rows)", rows[0].id, rows[-1].id, len(rows))
+        deliveries = [self._produce(row) for row in rows]
+        remaining = self._producer.flush(30)
+        failed = [d for d in deliveries if d.error or d.acked_at is None]
+        acked = [d for d in deliveries if d.acked_at is not None and not d.error]
+        marked = self._mark(conn, [(d.row.id, d.partition, d.offset, d.acked_at)
+                                   for d in acked if d.acked_at is not None])
+        self.stats.batches += 1
+        self.stats.published += marked
+        if self.keep_lags:
+            self.stats.lags_ms += [(d.acked_at - d.row.occurred_at).total_seconds() * 1000
+                                   for d in acked if d.acked_at is not None]
+        if failed or remaining:
+            self.stats.failed += len(failed)
+            first = failed[0].error if failed else "flush timed out"
+            # Stop here: what failed is retried from the outbox on the next round, and
+            # backing off keeps a broken broker from being hammered.
+            log.error("%d message(s) not acknowledged (first: %s); retrying", len(failed), first)
+            time.sleep(1.0)
+        return marked
+
+    def _produce(self, row: _Row) -> _Delivery:
+        assert self._producer is not None
+        schema_id = self._schema_ids.get(row.schema_fingerprint)
+        if schema_id is None:
+            raise RelayError(
+                f"outbox row {row.id} ({row.topic}) was written with schema "
+                f"{row.schema_fingerprint}, which this relay does not know; deploy the "
+                "relay with the writers' schemas")
+        delivery = _Delivery(row)
+
+        def on_delivery(err: KafkaError | None, msg: Message) -> None:
+            if err is not None:
+                delivery.error = str(err)
+                return
+            delivery.partition = msg.partition() or 0
+            delivery.offset = msg.offset() or 0
+            delivery.acked_at = datetime.now(UTC)
+
+        value = struct.pack(">bI", MAGIC_BYTE, schema_id) + bytes(row.payload)
+        while True:
+            try:
+                self._producer.produce(
+                    row.topic, key=row.entity_id.encode(), value=value,
+                    headers=[("event_id", str(row.event_id).encode()),
+                             ("event_type", row.event_type.encode()),
+                             ("entity_type", row.entity_type.encode()),
+                             (HEADER_OUTBOX_ID, str(row.id).encode()),
+                             (HEADER_SOURCE, self._source_id.encode())],
+                    on_delivery=on_delivery)
+                break
+            except BufferError:  # local queue full: let deliveries drain
+                self._producer.poll(0.05)
+        self._producer.poll(0)
+        return delivery
+
+    # --- bookkeeping in Postgres -------------------------------------------------------------
+
+    def _mark(self, conn: psycopg.Connection[Any],
+              found: list[tuple[int, int, int, datetime]]) -> int:
+        if not found:
+            return 0
+        ids, partitions, offsets, acked = (list(col) for col in zip(*found, strict=True))
+        with conn.transaction():
+            cur = conn.execute(
+                """update outbox o
+                      set published_at = v.acked, kafka_partition = v.p, kafka_offset = v.o
+                     from unnest(%s::bigint[], %s::int[], %s::bigint[], %s::timestamptz[])
+                          as v(id, p, o, acked)
+                    where o.id = v.id and o.published_at is null""",
+                (ids, partitions, offsets, acked))
+            marked = cur.rowcount
+            topic_of = dict(conn.execute(
+                "select id, topic from outbox where id = any(%s)", (ids,)).fetchall())
+            next_offsets: dict[tuple[str, int], int] = defaultdict(int)
+            for outbox_id, partition, offset, _ in found:
+                key = (topic_of[outbox_id], partition)
+                next_offsets[key] = max(next_offsets[key], offset + 1)
+            for (topic, partition), next_offset in next_offsets.items():
+                self._save_position(conn, topic, partition, next_offset)
+        return marked
+
+    def _positions(self, conn: psycopg.Connection[Any]) -> dict[tuple[str, int], int]:
+        rows = conn.execute("select topic, partition, next_offset from outbox_relay_positions")
+        return {(t, p): o for t, p, o in rows.fetchall()}
+
+    def _save_position(self, conn: psycopg.Connection[Any], topic: str, partition: int,
+                       next_offset: int) -> None:
+        conn.execute(
+            """insert into outbox_relay_positions (topic, partition, next_offset)
+               values (%s, %s, %s)
+               on conflict (topic, partition) do update
+                  set next_offset = greatest(outbox_relay_positions.next_offset,
+                                             excluded.next_offset)""",
+            (topic, partition, next_offset))
+
+
+def backlog(dsn: str | None = None) -> tuple[int, float | None]:
+    """Unpublished rows and the age in seconds of the oldest one (for health checks)."""
+    with psycopg.connect(resolve_dsn(dsn), connect_timeout=3) as conn:
+        count, oldest = conn.execute(
+            "select count(*), extract(epoch from clock_timestamp() - min(occurred_at))"
+            "  from outbox where published_at is null").fetchone() or (0, None)
+    return int(count), float(oldest) if oldest is not None else None
+
+
+def leader_present(dsn: str | None = None) -> bool:
+    """Whether some session holds the relay's leadership lock."""
+    with psycopg.connect(resolve_dsn(dsn), connect_timeout=3) as conn:
+        return bool(_scalar(
+            conn,
+            "select exists (select 1 from pg_locks where locktype = 'advisory'"
+            " and granted and database = (select oid from pg_database"
+            " where datname = current_database())"
+            " and ((classid::bigint << 32) | objid::bigint) = %s)",
+            (LEADER_LOCK_KEY,)))
+
+
+def _headers(msg: Message) -> dict[str, bytes]:
+    raw: Any = msg.headers() or []
+    return {str(k): v if isinstance(v, bytes) else str(v or "").encode() for k, v in raw}
+
+
+def _scalar(conn: psycopg.Connection[Any], sql: str, params: tuple[Any, ...] = ()) -> Any:
+    row = conn.execute(sql, params).fetchone()  # type: ignore[arg-type]
+    return row[0] if row else None
+
+
+def _partition_count(consumer: Consumer, topic: str) -> int:
+    metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+    if metadata.error is not None:
+        raise RelayError(f"topic {topic}: {metadata.error}")
+    return len(metadata.partitions)
+
+
+@click.command()
+@click.option("--dsn", default=None, help="Core database (default: settings' POSTGRES_DSN).")
+@click.option("--until-idle", is_flag=True, help="Exit once nothing is left to publish.")
+@click.option("--topic", "topic_names", multiple=True,
+              help="Only these topics (default: every core topic).")
+def main(dsn: str | None, until_idle: bool, topic_names: tuple[str, ...]) -> None:
+    """Publish the core's outbox to Kafka until stopped (SIGTERM/SIGINT)."""
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    topics = [t for t in CORE_TOPICS if not topic_names or t.name in topic_names]
+    relay = OutboxRelay(dsn, topics=topics)
+    stats = relay.run(stop, until_idle=until_idle)
+    log.info("relay stopped: %s", stats)
+
+
+if __name__ == "__main__":
+    main()
