@@ -28,6 +28,12 @@ def registered_sweeps() -> list[tuple[str, Sweep]]:
     # Domain sweeps are appended here, one line each, e.g.
     #   from marketplace_core.orders.service import expire_reservations
     #   sweeps.append(("expire_reservations", expire_reservations))
+    from marketplace_core.subscriptions.service import renew_subscriptions
+    sweeps.append(("renew_subscriptions", renew_subscriptions))
+    from marketplace_core.orders.eligibility import sweep_stale_pos
+    from marketplace_core.orders.service import expire_reservations
+    sweeps.extend([("expire_reservations", expire_reservations),
+                   ("sweep_stale_pos", sweep_stale_pos)])
     return sweeps
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 from psycopg import errors as pg_errors
@@ -90,3 +90,40 @@ def list_devices_for_shop(conn: Connection, shop_id: UUID) -> list[PosDevice]:
             f"select {_COLS} from pos_devices where shop_id = %s order by id".encode(),
             (shop_id,),
         ).fetchall()
+
+
+def record_heartbeat(
+    conn: Connection,
+    device_id: str,
+    *,
+    firmware_version: str | None = None,
+    now: datetime | None = None,
+) -> PosDevice:
+    """A terminal says it is alive: stamp `last_heartbeat_at` with the server's time (the
+    device clock is not trusted for eligibility) and refresh the shop's buy eligibility, so
+    a shop coming back online is announced at once.
+
+    Raises DEVICE_NOT_FOUND, DEVICE_RETIRED (a retired terminal no longer counts; an
+    `inactive` one is recorded but does not make the shop eligible).
+    """
+    from marketplace_core.orders.eligibility import refresh  # orders builds on pos
+
+    at = now or datetime.now(UTC)
+    with conn.transaction(), conn.cursor(row_factory=class_row(PosDevice)) as cur:
+        current = cur.execute(
+            f"select {_COLS} from pos_devices where id = %s for update".encode(), (device_id,)
+        ).fetchone()
+        if current is None:
+            raise NotFoundError(ErrorCode.DEVICE_NOT_FOUND, f"device {device_id} is not registered")
+        if current.status == "retired":
+            raise ConflictError(ErrorCode.DEVICE_RETIRED, f"device {device_id} is retired")
+        # Heartbeats may arrive out of order: never move the stamp backwards.
+        row = cur.execute(
+            "update pos_devices set last_heartbeat_at = greatest(last_heartbeat_at, %s),"
+            " firmware_version = coalesce(%s, firmware_version)"
+            f" where id = %s returning {_COLS}".encode(),
+            (at, firmware_version, device_id),
+        ).fetchone()
+        assert row is not None
+        refresh(conn, row.shop_id, at)
+    return row

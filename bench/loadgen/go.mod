@@ -1,0 +1,3 @@
+module bazaar/bench/loadgen
+
+go 1.22

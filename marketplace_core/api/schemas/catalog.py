@@ -1,0 +1,349 @@
+"""Request/response models of the catalog: categories, shops, products, variants, the
+product card, search and bulk import.
+
+Translated text travels as `{"ru": ..., "ky": ..., "en": ..., "zh": ..., "kk": ...,
+"uz": ...}` objects (ru required for names). Prices are decimal strings (`Money`).
+In PATCH bodies a field left out is unchanged and a field sent as null is cleared.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from marketplace_core.api.schemas.common import Money
+
+_NAME_MAX = 300
+_DESCRIPTION_MAX = 10_000
+MAX_STOCK = 2**31 - 1
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                        max_length=_NAME_MAX)]
+OptionalName = Annotated[str | None, Field(max_length=_NAME_MAX)]
+Description = Annotated[str | None, Field(max_length=_DESCRIPTION_MAX)]
+Latitude = Annotated[Decimal, Field(ge=-90, le=90, examples=["42.874600"])]
+Longitude = Annotated[Decimal, Field(ge=-180, le=180, examples=["74.569700"])]
+AttributeValue = str | int | float | bool | None
+Attributes = Annotated[dict[str, AttributeValue], Field(
+    max_length=50, examples=[{"size": "M", "color": "синий"}])]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- translations -----------------------------------------------------------------------
+
+
+class NameIn(_Request):
+    """A name in several languages; Russian is required."""
+
+    ru: Name = Field(examples=["Курага"])
+    ky: OptionalName = Field(default=None, examples=["Өрүк кагы"])
+    en: OptionalName = None
+    zh: OptionalName = None
+    kk: OptionalName = None
+    uz: OptionalName = None
+
+
+class NamePatch(_Request):
+    """Only the languages sent change; null removes a translation (not ru)."""
+
+    ru: OptionalName = None
+    ky: OptionalName = None
+    en: OptionalName = None
+    zh: OptionalName = None
+    kk: OptionalName = None
+    uz: OptionalName = None
+
+
+class DescriptionIn(_Request):
+    """A description in several languages, all optional."""
+
+    ru: Description = None
+    ky: Description = None
+    en: Description = None
+    zh: Description = None
+    kk: Description = None
+    uz: Description = None
+
+
+class Texts(BaseModel):
+    """Text per language; null where there is no translation yet."""
+
+    ru: str | None = None
+    ky: str | None = None
+    en: str | None = None
+    zh: str | None = None
+    kk: str | None = None
+    uz: str | None = None
+
+
+def sent_texts(model: BaseModel | None) -> dict[str, str | None]:
+    """The languages a request actually sent (null included)."""
+    if model is None:
+        return {}
+    return {lang: getattr(model, lang) for lang in model.model_fields_set}
+
+
+# --- categories ----------------------------------------------------------------------------
+
+
+class CategoryCreate(_Request):
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,99}$", examples=["food-dried-fruits"])
+    name: NameIn
+    parent_id: UUID | None = None
+    sort_order: int = Field(default=0, ge=-1_000_000, le=1_000_000)
+
+
+class CategoryPatch(_Request):
+    slug: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,99}$")
+    name: NamePatch | None = None
+    parent_id: UUID | None = Field(default=None, description="null: make it a root")
+    sort_order: int | None = Field(default=None, ge=-1_000_000, le=1_000_000)
+
+
+class CategoryOut(BaseModel):
+    id: UUID
+    parent_id: UUID | None
+    slug: str
+    name: Texts
+    sort_order: int
+
+
+class CategoryNodeOut(CategoryOut):
+    children: list[CategoryNodeOut]
+
+
+# --- shops ------------------------------------------------------------------------------------
+
+
+class ShopCreate(_Request):
+    name: Name = Field(examples=["Бактыгүл: сухофрукты и специи"])
+    address: str | None = Field(default=None, max_length=500,
+                                examples=["Ошский рынок, продуктовый ряд 12, место 4"])
+    phone: str | None = Field(default=None, max_length=32, examples=["+996 700 418 225"])
+    lat: Latitude | None = None
+    lon: Longitude | None = None
+    market: str | None = Field(default=None, max_length=100, examples=["Osh"])
+
+
+class ShopPatch(_Request):
+    name: Name | None = None
+    address: str | None = Field(default=None, max_length=500)
+    phone: str | None = Field(default=None, max_length=32)
+    lat: Latitude | None = None
+    lon: Longitude | None = None
+    market: str | None = Field(default=None, max_length=100)
+
+
+class ShopOut(BaseModel):
+    id: UUID
+    merchant_id: UUID
+    name: str
+    address: str | None
+    phone: str | None
+    lat: Decimal | None
+    lon: Decimal | None
+    market: str | None
+    payout_status: str
+    created_at: datetime
+
+
+# --- products and variants ----------------------------------------------------------------
+
+
+class VariantIn(_Request):
+    sku: str = Field(min_length=1, max_length=64, examples=["OSH-01-1"])
+    price: Money
+    stock_qty: int = Field(default=0, ge=0, le=MAX_STOCK,
+                           description="Must be 0 (or left out) for a bundle's variant")
+    barcode: str | None = Field(default=None, max_length=32, examples=["4700001001017"],
+                                description="EAN-13, EAN-8 or UPC-A; the check digit is verified")
+    qr_code: str | None = Field(default=None, max_length=2048,
+                                description="An opaque QR payload scanned for this variant")
+    attributes: Attributes = Field(default_factory=dict)
+
+
+class BundleItemIn(_Request):
+    variant_id: UUID
+    quantity: int = Field(ge=1, le=10_000)
+
+
+class ProductCreate(_Request):
+    name: NameIn
+    description: DescriptionIn | None = None
+    category_id: UUID | None = None
+    product_ref: str | None = Field(default=None, max_length=100,
+                                    description="Your own product code (unique in the shop)")
+    variants: list[VariantIn] = Field(min_length=1, max_length=100,
+                                      description="A bundle has exactly one variant")
+    bundle_items: list[BundleItemIn] | None = Field(
+        default=None, min_length=1, max_length=50,
+        description="Makes the product a bundle of these variants of the same shop")
+
+
+class ProductPatch(_Request):
+    name: NamePatch | None = None
+    description: DescriptionIn | None = None
+    category_id: UUID | None = None
+    product_ref: str | None = Field(default=None, max_length=100)
+    bundle_items: list[BundleItemIn] | None = Field(default=None, min_length=1, max_length=50)
+
+
+class VariantPatch(_Request):
+    price: Money | None = None
+    attributes: Attributes | None = Field(default=None, description="Replaces all attributes")
+    sku: str | None = Field(default=None, min_length=1, max_length=64)
+    barcode: str | None = Field(default=None, max_length=32)
+    qr_code: str | None = Field(default=None, max_length=2048)
+
+
+class StockIn(_Request):
+    stock_qty: int = Field(ge=0, le=MAX_STOCK, description="The free stock the seller counted")
+
+
+class VariantOut(BaseModel):
+    id: UUID
+    product_id: UUID
+    shop_id: UUID
+    sku: str
+    barcode: str | None
+    qr_code: str | None
+    attributes: dict[str, Any]
+    price: Money
+    stock_qty: int
+    updated_at: datetime
+
+
+class BundleItemOut(BaseModel):
+    variant_id: UUID
+    quantity: int
+
+
+class ProductOut(BaseModel):
+    """A product as its seller manages it: every translation, live variants, bundle."""
+
+    id: UUID
+    shop_id: UUID
+    category_id: UUID | None
+    product_ref: str | None
+    name: Texts
+    description: Texts
+    is_bundle: bool
+    bundle_items: list[BundleItemOut]
+    available_qty: int | None = Field(
+        description="For a bundle: how many its components' stock allows; else null")
+    variants: list[VariantOut]
+    created_at: datetime
+    updated_at: datetime | None
+
+
+# --- product card (public) -----------------------------------------------------------------
+
+
+class CardShopOut(BaseModel):
+    id: UUID
+    merchant_id: UUID
+    name: str
+    address: str | None
+    phone: str | None
+    lat: Decimal | None
+    lon: Decimal | None
+    market: str | None
+
+
+class CardCategoryOut(BaseModel):
+    id: UUID
+    slug: str
+    name: str
+
+
+class CardVariantOut(BaseModel):
+    id: UUID
+    sku: str
+    barcode: str | None
+    qr_code: str | None
+    attributes: dict[str, Any]
+    price: Money
+    stock_qty: int = Field(description="Free stock; for a bundle, how many bundles are available")
+
+
+class CardBundleItemOut(BaseModel):
+    variant_id: UUID
+    product_id: UUID
+    sku: str
+    name: str
+    attributes: dict[str, Any]
+    quantity: int
+    price: Money
+    stock_qty: int
+
+
+class ProductCardOut(BaseModel):
+    """The buyer's product page in one language (Russian where a translation is missing)."""
+
+    id: UUID
+    lang: str = Field(examples=["ky"])
+    name: str
+    description: str | None
+    category_path: list[CardCategoryOut] = Field(description="Root first")
+    shop: CardShopOut
+    is_bundle: bool
+    price_min: Money | None
+    variants: list[CardVariantOut]
+    bundle_items: list[CardBundleItemOut]
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- search ------------------------------------------------------------------------------------
+
+
+class SearchShopOut(BaseModel):
+    id: UUID
+    name: str
+    market: str | None
+
+
+class SearchHitOut(BaseModel):
+    product_id: UUID
+    name: str
+    category_id: UUID | None
+    shop: SearchShopOut
+    price_min: Money = Field(description="The lowest price among matching variants")
+    is_bundle: bool
+    distance_km: float | None = Field(description="From lat/lon when given")
+    score: float = Field(description="Text relevance (0 without q)")
+
+
+class SearchPageOut(BaseModel):
+    items: list[SearchHitOut]
+    limit: int
+    offset: int
+    has_more: bool
+
+
+# --- import ---------------------------------------------------------------------------------
+
+
+class ImportResultOut(BaseModel):
+    rows: int
+    products_created: int
+    products_updated: int
+    variants_created: int
+    variants_updated: int
+    variants_unchanged: int
+
+
+class ImportProblem(BaseModel):
+    """One entry of an IMPORT_REJECTED error's `details`."""
+
+    row: int | None = Field(description="The file's row (header = 1); null: the whole file")
+    column: str | None
+    code: str = Field(examples=["INVALID_BARCODE"])
+    message: str

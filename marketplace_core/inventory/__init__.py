@@ -1,0 +1,1 @@
+"""Inventory: stock reservations for orders (taking and returning free stock)."""

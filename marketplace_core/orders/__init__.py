@@ -1,0 +1,1 @@
+"""Orders: buy eligibility, payout onboarding, pickup slots, orders and their life cycle."""

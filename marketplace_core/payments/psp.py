@@ -1,0 +1,67 @@
+"""The payment service provider (PSP) as the rest of the core sees it.
+
+A provider creates a payment the buyer confirms on the provider's page, refunds a payment
+in full, and says what fee it charges. It reports outcomes through its webhook
+(`marketplace_core.payments.webhooks`). `provider_for(conn)` returns the provider chosen by
+`settings.psp_provider`; today only "simulator" exists (`payments.simulator`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal, Protocol
+from uuid import UUID
+
+from infra.settings import get_settings
+from marketplace_core.db import Connection
+from marketplace_core.errors import DomainError, ErrorCode
+
+CENT = Decimal("0.01")
+RefundStatus = Literal["pending", "succeeded", "failed"]
+
+
+def round_tyiyn(amount: Decimal) -> Decimal:
+    """Round to whole tyiyn (0.01 KGS), half up: 39.995 → 40.00."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class PspPayment:
+    psp_payment_id: str
+    confirmation_url: str  # where the buyer confirms the payment
+
+
+@dataclass(frozen=True)
+class PspRefund:
+    psp_refund_id: str
+    # "succeeded" when the provider refunds synchronously; "pending" means its webhook
+    # (refund.succeeded) will tell us later
+    status: RefundStatus
+
+
+class PaymentProvider(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def create_payment(
+        self, payment_id: UUID, amount: Decimal, currency: str, description: str
+    ) -> PspPayment: ...
+
+    def refund(self, psp_payment_id: str, amount: Decimal) -> PspRefund: ...
+
+    def acquiring_fee(self, amount: Decimal) -> Decimal: ...
+
+
+def provider_name() -> str:
+    return get_settings().psp_provider
+
+
+def provider_for(conn: Connection) -> PaymentProvider:
+    """The configured provider, bound to the caller's transaction where it needs one."""
+    name = provider_name()
+    if name == "simulator":
+        from marketplace_core.payments.simulator import SimulatedPsp
+
+        return SimulatedPsp(conn)
+    raise DomainError(ErrorCode.PSP_ERROR, f"unknown payment provider {name!r}")

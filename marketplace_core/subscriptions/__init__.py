@@ -1,0 +1,1 @@
+"""Seller subscriptions (FREE / PRO / ENTERPRISE): trial, renewal, downgrade, SKU limit."""
