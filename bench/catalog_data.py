@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -230,12 +230,13 @@ def load_catalog(dsn: str, *, variants: int = 100_000, seed: int = 20_240_601) -
         shops.append((shop_id, merchants[i % n_merchants][0],
                       f"{rnd.choice(MERCHANT_WORDS)} — магазин №{i + 1}",
                       f"г. Бишкек, {rnd.choice(STREETS)}, {rnd.randint(1, 250)}",
-                      f"+996{rnd.choice(['555', '700', '770', '990'])}{rnd.randint(100000, 999999)}",
+                      f"+996{rnd.choice(['555', '700', '770', '990'])}"
+                      f"{rnd.randint(100000, 999999)}",
                       Decimal(f"{lat:.6f}"), Decimal(f"{lon:.6f}"), market))
         info.shop_ids.append(shop_id)
         info.shop_points.append((lat, lon))
 
-    categories = []
+    categories: list[tuple[UUID, UUID | None, str, str, str, int]] = []
     family_categories: list[list[UUID]] = []
     for order, fam in enumerate(FAMILIES):
         root = uuid4()
@@ -328,8 +329,8 @@ def load_catalog(dsn: str, *, variants: int = 100_000, seed: int = 20_240_601) -
     return info
 
 
-def _copy(cur: psycopg.Cursor[tuple[object, ...]], target: str, rows: list[tuple[object, ...]]
-          ) -> None:
+def _copy(cur: psycopg.Cursor[tuple[object, ...]], target: str,
+          rows: Sequence[tuple[object, ...]]) -> None:
     with cur.copy(f"copy {target} from stdin".encode()) as copy:
         for row in rows:
             copy.write_row(row)

@@ -31,8 +31,8 @@ from typing import Any
 import httpx
 from psycopg_pool import ConnectionPool
 
-from infra.settings import REPO_ROOT, get_settings
 from bench.results import latency_summary
+from infra.settings import REPO_ROOT, get_settings
 
 LOADGEN_SOURCE = Path(__file__).resolve().parent / "loadgen"
 # Rebuilt when the source is newer than the binary.

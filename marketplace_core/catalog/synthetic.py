@@ -45,7 +45,9 @@ def generate_catalog(
     roots: int = 5,
     children_per_root: int = 6,
 ) -> SyntheticCatalog:
-    """Fill an empty, migrated database and ANALYZE it; returns what was made."""
+    """Fill an empty, migrated database and ANALYZE it; returns what was made.
+    The random parts (locations, prices, stock) are the same on every run."""
+    conn.execute("select setseed(0.42)")
     conn.execute("insert into merchants (name) select 'Synthetic ' || g"
                  " from generate_series(1, %s) g", (shops,))
     # lat 42.80..42.95, lon 74.50..74.70: roughly 17 × 16 km around the city

@@ -166,12 +166,12 @@ def test_barcode_and_qr_codes(conn: Conn) -> None:
         with pytest.raises(ValidationError) as info:
             catalog.create_variant(conn, product.id, "T-7", Decimal("1.00"), qr_code=bad_qr)
         assert info.value.code == ErrorCode.INVALID_QR_CODE
-    with pytest.raises(ConflictError) as info:
+    with pytest.raises(ConflictError) as conflict:
         catalog.update_variant(conn, upca.id, barcode="96385074")
-    assert info.value.code == ErrorCode.DUPLICATE_BARCODE
-    with pytest.raises(ConflictError) as info:
+    assert conflict.value.code == ErrorCode.DUPLICATE_BARCODE
+    with pytest.raises(ConflictError) as conflict:
         catalog.update_variant(conn, upca.id, sku="T-1")
-    assert info.value.code == ErrorCode.DUPLICATE_SKU
+    assert conflict.value.code == ErrorCode.DUPLICATE_SKU
 
 
 def test_variant_events_carry_exact_prices_and_stock_moves(conn: Conn) -> None:

@@ -14,10 +14,10 @@ def all_routers() -> list[APIRouter]:
     #   routers.append(orders.router)
     from marketplace_core.api.routers import audit, auth, merchants
     routers.extend([auth.router, merchants.router, audit.router])
-    from marketplace_core.api.routers import payments, payouts, psp_simulator, subscriptions
-    from marketplace_core.api.routers import webhooks
-    routers.extend([payments.router, webhooks.router, payouts.router, subscriptions.router,
-                    psp_simulator.router])
+    from marketplace_core.api.routers import payments, payouts, psp_simulator, webhooks
+    routers.extend([payments.router, webhooks.router, payouts.router, psp_simulator.router])
+    from marketplace_core.api.routers import subscriptions
+    routers.append(subscriptions.router)
     from marketplace_core.api.routers import eligibility, orders, pos
     routers.extend([orders.router, eligibility.router, pos.router])
     from marketplace_core.api.routers import categories, imports, products, search, shops

@@ -1,0 +1,121 @@
+"""Run the core benchmarks: `python -m bench.run [--quick] [--keep] [names...]`.
+
+Names: catalog_card, catalog_search, outbox_lag (default: all). One throw-away database
+with the 100k-variant catalog serves every benchmark of the run; each benchmark writes
+`bench/results/<name>.json` (see bench/results.py for the shape) and the run ends with a
+summary table. `--quick` is a smoke check (short runs); the figures worth quoting come
+from a full run. Performance targets are reported here, never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from bench.catalog_data import bench_database, load_catalog
+from bench.core_catalog import LoadParams, bench_card, bench_search
+from bench.core_outbox import OutboxParams, bench_outbox
+from bench.loadgen import build_loadgen, core_api
+from bench.results import RESULTS_DIR, Result, postgres_version
+
+NAMES = ("catalog_card", "catalog_search", "outbox_lag")
+
+
+def _params(args: argparse.Namespace) -> tuple[LoadParams, LoadParams, OutboxParams]:
+    runs = args.runs or 3
+    card_s = args.seconds or (3.0 if args.quick else 10.0)
+    search_s = args.seconds or (3.0 if args.quick else 10.0)
+    outbox_s = args.seconds or (5.0 if args.quick else 20.0)
+    return (
+        LoadParams(runs, card_s, rate=args.card_rate, concurrency=args.concurrency),
+        LoadParams(runs, search_s, rate=args.search_rate, concurrency=args.concurrency),
+        OutboxParams(runs, outbox_s, rate=args.order_rate,
+                     sustained_runs=1 if args.quick else runs),
+    )
+
+
+def _summary(results: list[Result]) -> str:
+    lines = [f"{'benchmark':<16} {'measured (median of runs)':<58} {'baseline':<34} met"]
+    for r in results:
+        m, b = r.median, r.baseline_median
+        if r.name.startswith("catalog") and m:
+            fixed, top = m["api_rate"], m["api_max"]
+            measured = (f"@{r.params['rate']:.0f}/s: {fixed['throughput']:.0f}/s p99"
+                        f" {fixed['p99_ms']:.1f}ms | max {top['throughput']:.0f}/s p50"
+                        f" {top['p50_ms']:.1f} p99 {top['p99_ms']:.1f}ms")
+            base = (f"{b['throughput']:.0f}/s p50 {b['p50_ms']:.1f} p99 {b['p99_ms']:.1f}ms")
+        elif r.name == "outbox_lag" and m:
+            measured = (f"{m['achieved_rate']}/s of {r.params['rate']:.0f}: lag p50"
+                        f" {m['lag_p50_ms']} p99 {m['lag_p99_ms']} ms")
+            sustained = m.get("at_sustained_rate")
+            if sustained:
+                measured += (f" | @{sustained['achieved_rate']}/s p99"
+                             f" {sustained['lag_p99_ms']} ms")
+            base = (f"ack p99 {b['relay_ack_p99_ms']} | kafka p99"
+                    f" {b['kafka_roundtrip_p99_ms']} ms")
+        else:
+            measured, base = "; ".join(r.notes) or "no data", ""
+        lines.append(f"{r.name:<16} {measured:<58} {base:<34} {r.targets.get('met')}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="*", metavar="name",
+                        help=f"benchmarks to run: {', '.join(NAMES)} (default: all)")
+    parser.add_argument("--quick", action="store_true", help="short runs (smoke check)")
+    parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    parser.add_argument("--variants", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=None, help="runs per benchmark (3)")
+    parser.add_argument("--seconds", type=float, default=None, help="seconds per run")
+    parser.add_argument("--concurrency", type=int, default=16,
+                        help="closed-loop clients (API) and threads (baseline)")
+    parser.add_argument("--card-rate", type=float, default=1000.0)
+    parser.add_argument("--search-rate", type=float, default=10.0)
+    parser.add_argument("--order-rate", type=float, default=500.0)
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.names) - set(NAMES))
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(NAMES)}")
+    names = [n for n in NAMES if n in args.names] if args.names else list(NAMES)
+    card, search, outbox = _params(args)
+
+    started = time.perf_counter()
+    build_loadgen()
+    results: list[Result] = []
+    with bench_database(keep=args.keep) as dsn:
+        print(f"==> loading {args.variants} variants", flush=True)
+        info = load_catalog(dsn, variants=args.variants)
+        print(f"    {len(info.product_ids)} products, {info.variants} variants,"
+              f" {len(info.shop_ids)} shops in {info.load_seconds:.1f}s", flush=True)
+        catalog_names = [n for n in names if n.startswith("catalog")]
+        if catalog_names:
+            with core_api(dsn) as base_url:
+                for name in catalog_names:
+                    print(f"==> {name}", flush=True)
+                    if name == "catalog_card":
+                        results.append(bench_card(dsn, base_url, info, card))
+                    else:
+                        results.append(bench_search(dsn, base_url, info, search))
+        if "outbox_lag" in names:
+            print("==> outbox_lag", flush=True)
+            results.append(bench_outbox(dsn, info, outbox))
+        pg = postgres_version(dsn)
+    for r in results:
+        r.machine["postgres"] = pg
+        r.params["catalog_load_seconds"] = round(info.load_seconds, 1)
+        r.params["quick"] = args.quick
+        path = r.write(args.results_dir)
+        print(f"    wrote {path}", flush=True)
+    print()
+    print(_summary(results))
+    print(f"\n(total {time.perf_counter() - started:.0f}s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
