@@ -85,7 +85,8 @@ class Settings(BaseSettings):
 
     # --- transactional core (marketplace_core) ----------------------------------------
     # Signing key of access tokens; set a long random value anywhere but a laptop.
-    jwt_secret: str = Field(default="local-dev-jwt-secret-change-me-0123456789", alias="CORE_JWT_SECRET")
+    jwt_secret: str = Field(default="local-dev-jwt-secret-change-me-0123456789",
+                            alias="CORE_JWT_SECRET")
     access_token_ttl_seconds: int = Field(default=900, alias="CORE_ACCESS_TOKEN_TTL_SECONDS")
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600,
                                            alias="CORE_REFRESH_TOKEN_TTL_SECONDS")
@@ -101,7 +102,8 @@ class Settings(BaseSettings):
     trial_days: int = Field(default=14, alias="CORE_TRIAL_DAYS")
     # The payment provider: "simulator" (a local PSP that calls our webhook) for now.
     psp_provider: str = Field(default="simulator", alias="CORE_PSP_PROVIDER")
-    psp_webhook_secret: str = Field(default="local-psp-webhook-secret", alias="CORE_PSP_WEBHOOK_SECRET")
+    psp_webhook_secret: str = Field(default="local-psp-webhook-secret",
+                                    alias="CORE_PSP_WEBHOOK_SECRET")
     # Seconds between sweeps of expired reservations and stale POS terminals.
     sweep_interval_seconds: float = Field(default=15.0, alias="CORE_SWEEP_INTERVAL_SECONDS")
     # Outbox relay: rows per Kafka batch and the idle wait between polls.

@@ -75,7 +75,8 @@ def _wait_healthy(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
 
 
 @pytest.fixture
-def live_core(make_database: Callable[[], str], tmp_path: Path) -> Iterator[tuple[_LiveClient, str]]:
+def live_core(make_database: Callable[[], str],
+              tmp_path: Path) -> Iterator[tuple[_LiveClient, str]]:
     dsn = make_database()
     apply_migrations(dsn)
     port = free_port()

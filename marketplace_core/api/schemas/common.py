@@ -12,7 +12,7 @@ _CENT = Decimal("0.01")
 
 def _parse_money(value: Any) -> Decimal:
     # Floats are refused outright: 0.1 + 0.2 is not a price. Strings and ints are exact.
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise ValueError("money must be a decimal string such as \"1250.00\", not a float")
     try:
         amount = Decimal(str(value)) if not isinstance(value, Decimal) else value
