@@ -35,7 +35,7 @@ def _sender(request: Request) -> simulator.WebhookSender:
 @router.get(
     "/payments/{psp_payment_id}", response_model=SimPaymentOut,
     summary="The simulated PSP's payment page (what the confirmation URL shows)",
-    responses=error_responses(404),
+    responses=error_responses(404, 422),
 )
 def get_sim_payment(psp_payment_id: str, pool: Pool) -> SimPaymentOut:
     _require_simulator()
@@ -59,7 +59,7 @@ def _complete(request: Request, pool: Pool, psp_payment_id: str,
 @router.post(
     "/payments/{psp_payment_id}/pay", response_model=SimCompletionOut,
     summary="The buyer pays: the PSP sends payment.succeeded to our webhook",
-    responses=error_responses(404, 409),
+    responses=error_responses(404, 409, 422),
 )
 def pay(psp_payment_id: str, request: Request, pool: Pool) -> SimCompletionOut:
     return _complete(request, pool, psp_payment_id, "paid")
@@ -68,7 +68,7 @@ def pay(psp_payment_id: str, request: Request, pool: Pool) -> SimCompletionOut:
 @router.post(
     "/payments/{psp_payment_id}/fail", response_model=SimCompletionOut,
     summary="The payment fails (declined card): the PSP sends payment.failed",
-    responses=error_responses(404, 409),
+    responses=error_responses(404, 409, 422),
 )
 def fail(psp_payment_id: str, request: Request, pool: Pool) -> SimCompletionOut:
     return _complete(request, pool, psp_payment_id, "failed")
