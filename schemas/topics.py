@@ -72,12 +72,28 @@ CORE_REFUNDS = _core("core.refunds", "refund_id", "refund")
 CORE_SUBSCRIPTIONS = _core("core.subscriptions", "subscription_id", "subscription")
 CORE_SHOP_ELIGIBILITY = _core("core.shop_eligibility", "shop_id", "shop_eligibility")
 
+POS_HEARTBEATS = Topic(
+    name="pos.heartbeats",
+    key="device_id",
+    schema_file="pos/pos_heartbeat.avsc",
+    partitions=6,
+    retention_ms=7 * DAY_MS,
+)
+POS_DEAD_LETTER = Topic(
+    name="pos.dead_letter",
+    key="device_id (null when the event could not be read)",
+    schema_file="pos/pos_dead_letter.avsc",
+    partitions=3,
+    retention_ms=30 * DAY_MS,
+)
+CORE_POS_DEVICES = _core("core.pos_devices", "device_id (pos_active / pos_offline)", "pos_device")
+
 CORE_TOPICS: tuple[Topic, ...] = (
     CORE_PRODUCTS, CORE_VARIANTS, CORE_ORDERS, CORE_PAYMENTS, CORE_PAYOUTS, CORE_REFUNDS,
-    CORE_SUBSCRIPTIONS, CORE_SHOP_ELIGIBILITY,
+    CORE_SUBSCRIPTIONS, CORE_SHOP_ELIGIBILITY, CORE_POS_DEVICES,
 )
 
-CATALOG: tuple[Topic, ...] = (POS_SALES, *CORE_TOPICS)
+CATALOG: tuple[Topic, ...] = (POS_SALES, POS_HEARTBEATS, POS_DEAD_LETTER, *CORE_TOPICS)
 
 
 @cache
