@@ -32,14 +32,19 @@ def open_pool(
     max_size: int = 10,
     name: str = "marketplace_core",
     timeout: float = 30.0,
+    autocommit: bool = False,
 ) -> ConnectionPool:
-    """An opened psycopg pool on the core database; close it (or use `with`) when done."""
+    """An opened psycopg pool on the core database; close it (or use `with`) when done.
+
+    `autocommit=True` gives connections for single-statement reads: no BEGIN/COMMIT
+    round trips around a lone SELECT."""
     pool = ConnectionPool(
         resolve_dsn(dsn),
         min_size=min_size,
         max_size=max_size,
         name=name,
         timeout=timeout,
+        kwargs={"autocommit": autocommit},
         open=False,
     )
     pool.open(wait=True, timeout=timeout)

@@ -33,6 +33,10 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = open_pool(dsn, min_size=2, max_size=pool_max_size, name="core-api")
         app.state.pool = pool
+        # Hot single-statement reads (the product card) skip BEGIN/COMMIT round trips.
+        read_pool = open_pool(dsn, min_size=2, max_size=pool_max_size, name="core-api-read",
+                              autocommit=True)
+        app.state.read_pool = read_pool
         sweeper = Sweeper(pool, settings.sweep_interval_seconds) if run_sweeper else None
         if sweeper:
             sweeper.start()
@@ -41,6 +45,7 @@ def create_app(
         finally:
             if sweeper:
                 sweeper.stop()
+            read_pool.close()
             pool.close()
 
     app = FastAPI(

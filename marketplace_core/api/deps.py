@@ -18,9 +18,16 @@ def get_pool(request: Request) -> ConnectionPool:
     return pool
 
 
+def get_read_pool(request: Request) -> ConnectionPool:
+    """Autocommit connections, for handlers that run one read-only statement."""
+    pool: ConnectionPool = request.app.state.read_pool
+    return pool
+
+
 def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
 Pool = Annotated[ConnectionPool, Depends(get_pool)]
+ReadPool = Annotated[ConnectionPool, Depends(get_read_pool)]
 ClientIp = Annotated[str | None, Depends(client_ip)]

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Header, Query, Response
 from marketplace_core import audit
 from marketplace_core.accounts import ownership
 from marketplace_core.api.auth import AuthenticatedUser, SellerOrAdmin
-from marketplace_core.api.deps import Pool
+from marketplace_core.api.deps import Pool, ReadPool
 from marketplace_core.api.schemas.catalog import (
     BundleItemIn,
     BundleItemOut,
@@ -98,18 +98,19 @@ def _manage_variant(conn: Connection, user: AuthenticatedUser, variant_id: UUID)
 )
 def get_product_card(
     product_id: UUID,
-    pool: Pool,
-    response: Response,
+    pool: ReadPool,
     lang: Annotated[str | None, Query(max_length=16, examples=["ky"])] = None,
     accept_language: Annotated[str | None, Header(max_length=256)] = None,
-) -> ProductCardOut:
+) -> Response:
+    # The hot read path: one statement on an autocommit connection, and the body
+    # serialised once by pydantic's Rust core (returning a Response skips FastAPI's second
+    # validation of an already typed model). The schema is documented by response_model.
     language = choose_language(lang, accept_language)
-    with transaction(pool) as conn:
+    with pool.connection() as conn:
         card = catalog.get_product_card(conn, product_id, language)
     if card is None:
         raise NotFoundError(ErrorCode.PRODUCT_NOT_FOUND, f"product {product_id} does not exist")
-    response.headers["Content-Language"] = card.lang
-    return ProductCardOut(
+    body = ProductCardOut(
         id=card.id, lang=card.lang, name=card.name, description=card.description,
         category_path=[CardCategoryOut(id=c.id, slug=c.slug, name=c.name)
                        for c in card.category_path],
@@ -119,6 +120,8 @@ def get_product_card(
         bundle_items=[CardBundleItemOut(**vars(i)) for i in card.bundle_items],
         created_at=card.created_at, updated_at=card.updated_at,
     )
+    return Response(body.model_dump_json(), media_type="application/json",
+                    headers={"Content-Language": card.lang})
 
 
 # --- products -----------------------------------------------------------------------------
