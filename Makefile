@@ -46,7 +46,7 @@ test-unit: $(STAMP)
 
 lint: $(STAMP)
 	@$(VENV)/bin/ruff check .
-	@$(VENV)/bin/mypy infra schemas pos_producer pipelines serving_api orchestration warehouse marketplace_core
+	@$(VENV)/bin/mypy infra schemas pos_producer pipelines serving_api orchestration warehouse marketplace_core bench
 
 bench: $(STAMP)
 	@$(PYTHON) -m infra up --no-apps
