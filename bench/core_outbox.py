@@ -135,6 +135,8 @@ class Receiver:
             "bootstrap.servers": s.kafka_bootstrap_servers,
             "group.id": f"bench-{secrets.token_hex(4)}", "enable.auto.commit": False,
             "fetch.wait.max.ms": 10, "fetch.min.bytes": 1,
+            # an event counts as published when its relay transaction commits
+            "isolation.level": "read_committed",
         })
         metadata = self._consumer.list_topics(topic, timeout=10).topics[topic]
         if metadata.error is not None:

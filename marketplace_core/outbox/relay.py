@@ -125,6 +125,16 @@ class OutboxRelay:
             self._resolve_schema_ids()
             self._producer = Producer({
                 "bootstrap.servers": self._bootstrap,
+                # One transactional id per source database: a restarted relay fences the
+                # one it replaces (init_transactions aborts or completes the old
+                # producer's open transaction and rejects its late requests) *before*
+                # reconciling, so nothing the dead relay had in flight can land after the
+                # reconciliation has looked.
+                "transactional.id": f"outbox-relay-{self._source_id}",
+                # A dead relay's open transaction holds back read_committed readers of
+                # the partitions it touched (theirs and other sources') until it times
+                # out; a batch commits in milliseconds, so keep that window short.
+                "transaction.timeout.ms": 10000,
                 "enable.idempotence": True,
                 "acks": "all",
                 "linger.ms": 2,
@@ -133,6 +143,7 @@ class OutboxRelay:
                 # whoever produces it.
                 "partitioner": "murmur2_random",
             })
+            self._producer.init_transactions(60)
             self.reconcile(conn)
             log.info("relay leading for source %s; publishing", self._source_id)
             while not stop.is_set():
@@ -144,7 +155,6 @@ class OutboxRelay:
                 # Sleep until a commit notifies us (or the idle wait passes: a safety net).
                 for _ in conn.notifies(timeout=self.idle_wait, stop_after=1):
                     pass
-            self._producer.flush(30)
         return self.stats
 
     def _become_leader(self, conn: psycopg.Connection[Any], stop: threading.Event) -> bool:
@@ -177,6 +187,8 @@ class OutboxRelay:
             "enable.auto.commit": False,
             "enable.partition.eof": True,
             "auto.offset.reset": "earliest",
+            # Only committed batches count as published; an aborted one is sent again.
+            "isolation.level": "read_committed",
         })
         try:
             positions = self._positions(conn)
@@ -253,24 +265,35 @@ class OutboxRelay:
         if not rows:
             return 0
         log.debug("batch %d..%d (%d rows)", rows[0].id, rows[-1].id, len(rows))
+        producer = self._producer
+        producer.begin_transaction()
         deliveries = [self._produce(row) for row in rows]
-        remaining = self._producer.flush(30)
-        failed = [d for d in deliveries if d.error or d.acked_at is None]
-        acked = [d for d in deliveries if d.acked_at is not None and not d.error]
-        marked = self._mark(conn, [(d.row.id, d.partition, d.offset, d.acked_at)
-                                   for d in acked if d.acked_at is not None])
+        try:
+            if producer.flush(60):  # serves the delivery reports (partition, offset)
+                raise RelayError("messages still unacknowledged after 60 s")
+            producer.commit_transaction(60)
+        except Exception as exc:
+            # Nothing of this batch counts (read_committed consumers never see it): abort,
+            # leave the rows unpublished and retry them after a pause.
+            log.error("batch %d..%d not committed (%s); retrying", rows[0].id, rows[-1].id, exc)
+            self.stats.failed += len(rows)
+            try:
+                producer.abort_transaction(30)
+            except Exception:
+                raise RelayError("cannot abort the Kafka transaction; restart the relay") from exc
+            time.sleep(1.0)
+            return 0
+        committed_at = datetime.now(UTC)
+        missing = [d for d in deliveries if d.error or d.offset < 0]
+        if missing:  # cannot happen after a successful commit; refuse to guess offsets
+            raise RelayError(f"{len(missing)} message(s) committed without a delivery report")
+        marked = self._mark(conn, [(d.row.id, d.partition, d.offset, committed_at)
+                                   for d in deliveries])
         self.stats.batches += 1
         self.stats.published += marked
         if self.keep_lags:
-            self.stats.lags_ms += [(d.acked_at - d.row.occurred_at).total_seconds() * 1000
-                                   for d in acked if d.acked_at is not None]
-        if failed or remaining:
-            self.stats.failed += len(failed)
-            first = failed[0].error if failed else "flush timed out"
-            # Stop here: what failed is retried from the outbox on the next round, and
-            # backing off keeps a broken broker from being hammered.
-            log.error("%d message(s) not acknowledged (first: %s); retrying", len(failed), first)
-            time.sleep(1.0)
+            self.stats.lags_ms += [(committed_at - d.row.occurred_at).total_seconds() * 1000
+                                   for d in deliveries]
         return marked
 
     def _produce(self, row: _Row) -> _Delivery:
