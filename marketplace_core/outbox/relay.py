@@ -193,22 +193,22 @@ class OutboxRelay:
         try:
             positions = self._positions(conn)
             found: list[tuple[int, int, int, datetime]] = []
+            reached: dict[tuple[str, int], int] = {}
             for topic in self.topics.values():
                 ranges: dict[int, tuple[int, int]] = {}
                 for partition in range(_partition_count(consumer, topic.name)):
                     _, high = consumer.get_watermark_offsets(
                         TopicPartition(topic.name, partition), timeout=10)
+                    reached[(topic.name, partition)] = high
                     start = positions.get((topic.name, partition))
                     # No position yet: first run against this topic, nothing of ours in it.
                     if start is not None and start < high:
                         ranges[partition] = (start, high)
-                    else:
-                        self._save_position(conn, topic.name, partition, high)
                 if ranges:
                     found += self._scan(consumer, topic.name, ranges)
-                    for partition, (_, high) in ranges.items():
-                        self._save_position(conn, topic.name, partition, high)
-            marked = self._mark(conn, found)
+            # The marks and the new positions commit together: a crash in between must
+            # not move a position past messages whose rows are still unmarked.
+            marked = self._mark(conn, found, positions=reached)
         finally:
             consumer.close()
         if marked:
@@ -334,8 +334,13 @@ class OutboxRelay:
     # --- bookkeeping in Postgres -------------------------------------------------------------
 
     def _mark(self, conn: psycopg.Connection[Any],
-              found: list[tuple[int, int, int, datetime]]) -> int:
+              found: list[tuple[int, int, int, datetime]],
+              positions: dict[tuple[str, int], int] | None = None) -> int:
+        """Mark rows published and advance the positions past them, in one transaction."""
         if not found:
+            with conn.transaction():
+                for (topic, partition), next_offset in (positions or {}).items():
+                    self._save_position(conn, topic, partition, next_offset)
             return 0
         ids, partitions, offsets, acked = (list(col) for col in zip(*found, strict=True))
         with conn.transaction():
@@ -353,6 +358,8 @@ class OutboxRelay:
             for outbox_id, partition, offset, _ in found:
                 key = (topic_of[outbox_id], partition)
                 next_offsets[key] = max(next_offsets[key], offset + 1)
+            for key, next_offset in (positions or {}).items():
+                next_offsets[key] = max(next_offsets[key], next_offset)
             for (topic, partition), next_offset in next_offsets.items():
                 self._save_position(conn, topic, partition, next_offset)
         return marked

@@ -267,10 +267,13 @@ def test_lag_is_recorded_per_event(relay_dsn: str) -> None:
 class _CrashAfterSend(OutboxRelay):
     """Dies in the worst window: messages acknowledged by Kafka, outbox not yet marked."""
 
-    def _mark(self, conn: Any, found: list[Any]) -> int:
-        if found and self._producer is not None and not getattr(self, "_reconciling", False):
-            raise SystemExit("simulated crash after send, before mark")
-        return super()._mark(conn, found)
+    crash_while_reconciling = False
+
+    def _mark(self, conn: Any, found: list[Any], positions: Any = None) -> int:
+        reconciling = getattr(self, "_reconciling", False)
+        if found and self._producer is not None and reconciling == self.crash_while_reconciling:
+            raise SystemExit("simulated crash before the outbox is marked")
+        return super()._mark(conn, found, positions)
 
     def reconcile(self, conn: Any) -> int:
         self._reconciling = True
@@ -286,6 +289,13 @@ def test_a_crash_between_send_and_mark_is_reconciled_not_resent(relay_dsn: str) 
     with pytest.raises(SystemExit):
         _CrashAfterSend(relay_dsn, topics=TOPICS).run(until_idle=True)
     assert _unpublished(relay_dsn) == 50  # all 50 are in Kafka, none marked
+
+    # ...and the next one dies too, after reading Kafka back but before marking.
+    crashing = _CrashAfterSend(relay_dsn, topics=TOPICS)
+    crashing.crash_while_reconciling = True
+    with pytest.raises(SystemExit):
+        crashing.run(until_idle=True)
+    assert _unpublished(relay_dsn) == 50
 
     restarted = OutboxRelay(relay_dsn, topics=TOPICS)
     stats = restarted.run(until_idle=True)
