@@ -1,7 +1,8 @@
 """Run the core benchmarks: `python -m bench.run [--quick] [--keep] [names...]`.
 
-Names: catalog_card, catalog_search, outbox_lag (default: all). One throw-away database
-with the 100k-variant catalog serves every benchmark of the run; each benchmark writes
+Names: catalog_card, catalog_search, outbox_lag, pos_producer_throughput, pos_sale_to_stock
+(default: all). One throw-away database with the 100k-variant catalog serves every
+benchmark of the run (pos_producer_throughput alone needs no catalog); each benchmark writes
 `bench/results/<name>.json` (see bench/results.py for the shape) and the run ends with a
 summary table. `--quick` is a smoke check (short runs); the figures worth quoting come
 from a full run. Performance targets are reported here, never asserted in tests.
@@ -14,13 +15,26 @@ import sys
 import time
 from pathlib import Path
 
-from bench.catalog_data import bench_database, load_catalog
+from bench.catalog_data import CatalogInfo, bench_database, load_catalog
 from bench.core_catalog import LoadParams, bench_card, bench_search
 from bench.core_outbox import OutboxParams, bench_outbox
 from bench.loadgen import build_loadgen, core_api
+from bench.pos_ingest import SaleToStockParams, bench_sale_to_stock
+from bench.pos_producer import ProducerParams, bench_pos_producer
 from bench.results import RESULTS_DIR, Result, postgres_version
 
-NAMES = ("catalog_card", "catalog_search", "outbox_lag")
+NAMES = ("catalog_card", "catalog_search", "outbox_lag", "pos_producer_throughput",
+         "pos_sale_to_stock")
+NO_CATALOG = {"pos_producer_throughput"}
+
+
+def _pos_params(args: argparse.Namespace) -> tuple[ProducerParams, SaleToStockParams]:
+    runs = args.runs or 3
+    events = args.pos_events or (2000 if args.quick else 20_000)
+    seconds = args.seconds or (5.0 if args.quick else 20.0)
+    return (ProducerParams(runs, events),
+            SaleToStockParams(1 if args.quick and not args.runs else runs, seconds,
+                              rate=args.pos_rate))
 
 
 def _params(args: argparse.Namespace) -> tuple[LoadParams, LoadParams, OutboxParams]:
@@ -55,6 +69,16 @@ def _summary(results: list[Result]) -> str:
                              f" {sustained['lag_p99_ms']} ms")
             base = (f"ack p99 {b['relay_ack_p99_ms']} | kafka p99"
                     f" {b['kafka_roundtrip_p99_ms']} ms")
+        elif r.name == "pos_producer_throughput" and m:
+            measured = (f"terminal {m['events_per_s']:.0f} ev/s | record only"
+                        f" {m['record_only_events_per_s']:.0f}/s | backlog drain"
+                        f" {m['backlog_drain_events_per_s']:.0f}/s")
+            base = (f"bare producer {b['events_per_s']:.0f}/s"
+                    f" (x{r.ratio.get('terminal_over_bare_producer') or 0:.3f})")
+        elif r.name == "pos_sale_to_stock" and m:
+            measured = (f"@{r.params['rate']:.0f}/s: API p50 {m['p50_ms']:.0f} p99"
+                        f" {m['p99_ms']:.0f} max {m['max_ms']:.0f} ms")
+            base = f"DB p50 {b['db_p50_ms']:.0f} p99 {b['db_p99_ms']:.0f} ms"
         else:
             measured, base = "; ".join(r.notes) or "no data", ""
         lines.append(f"{r.name:<16} {measured:<58} {base:<34} {r.targets.get('met')}")
@@ -76,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--card-rate", type=float, default=1000.0)
     parser.add_argument("--search-rate", type=float, default=10.0)
     parser.add_argument("--order-rate", type=float, default=500.0)
+    parser.add_argument("--pos-events", type=int, default=None,
+                        help="sales per pos_producer_throughput run (20000)")
+    parser.add_argument("--pos-rate", type=float, default=20.0,
+                        help="sales per second in pos_sale_to_stock")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     unknown = sorted(set(args.names) - set(NAMES))
@@ -83,15 +111,19 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(NAMES)}")
     names = [n for n in NAMES if n in args.names] if args.names else list(NAMES)
     card, search, outbox = _params(args)
+    pos_producer, sale_to_stock = _pos_params(args)
+    needs_catalog = any(n not in NO_CATALOG for n in names)
 
     started = time.perf_counter()
     build_loadgen()
     results: list[Result] = []
     with bench_database(keep=args.keep) as dsn:
-        print(f"==> loading {args.variants} variants", flush=True)
-        info = load_catalog(dsn, variants=args.variants)
-        print(f"    {len(info.product_ids)} products, {info.variants} variants,"
-              f" {len(info.shop_ids)} shops in {info.load_seconds:.1f}s", flush=True)
+        info = CatalogInfo()
+        if needs_catalog:
+            print(f"==> loading {args.variants} variants", flush=True)
+            info = load_catalog(dsn, variants=args.variants)
+            print(f"    {len(info.product_ids)} products, {info.variants} variants,"
+                  f" {len(info.shop_ids)} shops in {info.load_seconds:.1f}s", flush=True)
         catalog_names = [n for n in names if n.startswith("catalog")]
         if catalog_names:
             with core_api(dsn) as base_url:
@@ -104,10 +136,17 @@ def main(argv: list[str] | None = None) -> int:
         if "outbox_lag" in names:
             print("==> outbox_lag", flush=True)
             results.append(bench_outbox(dsn, info, outbox))
+        if "pos_producer_throughput" in names:
+            print("==> pos_producer_throughput", flush=True)
+            results.append(bench_pos_producer(pos_producer))
+        if "pos_sale_to_stock" in names:
+            print("==> pos_sale_to_stock", flush=True)
+            results.append(bench_sale_to_stock(dsn, info, sale_to_stock))
         pg = postgres_version(dsn)
     for r in results:
         r.machine["postgres"] = pg
-        r.params["catalog_load_seconds"] = round(info.load_seconds, 1)
+        if r.name not in NO_CATALOG:
+            r.params["catalog_load_seconds"] = round(info.load_seconds, 1)
         r.params["quick"] = args.quick
         path = r.write(args.results_dir)
         print(f"    wrote {path}", flush=True)

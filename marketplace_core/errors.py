@@ -118,6 +118,12 @@ class ErrorCode(StrEnum):
     INVALID_TAKE_RATE = "INVALID_TAKE_RATE"
     LEDGER_UNBALANCED = "LEDGER_UNBALANCED"
     PSP_ERROR = "PSP_ERROR"
+    # --- POS ingest: device credentials, till events, heartbeats -------------------------
+    DUPLICATE_SALE = "DUPLICATE_SALE"
+    INVALID_ITEM = "INVALID_ITEM"
+    INVALID_POS_EVENT = "INVALID_POS_EVENT"
+    RATE_LIMITED = "RATE_LIMITED"
+    TOO_MANY_EVENTS = "TOO_MANY_EVENTS"
 
 
 class DomainError(Exception):

@@ -17,8 +17,7 @@ from marketplace_core.db import transaction
 from marketplace_core.migrate import apply_migrations
 from marketplace_core.seed import seed_demo_marketplace
 from orchestration.definitions import defs
-from pos_producer.cli import demo_sales
-from pos_producer.producer import PosSaleProducer
+from pos_producer.cli import ring_up_demo_sales
 
 console = Console()
 
@@ -34,11 +33,8 @@ def main() -> None:
     console.print(f"    {len(summary.shops)} shops, {len(summary.devices)} POS terminals")
 
     console.print("[cyan]2/4[/] ringing up 300 receipts on the terminals → Kafka (Avro)")
-    sales = demo_sales(summary, count=300, seed=int(time.time()))
-    producer = PosSaleProducer()
-    for sale in sales:
-        producer.send(sale)
-    producer.flush()
+    # Each terminal records its receipts in its SQLite outbox, then delivers them.
+    sales = ring_up_demo_sales(summary, count=300, seed=int(time.time()))
 
     console.print("[cyan]3/4[/] Dagster: land Kafka → Delta (Spark), then dbt build (ClickHouse)")
     job = defs.resolve_job_def("sales_refresh")
@@ -60,7 +56,8 @@ def main() -> None:
     t = report["totals"]
     table.add_row("total", t["revenue"], str(t["receipts"]), str(t["units"]), style="bold")
     console.print(table)
-    sent = sum((x.total for x in sales if x.shop_id == shop.id), Decimal("0.00"))
+    sent = sum((x.total or Decimal("0.00") for x in sales if x.shop_id == shop.id),
+               Decimal("0.00"))
     console.print(f"    sent to this shop in this run: {sent} KGS "
                   "(the report also counts earlier runs)")
     console.rule(f"done in {time.monotonic() - t0:.0f}s")

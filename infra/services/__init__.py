@@ -6,7 +6,7 @@ from infra.services.base import Service
 
 
 def all_services() -> list[Service]:
-    from infra.services.apps import CoreApi, DagsterUI, OutboxRelay, ServingApi
+    from infra.services.apps import CoreApi, DagsterUI, OutboxRelay, PosIngest, ServingApi
     from infra.services.kafka import Kafka
     from infra.services.minio import MinIO
     from infra.services.postgres import Postgres
@@ -14,7 +14,7 @@ def all_services() -> list[Service]:
     from infra.services.spark import SparkJars
 
     return [Postgres(), MinIO(), Kafka(), SchemaRegistry(), SparkJars(), CoreApi(),
-            OutboxRelay(), ServingApi(), DagsterUI()]
+            OutboxRelay(), PosIngest(), ServingApi(), DagsterUI()]
 
 
 def infrastructure() -> list[Service]:

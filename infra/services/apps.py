@@ -101,6 +101,33 @@ class OutboxRelay(Service):
                                f"{count} unpublished{lag}")
 
 
+class PosIngest(Service):
+    """Applies POS till events and heartbeats from Kafka to the core (pos.sales,
+    pos.heartbeats → inventory, dead letters). Healthy = running and recording liveness."""
+
+    name = "pos-ingest"
+    is_app = True
+    ready_timeout = 60.0
+
+    def install(self) -> None:
+        pass
+
+    def launch(self) -> None:
+        process.spawn(self.name, [sys.executable, "-m", "marketplace_core.pos.consumer"],
+                      cwd=REPO_ROOT)
+
+    def health(self) -> Health:
+        from marketplace_core.pos.consumer import consumer_alive
+
+        if self.pid() is None:
+            return Health(False, "not running")
+        try:
+            alive, detail = consumer_alive()
+        except Exception as exc:
+            return Health(False, f"database: {type(exc).__name__}")
+        return Health(alive, detail)
+
+
 class DagsterUI(_HttpApp):
     name = "dagster"
     ready_timeout = 180.0

@@ -34,6 +34,8 @@ def registered_sweeps() -> list[tuple[str, Sweep]]:
     from marketplace_core.orders.service import expire_reservations
     sweeps.extend([("expire_reservations", expire_reservations),
                    ("sweep_stale_pos", sweep_stale_pos)])
+    from marketplace_core.pos.status import sweep_offline_devices
+    sweeps.append(("sweep_offline_pos_devices", sweep_offline_devices))
     return sweeps
 
 

@@ -21,7 +21,7 @@ PRODUCT_EVENTS = ("product.created", "product.updated", "product.deleted")
 VARIANT_EVENTS = ("variant.created", "variant.updated", "variant.price_changed",
                   "variant.stock_changed", "variant.deleted")
 STOCK_REASONS = ("reservation", "reservation_expired", "order_cancelled", "refund",
-                 "pos_sale", "manual", "import")
+                 "pos_sale", "pos_refund", "pos_void", "manual", "import")
 
 _TEXT_COLUMNS = [f"p.name_{lang}" for lang in LANGUAGES] + [
     f"p.description_{lang}" for lang in LANGUAGES]

@@ -228,3 +228,55 @@ def held_units(conn: Connection, variant_id: UUID) -> int:
         " where variant_id = %s and status = 'held'", (variant_id,)).fetchone()
     return int(row[0]) if row else 0
 
+
+
+# --- POS till events (marketplace_core.pos.ingest) -----------------------------------------
+
+POS_REASONS = ("pos_sale", "pos_refund", "pos_void")
+
+
+@dataclass(frozen=True)
+class TillMove:
+    """What one till move did to a stock-keeping variant: the delta really applied and the
+    units the till sold beyond the stock the platform knew (`shortage`)."""
+
+    variant_id: UUID
+    delta: int
+    shortage: int
+
+
+def till_stock_units(conn: Connection, shop_id: UUID, lines: dict[UUID, int]) -> dict[UUID, int]:
+    """Units per stock-keeping variant for till lines (variant -> qty): a bundle's units
+    are its components'. Raises VARIANT_NOT_FOUND, VARIANT_NOT_IN_SHOP."""
+    return _stock_moves(conn, _sellables(conn, shop_id, sorted(lines)), lines)
+
+
+def apply_till_moves(conn: Connection, moves: dict[UUID, int], *, reason: str) -> list[TillMove]:
+    """Apply a till's signed stock moves (negative = units left the shop).
+
+    A till sale is a real sale even when the platform thinks the goods are gone (a miscount,
+    units held for an online order): stock is clamped at 0 and the units short are
+    reported, never refused. Rows are touched in variant-id order (as `take_stock`), and
+    each move emits `variant.stock_changed` with `reason` (pos_sale / pos_refund / pos_void).
+    """
+    if reason not in POS_REASONS:
+        raise ValueError(f"not a till reason: {reason!r}")
+    done: list[TillMove] = []
+    for variant_id in sorted(moves):
+        wanted = moves[variant_id]
+        if wanted == 0:
+            continue
+        row = conn.execute(
+            "select stock_qty from product_variants where id = %s for update", (variant_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(ErrorCode.VARIANT_NOT_FOUND, f"variant {variant_id} does not exist")
+        before = int(row[0])
+        after = max(before + wanted, 0)
+        conn.execute(
+            "update product_variants set stock_qty = %s, updated_at = now() where id = %s",
+            (after, variant_id))
+        emit_variant_changed(conn, variant_id, "variant.stock_changed",
+                             stock_delta=after - before, reason=reason)
+        done.append(TillMove(variant_id, after - before, max(-(before + wanted), 0)))
+    return done

@@ -17,6 +17,7 @@ from psycopg.rows import class_row
 from marketplace_core.catalog import service as catalog
 from marketplace_core.db import Connection, violated_constraint
 from marketplace_core.errors import ConflictError, ErrorCode, NotFoundError, ValidationError
+from marketplace_core.pos import status as connectivity
 
 DEVICE_ID = re.compile(r"^POS-[0-9]{4,}$")
 DEVICE_STATUSES = ("active", "inactive", "retired")
@@ -74,6 +75,7 @@ def register_device(
     except pg_errors.ForeignKeyViolation as exc:  # the shop vanished concurrently
         raise NotFoundError(ErrorCode.SHOP_NOT_FOUND, f"shop {shop_id} does not exist") from exc
     assert row is not None
+    connectivity.emit_registered(conn, row.id, row.shop_id)
     return row
 
 
@@ -98,10 +100,16 @@ def record_heartbeat(
     *,
     firmware_version: str | None = None,
     now: datetime | None = None,
+    heard_at: datetime | None = None,
+    reported_status: str | None = None,
 ) -> PosDevice:
     """A terminal says it is alive: stamp `last_heartbeat_at` with the server's time (the
-    device clock is not trusted for eligibility) and refresh the shop's buy eligibility, so
-    a shop coming back online is announced at once.
+    device clock is not trusted for eligibility), make the device pos_active if it was not
+    (announced on core.pos_devices) and refresh the shop's buy eligibility, so a shop coming
+    back online is announced at once.
+
+    `heard_at` is when the platform received the heartbeat if earlier than `now` (a Kafka
+    heartbeat read from a backlog proves liveness at its broker time, not at read time).
 
     Raises DEVICE_NOT_FOUND, DEVICE_RETIRED (a retired terminal no longer counts; an
     `inactive` one is recorded but does not make the shop eligible).
@@ -120,10 +128,57 @@ def record_heartbeat(
         # Heartbeats may arrive out of order: never move the stamp backwards.
         row = cur.execute(
             "update pos_devices set last_heartbeat_at = greatest(last_heartbeat_at, %s),"
-            " firmware_version = coalesce(%s, firmware_version)"
+            " firmware_version = coalesce(%s, firmware_version),"
+            " reported_status = coalesce(%s, reported_status)"
             f" where id = %s returning {_COLS}".encode(),
-            (at, firmware_version, device_id),
+            (min(heard_at or at, at), firmware_version, reported_status, device_id),
         ).fetchone()
         assert row is not None
+        connectivity.mark_heard(conn, device_id, at)
         refresh(conn, row.shop_id, at)
     return row
+
+
+@dataclass(frozen=True)
+class DeviceOverview:
+    """A terminal as its shop's seller sees it: state, link, last heartbeat, ingest counters."""
+
+    id: str
+    shop_id: UUID
+    status: str
+    connectivity: str
+    connectivity_changed_at: datetime | None
+    last_heartbeat_at: datetime | None
+    firmware_version: str | None
+    reported_status: str | None
+    last_sequence_number: int
+    has_credentials: bool
+    credentials_issued_at: datetime | None
+    applied: int
+    duplicates: int
+    rejected: int
+    heartbeats: int
+    oversold_units: int
+
+
+_OVERVIEW_SQL = """
+select d.id, d.shop_id, d.status, d.connectivity, d.connectivity_changed_at,
+       d.last_heartbeat_at, d.firmware_version, d.reported_status, d.last_sequence_number,
+       d.token_sha256 is not null as has_credentials, d.credentials_issued_at,
+       coalesce(c.applied, 0) as applied, coalesce(c.duplicates, 0) as duplicates,
+       coalesce(c.rejected, 0) as rejected, coalesce(c.heartbeats, 0) as heartbeats,
+       coalesce(c.oversold_units, 0) as oversold_units
+  from pos_devices d left join pos_ingest_counters c on c.device_id = d.id
+"""
+
+
+def device_overviews(conn: Connection, shop_id: UUID) -> list[DeviceOverview]:
+    """Every terminal of the shop, by id."""
+    with conn.cursor(row_factory=class_row(DeviceOverview)) as cur:
+        return cur.execute((_OVERVIEW_SQL + " where d.shop_id = %s order by d.id").encode(),
+                           (shop_id,)).fetchall()
+
+
+def device_overview(conn: Connection, device_id: str) -> DeviceOverview | None:
+    with conn.cursor(row_factory=class_row(DeviceOverview)) as cur:
+        return cur.execute((_OVERVIEW_SQL + " where d.id = %s").encode(), (device_id,)).fetchone()

@@ -1,5 +1,9 @@
 """Land `pos.sales` from Kafka into the Delta table `bronze/pos_sales` on the lake.
 
+Every event type lands (sale, refund, void, discount, cash_in/out; version 1 records are
+sales); staging picks what it needs. Records of every registered schema version the job
+can read are decoded onto the current version's struct.
+
 Structured Streaming with the checkpoint on the lake next to the table: the Delta sink
 commits each micro-batch with its batch id, so a restart (or a crash between writing and
 committing) never writes a Kafka record twice. Duplicate *deliveries* (the same sale sent
@@ -13,12 +17,9 @@ Run continuously (`python -m pipelines.bronze.pos_sales`) or as a catch-up batch
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from dataclasses import dataclass
 
-from fastavro import parse_schema
-from fastavro.schema import to_parsing_canonical_form
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
@@ -50,30 +51,30 @@ def checkpoint_path(relative: str | None = None) -> str:
 
 
 def readable_schemas(topic: Topic) -> dict[int, str]:
-    """Registered versions whose schema is the one this job was written for."""
+    """Registered versions this job can read: schema id -> the schema it was written with,
+    for every version the job's own schema (the current one) resolves by Avro's rules.
+    Records of other ids land with decode_error UNKNOWN_SCHEMA_ID."""
     client = registry_client()
     ours = schema_str(topic)
     found: dict[int, str] = {}
     for version in client.get_versions(topic.subject):
         registered = client.get_version(topic.subject, version)
         text = registered.schema.schema_str if registered.schema else None
-        if registered.schema_id is not None and text and _same_schema(text, ours):
-            found[registered.schema_id] = ours
+        if registered.schema_id is not None and text and confluent_avro.can_read(ours, text):
+            found[registered.schema_id] = text
     if not found:
-        raise RuntimeError(f"no registered version of {topic.subject} matches {topic.schema_file}")
+        raise RuntimeError(f"no registered version of {topic.subject} is readable with "
+                           f"{topic.schema_file}")
     return found
 
 
-def _same_schema(a: str, b: str) -> bool:
-    return _canonical(a) == _canonical(b)
-
-
-def _canonical(schema: str) -> str:
-    return to_parsing_canonical_form(parse_schema(json.loads(schema)))
-
-
-def bronze_frame(raw: DataFrame, writer_schemas: dict[int, str]) -> DataFrame:
-    decoded, error = confluent_avro.decode(F.col("value"), writer_schemas)
+def bronze_frame(raw: DataFrame, writer_schemas: dict[int, str],
+                 reader_schema: str | None = None) -> DataFrame:
+    """Kafka rows -> bronze rows. Every version is projected onto `reader_schema` (default:
+    the current pos_sale.avsc), so version 1 sales get event_type 'sale' and nulls for the
+    fields they did not have, and old and new records share one Delta table."""
+    decoded, error = confluent_avro.decode(
+        F.col("value"), writer_schemas, reader_schema or schema_str(POS_SALES))
     return (
         raw.select(
             "topic",
@@ -96,6 +97,14 @@ def bronze_frame(raw: DataFrame, writer_schemas: dict[int, str]) -> DataFrame:
             F.col("sale.receipt_number").alias("receipt_number"),
             F.col("sale.items").alias("items"),
             F.col("sale.event_time").alias("event_time"),
+            # version 2 (null/default for version 1 records)
+            F.col("sale.event_type").alias("event_type"),
+            F.col("sale.sequence_number").alias("sequence_number"),
+            F.col("sale.original_receipt_number").alias("original_receipt_number"),
+            F.col("sale.discount_amount").alias("discount_amount"),
+            F.col("sale.cash_amount").alias("cash_amount"),
+            F.col("sale.total").alias("total"),
+            F.col("sale.signature").alias("signature"),
         )
     )
 
@@ -123,6 +132,8 @@ def start_landing(
         bronze_frame(raw, readable_schemas(POS_SALES))
         .writeStream.format("delta")
         .outputMode("append")
+        # A table first written by the version-1 job gains version 2's columns.
+        .option("mergeSchema", "true")
         .option("checkpointLocation", checkpoint or checkpoint_path())
         .queryName("bronze_pos_sales")
     )

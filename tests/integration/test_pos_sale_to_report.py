@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from infra.settings import REPO_ROOT, get_settings
-from pos_producer.events import PosSale, SaleItem
+from pos_producer.events import Item, PosSale
 from pos_producer.producer import PosSaleProducer
 from tests.integration.apps import serving_api
 
@@ -63,7 +63,7 @@ def _sales(shop: uuid.UUID, n: int, start: int, when: dt.datetime) -> list[PosSa
             shop_id=shop,
             receipt_number=f"R-{start + i:05d}",
             items=tuple(
-                SaleItem(variants[j], qty=1 + (i + j) % 3, unit_price=prices[j])
+                Item(variant_id=variants[j], qty=1 + (i + j) % 3, unit_price=prices[j])
                 for j in range(1 + i % 3)
             ),
             event_time=when + dt.timedelta(minutes=i),
@@ -74,7 +74,7 @@ def _sales(shop: uuid.UUID, n: int, start: int, when: dt.datetime) -> list[PosSa
 
 def _expected(sales: list[PosSale]) -> tuple[Decimal, int, int]:
     return (
-        sum((s.total for s in sales), Decimal("0.00")),
+        sum((s.total or Decimal("0.00") for s in sales), Decimal("0.00")),
         len(sales),
         sum(i.qty for s in sales for i in s.items),
     )

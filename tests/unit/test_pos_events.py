@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
-from pos_producer.events import PosSale, SaleItem
+from pos_producer.events import Item, PosSale
 from schemas.topics import POS_SALES, schema_str
 
 
@@ -16,8 +16,8 @@ def _sale() -> PosSale:
         device_id="POS-0001",
         shop_id=uuid.uuid4(),
         receipt_number="R-1",
-        items=(SaleItem(uuid.uuid4(), 2, Decimal("1499.50")),
-               SaleItem(uuid.uuid4(), 1, Decimal("0.01"))),
+        items=(Item(variant_id=uuid.uuid4(), qty=2, unit_price=Decimal("1499.50")),
+               Item(variant_id=uuid.uuid4(), qty=1, unit_price=Decimal("0.01"))),
         event_time=datetime(2026, 11, 21, 6, 0, tzinfo=UTC),
     )
 
@@ -29,12 +29,12 @@ def test_total_is_exact() -> None:
 @pytest.mark.parametrize("price", [1499.5, Decimal("1.005"), Decimal("-1.00")])
 def test_bad_prices_are_rejected(price: object) -> None:
     with pytest.raises((TypeError, ValueError)):
-        SaleItem(uuid.uuid4(), 1, price)  # type: ignore[arg-type]
+        Item(variant_id=uuid.uuid4(), qty=1, unit_price=price)  # type: ignore[arg-type]
 
 
 def test_quantity_and_items_are_checked() -> None:
     with pytest.raises(ValueError):
-        SaleItem(uuid.uuid4(), 0, Decimal("1.00"))
+        Item(variant_id=uuid.uuid4(), qty=0, unit_price=Decimal("1.00"))
     with pytest.raises(ValueError):
         PosSale(device_id="POS-1", shop_id=uuid.uuid4(), receipt_number="R", items=())
 

@@ -32,7 +32,9 @@ def bronze_schema() -> Any:
         T.StructField("variant_id", T.StringType()),
         T.StructField("qty", T.IntegerType()),
         T.StructField("unit_price", T.DecimalType(12, 2)),
+        T.StructField("barcode", T.StringType()),
     ])
+    money = T.DecimalType(12, 2)
     return T.StructType([
         T.StructField("topic", T.StringType()),
         T.StructField("partition", T.IntegerType()),
@@ -49,6 +51,14 @@ def bronze_schema() -> Any:
         T.StructField("receipt_number", T.StringType()),
         T.StructField("items", T.ArrayType(item)),
         T.StructField("event_time", T.TimestampType()),
+        # pos.sales v2 (the bronze job lands every version projected onto v2)
+        T.StructField("event_type", T.StringType()),
+        T.StructField("sequence_number", T.LongType()),
+        T.StructField("original_receipt_number", T.StringType()),
+        T.StructField("discount_amount", money),
+        T.StructField("cash_amount", money),
+        T.StructField("total", money),
+        T.StructField("signature", T.StringType()),
     ])
 
 
@@ -59,14 +69,14 @@ def utc(y: int, m: int, d: int, hh: int = 0, mm: int = 0, ss: int = 0) -> dt.dat
 def record(
     partition: int, offset: int, sale_id: str | None, shop: str | None,
     event_time: dt.datetime | None, items: list[tuple[str, int, str]] | None,
-    decode_error: str | None = None,
+    decode_error: str | None = None, event_type: str | None = "sale",
 ) -> tuple[Any, ...]:
     return (
         "pos.sales", partition, offset, event_time or utc(2024, 5, 1), sale_id, 1,
         b"\x00\x00\x00\x00\x01raw", decode_error, utc(2024, 5, 3), sale_id, "device-1", shop,
         f"R-{sale_id}",
-        None if items is None else [(v, q, Decimal(p)) for v, q, p in items],
-        event_time,
+        None if items is None else [(v, q, Decimal(p), None) for v, q, p in items],
+        event_time, event_type, offset, None, None, None, None, None,
     )
 
 
@@ -83,6 +93,11 @@ FIRST_BATCH = [
     record(0, 3, None, None, None, None, decode_error="AVRO_DECODE_FAILED"),
     record(0, 4, None, SHOP_A, utc(2024, 5, 1, 12), [("v1", 1, "5.00")]),  # no sale_id
     record(1, 0, "b1", SHOP_B, utc(2024, 5, 2, 6), [("v3", 1, "1234567.89"), ("v4", 7, "0.07")]),
+    # not a sale (v2 event types): never revenue
+    record(1, 2, "r1", SHOP_B, utc(2024, 5, 2, 6, 30), [("v3", 1, "1234567.89")],
+           event_type="refund"),
+    # a v1 record has no event_type: it is a sale
+    record(0, 5, "a4", SHOP_A, utc(2024, 5, 1, 21), [("v2", 1, "0.00")], event_type=None),
 ]
 SECOND_BATCH = [
     record(1, 1, "b2", SHOP_B, utc(2024, 5, 2, 7), [("v3", 2, "0.01")]),
@@ -92,7 +107,7 @@ SECOND_BATCH = [
 D1, D2 = dt.date(2024, 5, 1), dt.date(2024, 5, 2)
 EXPECTED_1 = {
     (SHOP_A, D1): (Decimal("21.10"), 1, 3, utc(2024, 5, 1, 17, 59, 59)),
-    (SHOP_A, D2): (Decimal("99.99"), 2, 3, utc(2024, 5, 1, 20, 30)),
+    (SHOP_A, D2): (Decimal("99.99"), 3, 4, utc(2024, 5, 1, 21)),
     (SHOP_B, D2): (Decimal("1234568.38"), 1, 8, utc(2024, 5, 2, 6)),
 }
 EXPECTED_2 = EXPECTED_1 | {(SHOP_B, D2): (Decimal("1234568.40"), 2, 10, utc(2024, 5, 2, 7))}
@@ -177,8 +192,8 @@ def test_refresh_swaps_atomically_under_concurrent_reads(
     write_bronze(spark, bronze, SECOND_BATCH, "append")
     db = get_settings().warehouse_database
     totals = {
-        (Decimal("1234689.47"), 4, 14),  # before: 21.10 + 99.99 + 1234568.38
-        (Decimal("1234689.49"), 5, 16),  # after
+        (Decimal("1234689.47"), 5, 15),  # before: 21.10 + 99.99 + 1234568.38
+        (Decimal("1234689.49"), 6, 17),  # after
     }
     stop = threading.Event()
     errors: list[str] = []

@@ -14,6 +14,7 @@ select
     sale_date,
     event_time,
     item.variant_id                                         as variant_id,
+    item.barcode                                            as barcode,
     item.qty                                                as qty,
     CAST(item.unit_price, 'Nullable(Decimal(12, 2))')       as unit_price,
     CAST(item.qty * CAST(item.unit_price, 'Nullable(Decimal(18, 2))'),
