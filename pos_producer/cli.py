@@ -34,8 +34,6 @@ from pos_producer.terminal import ManualClock, Terminal
 
 # The demo's terminals have no credentials of their own yet (issued by the core when a
 # seller registers a device); the demo signs with this and says so.
-DEMO_TOKEN = "demo-token"
-DEMO_SECRET = "demo-secret-not-for-production"
 
 
 def _device_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -286,11 +284,18 @@ def ring_up_demo_sales(summary: Any, *, count: int, seed: int, timeout: float = 
                        ) -> list[PosSale]:
     """Ring the demo plan up on each seeded device's Terminal (outbox under local_dir/pos)
     and deliver it; returns the sales as recorded (device time backdated by the plan)."""
+    from marketplace_core.db import transaction
+    from marketplace_core.pos.credentials import issue_credentials
+
     shops = {d.id: d.shop_id for d in summary.devices}
+    # The demo's terminals get real credentials from the core (rotated on every demo run),
+    # so the POS ingest accepts their signed sales like any other terminal's.
+    with transaction() as conn:
+        issued = {d.id: issue_credentials(conn, d.id) for d in summary.devices}
     sales: list[PosSale] = []
     for device_id, receipts in demo_plan(summary, count=count, seed=seed).items():
-        cfg = DeviceConfig(device_id=device_id, shop_id=shops[device_id], token=DEMO_TOKEN,
-                           secret=DEMO_SECRET)
+        cfg = DeviceConfig(device_id=device_id, shop_id=shops[device_id],
+                           token=issued[device_id].token, secret=issued[device_id].secret)
         clock = ManualClock(receipts[0][0])
         with Terminal(cfg, clock=clock) as till:
             for at, items in receipts:
