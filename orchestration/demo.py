@@ -64,6 +64,7 @@ def main() -> None:
     console.print(f"  report JSON   {url}?from={params['from']}&to={params['to']}")
     console.print(f"  report CSV    {url}?from={params['from']}&to={params['to']}&format=csv")
     console.print(f"  API docs      {s.serving_api_url}/docs")
+    console.print(f"  core API docs {s.core_api_url}/docs  (buyers, sellers, POS terminals)")
     console.print(f"  Dagster       http://{s.bind_host}:{s.dagster_port}")
     console.print(f"  MinIO console http://{s.bind_host}:{s.minio_console_port}"
                   f"  (user {s.s3_access_key})")

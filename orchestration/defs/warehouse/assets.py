@@ -48,11 +48,13 @@ def warehouse_models(
     models = sorted(key.path[-1] for key in context.selected_asset_keys)
     context.log.info(f"dbt build --select {' '.join(models)}")
     result = warehouse.refresh(["build", "--select", *models])
-    nodes = {n["name"]: n for n in result["nodes"]}
     failed = [n for n in result["nodes"] if n["status"] not in ("success", "pass")]
-    for key in context.selected_asset_keys:
-        node = nodes.get(key.path[-1])
-        if node is not None and node["status"] == "success":
+    selected = {key.path[-1]: key for key in context.selected_asset_keys}
+    # dbt reports nodes in the order it ran them (dependencies first); Dagster requires
+    # a multi-asset to yield in topological order, which a set of keys does not give.
+    for node in result["nodes"]:
+        key = selected.get(node["name"])
+        if key is not None and node["status"] == "success":
             yield dg.MaterializeResult(
                 asset_key=key, metadata={"dbt_seconds": round(node["seconds"], 2)}
             )
