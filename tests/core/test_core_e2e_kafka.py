@@ -44,7 +44,7 @@ from schemas.topics import (
 )
 from tests.core.auth_helpers import make_seller_with_shop, make_user
 from tests.core.test_outbox_relay import _published, _source_id, _unpublished
-from tests.integration.apps import free_port
+from tests.integration.apps import core_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("stack")]
 
@@ -60,50 +60,28 @@ class _LiveClient(httpx.Client):
         self.app = SimpleNamespace(state=SimpleNamespace(pool=pool))
 
 
-def _wait_healthy(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"core API exited: {log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "core API did not become healthy"
-        time.sleep(0.3)
-
-
 @pytest.fixture
 def live_core(make_database: Callable[[], str],
               tmp_path: Path) -> Iterator[tuple[_LiveClient, str]]:
     dsn = make_database()
     apply_migrations(dsn)
-    port = free_port()
-    env = {**os.environ, "POSTGRES_DSN": dsn, "CORE_API_PORT": str(port),
-           "CORE_PSP_PROVIDER": "simulator"}
+    env = {"POSTGRES_DSN": dsn, "CORE_PSP_PROVIDER": "simulator"}
     log = tmp_path / "core.log"
     with open(log, "ab") as out:
-        api = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "marketplace_core.api.main:app",
-             "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
-            cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         relay = subprocess.Popen([sys.executable, "-m", "marketplace_core.outbox.relay"],
-                                 cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+                                 cwd=REPO_ROOT, env={**os.environ, **env}, stdout=out,
+                                 stderr=subprocess.STDOUT)
     pool = open_pool(dsn, max_size=4)
     try:
-        _wait_healthy(api, url, log)
-        with _LiveClient(url, pool) as client:
+        with core_api(env, log) as url, _LiveClient(url, pool) as client:
             yield client, dsn
         assert relay.poll() is None, log.read_text()[-3000:]
     finally:
-        for proc in (api, relay):
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        relay.terminate()
+        try:
+            relay.wait(15)
+        except subprocess.TimeoutExpired:
+            relay.kill()
         pool.close()
 
 

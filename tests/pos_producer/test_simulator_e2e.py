@@ -9,17 +9,14 @@ duplicated), and run for a few seconds; every till event of the summary is read 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
-import httpx
 import psycopg
 import pytest
 from confluent_kafka import Consumer, TopicPartition
@@ -32,7 +29,7 @@ from marketplace_core.migrate import apply_migrations
 from schemas.registry import register, registry_client
 from schemas.topics import POS_HEARTBEATS, POS_SALES, Topic, ensure_topics
 from tests.core.conftest import admin_dsn, make_database  # noqa: F401  (fixtures)
-from tests.integration.apps import free_port
+from tests.integration.apps import core_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("stack"),
               pytest.mark.timeout(240)]
@@ -42,39 +39,14 @@ MERCHANTS, SKUS, DEVICES = 5, 40, 6
 
 
 @pytest.fixture
-def core_api(make_database: Callable[[], str],  # noqa: F811
+def live_core_api(make_database: Callable[[], str],  # noqa: F811
              tmp_path: Path) -> Iterator[tuple[str, str]]:
     dsn = make_database()
     apply_migrations(dsn)
-    port = free_port()
     # bcrypt at its minimum cost: seeding registers sellers, and hashing dominates it
-    env = {**os.environ, "POSTGRES_DSN": dsn, "CORE_API_PORT": str(port),
-           "CORE_BCRYPT_ROUNDS": "4"}
-    log = tmp_path / "core.log"
-    with open(log, "ab") as out:
-        api = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "marketplace_core.api.main:app",
-             "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
-            cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert api.poll() is None, log.read_text()[-3000:]
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "core API did not become healthy"
-            time.sleep(0.3)
+    env = {"POSTGRES_DSN": dsn, "CORE_BCRYPT_ROUNDS": "4"}
+    with core_api(env, tmp_path / "core.log") as url:
         yield url, dsn
-    finally:
-        api.terminate()
-        try:
-            api.wait(15)
-        except subprocess.TimeoutExpired:
-            api.kill()
 
 
 def _simulate(*args: str) -> subprocess.CompletedProcess[str]:
@@ -116,9 +88,9 @@ def _read_since(consumer: Consumer, topic: Topic, since: dict[int, int]) -> list
 
 
 def test_simulate_seeds_through_the_api_and_every_event_reaches_kafka(
-    core_api: tuple[str, str], tmp_path: Path,
+    live_core_api: tuple[str, str], tmp_path: Path,
 ) -> None:
-    url, dsn = core_api
+    url, dsn = live_core_api
     ensure_topics()
     for topic in (POS_SALES, POS_HEARTBEATS):
         register(topic)
