@@ -347,8 +347,8 @@ def bench_sale_to_stock(dsn: str, info: CatalogInfo, params: SaleToStockParams) 
             with Terminal(cfg) as till:
                 redirect_topics(till, {POS_SALES.name: sales_t, POS_HEARTBEATS.name: beats_t})
                 till.heartbeat(firmware_version="bench")
-                if not _wait_for(lambda: _heartbeat_seen(dsn, fixture.device_id), 60, 0.2):
-                    raise RuntimeError("the ingest did not apply the heartbeat within 60 s;"
+                if not _wait_for(lambda: _heartbeat_seen(dsn, fixture.device_id), 180, 0.2):
+                    raise RuntimeError("the ingest did not apply the heartbeat within 180 s;"
                                        " see logs/bench-pos-ingest.log")
                 warm = _warm_up(dsn, till, fixture, params)
                 print(f"    pipeline up; warm-up {warm:.0f} ms", flush=True)

@@ -73,6 +73,11 @@ class Kafka(Service):
             "default.replication.factor=1",
             "min.insync.replicas=1",
             "offsets.topic.replication.factor=1",
+            # One broker: 4 partitions for the internal topics instead of 50 each, so the
+            # first consumer group and the first transactional producer on a fresh broker
+            # do not wait for 50 partitions to be created and loaded.
+            "offsets.topic.num.partitions=4",
+            "transaction.state.log.num.partitions=4",
             "transaction.state.log.replication.factor=1",
             "transaction.state.log.min.isr=1",
             "share.coordinator.state.topic.replication.factor=1",
