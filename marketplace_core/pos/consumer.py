@@ -63,7 +63,11 @@ TOKEN_HEADER = "device-token"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _LIVENESS_EVERY = 5.0
 _TRANSIENT = (psycopg.OperationalError, psycopg.errors.DeadlockDetected,
-              psycopg.errors.SerializationFailure)
+              psycopg.errors.SerializationFailure, psycopg.errors.LockNotAvailable,
+              psycopg.errors.QueryCanceled)
+# A batch that waits on a lock (or runs) longer than this is rolled back and retried, with
+# a warning, instead of holding the partition silently past max.poll.interval.ms.
+_SESSION_OPTIONS = "-c lock_timeout=15s -c statement_timeout=60s"
 
 
 @dataclass
@@ -186,7 +190,7 @@ class PosIngestConsumer:
     def _connection(self) -> psycopg.Connection[Any]:
         while self._conn is None or self._conn.closed or self._conn.broken:
             try:
-                self._conn = psycopg.connect(self.dsn)
+                self._conn = psycopg.connect(self.dsn, options=_SESSION_OPTIONS)
             except psycopg.OperationalError as exc:
                 log.warning("database unreachable (%s); retrying", exc)
                 time.sleep(1)

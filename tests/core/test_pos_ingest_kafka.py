@@ -253,7 +253,13 @@ def test_consumer_killed_mid_batch_applies_every_event_exactly_once(
     assert applied_at_kill < total_applied, "killed too late to test anything"
 
     second = _spawn(ingest_dsn, topics, group, log, "--until-idle", "--idle-seconds", "3")
-    assert second.wait(90) == 0, log.read_text()[-3000:]
+    try:
+        assert second.wait(90) == 0, log.read_text()[-3000:]
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the restarted consumer did not finish: {log.read_text()[-3000:]}")
+    finally:
+        if second.poll() is None:
+            second.kill()
     _assert_devices_match(ingest_dsn, terminals, topics)
 
     # The worst replay: the group's Kafka offsets are lost and everything is read again.
