@@ -18,7 +18,13 @@ COMPATIBILITY = "BACKWARD"
 
 @cache
 def registry_client() -> SchemaRegistryClient:
-    return SchemaRegistryClient({"url": get_settings().schema_registry_url})
+    return SchemaRegistryClient(registry_config())
+
+
+def registry_config() -> dict[str, object]:
+    """Client settings: the client's default is no timeout at all, and a registry that
+    stops answering then hangs its caller forever (seen once in CI)."""
+    return {"url": get_settings().schema_registry_url, "timeout": 15}
 
 
 def register(topic: Topic, client: SchemaRegistryClient | None = None) -> int:

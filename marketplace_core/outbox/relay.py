@@ -43,6 +43,7 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from infra.settings import get_settings
 from marketplace_core.db import resolve_dsn
 from marketplace_core.outbox.writer import schema_fingerprint
+from schemas.registry import registry_config
 from schemas.topics import CORE_TOPICS, Topic, schema_str
 
 log = logging.getLogger("marketplace_core.outbox.relay")
@@ -106,7 +107,7 @@ class OutboxRelay:
         self.keep_lags = keep_lags
         self.stats = RelayStats()
         self._bootstrap = s.kafka_bootstrap_servers
-        self._registry = SchemaRegistryClient({"url": s.schema_registry_url})
+        self._registry = SchemaRegistryClient(registry_config())
         self._schema_ids: dict[str, int] = {}
         self._source_id = ""
         self._producer: Producer | None = None
