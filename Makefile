@@ -5,12 +5,13 @@ PYTHON   := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed-$(shell sha1sum pyproject.toml 2>/dev/null | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: help install up down status logs demo test test-unit lint bench clean-data
+.PHONY: help install up down status logs demo reconcile land test test-unit lint bench clean-data
 
 help:
 	@echo "make demo    install what is missing, start the stack, run the POS→report slice"
 	@echo "make test    every test (starts the services it needs)"
-	@echo "make up | down | status | logs [SERVICE=name] | lint | bench"
+	@echo "make reconcile  compare every seller figure: core, Kafka, Delta, marts, API"
+	@echo "make up | down | status | logs [SERVICE=name] | land | lint | bench"
 
 $(STAMP): pyproject.toml
 	@echo "==> python environment in $(VENV)"
@@ -36,6 +37,12 @@ logs: $(STAMP)
 
 demo: up
 	@$(PYTHON) -m orchestration.demo
+
+reconcile: $(STAMP)
+	@$(PYTHON) -m orchestration.reconcile $(ARGS)
+
+land: $(STAMP)
+	@$(PYTHON) -m pipelines.landing --available-now
 
 test: $(STAMP)
 	@$(PYTHON) -m infra up --no-apps

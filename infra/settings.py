@@ -60,13 +60,18 @@ class Settings(BaseSettings):
     s3_secret_key: str = Field(default="bazaar-secret-key", alias="S3_SECRET_KEY")
     s3_region: str = Field(default="us-east-1", alias="S3_REGION")
     lake_bucket: str = Field(default="lake", alias="LAKE_BUCKET")
-    # Location of the POS sales bronze table inside the bucket (tests land elsewhere).
-    lake_pos_sales_path: str = Field(default="bronze/pos_sales", alias="LAKE_POS_SALES_PATH")
+    # Every lake table lives under this prefix of the bucket (empty: the bucket's root).
+    # Tests land their own lake under a prefix of their own; paths themselves are declared
+    # once, in pipelines/lake_catalog.py.
+    lake_prefix: str = Field(default="", alias="LAKE_PREFIX")
 
     # --- Spark ------------------------------------------------------------------------
     spark_master: str = Field(default="local[2]", alias="SPARK_MASTER")
     spark_driver_memory: str = Field(default="1g", alias="SPARK_DRIVER_MEMORY")
     spark_shuffle_partitions: int = Field(default=2, alias="SPARK_SHUFFLE_PARTITIONS")
+    # Continuous landing: seconds between micro-batches (seed 000 §22.2 refreshes every
+    # 5 minutes; landing runs well inside that).
+    landing_trigger_seconds: int = Field(default=10, alias="LANDING_TRIGGER_SECONDS")
 
     # --- ClickHouse: embedded chdb unless CLICKHOUSE_URL names a server ---------------
     clickhouse_url: str | None = Field(default=None, alias="CLICKHOUSE_URL")

@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from orchestration.defs.pos import definitions as pos
+from orchestration.defs.lake import definitions as lake
 from orchestration.defs.warehouse import definitions as warehouse
 
 # Only one Definitions object may live at this module's scope (Dagster loads it).
-defs = dg.Definitions.merge(pos.defs, warehouse.defs)
+defs = dg.Definitions.merge(lake.defs, warehouse.defs)

@@ -64,6 +64,9 @@ def build_session(app_name: str, *, resolve: bool = False) -> SparkSession:
         # Delta tables must stay readable by ClickHouse's Delta Lake reader: no deletion
         # vectors or column mapping (writer features it does not implement everywhere).
         .config("spark.databricks.delta.properties.defaults.enableDeletionVectors", "false")
+        # A reader schema that gained a field (a compatible evolution) widens silver tables
+        # through MERGE as well as through appends.
+        .config("spark.databricks.delta.schema.autoMerge.enabled", "true")
         .config("spark.hadoop.fs.s3a.endpoint", s.s3_endpoint_url)
         .config("spark.hadoop.fs.s3a.access.key", s.s3_access_key)
         .config("spark.hadoop.fs.s3a.secret.key", s.s3_secret_key)

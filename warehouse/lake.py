@@ -12,6 +12,7 @@ from typing import Any
 import clickhouse_connect
 
 from infra.settings import get_settings
+from pipelines.lake_catalog import LakeTable, by_name
 
 
 def _lake_client() -> Any:
@@ -31,21 +32,27 @@ def delta_source(relative: str) -> str:
     )
 
 
-def bronze_decode_errors() -> dict[str, int]:
-    """Records of the POS bronze table that could not be decoded, by reason code."""
-    src = delta_source(get_settings().lake_pos_sales_path)
+def decode_errors(table: LakeTable) -> dict[str, int]:
+    """Records of a table's bronze layer that could not be decoded, by reason code."""
     rows = _lake_client().query(
-        f"SELECT decode_error, count() FROM {src} WHERE decode_error IS NOT NULL "
-        "GROUP BY decode_error"
+        f"SELECT decode_error, count() FROM {delta_source(table.bronze_path)} "
+        "WHERE decode_error IS NOT NULL GROUP BY decode_error"
     ).result_rows
     return {str(code): int(n) for code, n in rows}
 
 
-def bronze_offsets_for_shop(shop_id: str) -> list[tuple[int, int]]:
-    """(partition, offset) of every bronze record of one shop, duplicates included."""
-    src = delta_source(get_settings().lake_pos_sales_path)
-    rows = _lake_client().query(
-        f"SELECT partition, offset FROM {src} WHERE shop_id = {{shop:String}}",
-        parameters={"shop": shop_id},
-    ).result_rows
-    return [(int(p), int(o)) for p, o in rows]
+def query(sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    """Rows of `sql` run over the lake ({bronze:name}, {silver:name}, {current:name} name a
+    catalog table's layer), e.g. `SELECT count() FROM {silver:core_orders}`."""
+    import re
+
+    def table_fn(m: re.Match[str]) -> str:
+        t = by_name(m.group(2))
+        rel = {"bronze": t.bronze_path, "silver": t.silver_path,
+               "current": t.current_path}[m.group(1)]
+        if rel is None:
+            raise KeyError(f"{t.name} has no current-state table")
+        return delta_source(rel)
+
+    text = re.sub(r"\{(bronze|silver|current):(\w+)\}", table_fn, sql)
+    return [tuple(r) for r in _lake_client().query(text, parameters=parameters).result_rows]

@@ -8,7 +8,8 @@ infra.settings (the only source of ports, URLs, paths and keys):
     DBT_CHDB_PATH             the embedded warehouse directory (settings.warehouse_path)
     DBT_CLICKHOUSE_HOST/PORT/SECURE/USER, DBT_ENV_SECRET_CLICKHOUSE_PASSWORD   (server target)
     DBT_WAREHOUSE_DATABASE    schema the models are built in (settings.warehouse_database)
-    DBT_LAKE_POS_SALES_URL    settings.lake_http_url(settings.lake_pos_sales_path)
+    DBT_LAKE_TABLES           JSON: every lake table ClickHouse reads -> its Delta URL,
+                              from the lake catalog (pipelines/lake_catalog.py)
     DBT_LAKE_ACCESS_KEY / DBT_LAKE_SECRET_KEY   S3 keys for ClickHouse's DeltaLake engine
     DBT_ENV_SECRET_LAKE_SECRET_KEY   same secret, only so that dbt scrubs it from its logs
     DBT_TIMEZONE              settings.timezone (business dates, e.g. Asia/Bishkek)
@@ -20,6 +21,7 @@ tables are replaced with EXCHANGE TABLES on an Atomic database.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.settings import REPO_ROOT, Settings, get_settings
+from pipelines.lake_catalog import lake_table_locations
 from warehouse import dbt_chdb
 from warehouse.client import http_target
 
@@ -69,7 +72,9 @@ def dbt_env(settings: Settings | None = None) -> dict[str, str]:
         "DBT_WAREHOUSE_TARGET": "embedded" if s.embedded_warehouse else "server",
         "DBT_CHDB_PATH": str(s.warehouse_path),
         "DBT_WAREHOUSE_DATABASE": s.warehouse_database,
-        "DBT_LAKE_POS_SALES_URL": s.lake_http_url(s.lake_pos_sales_path),
+        "DBT_LAKE_TABLES": json.dumps(
+            {name: s.lake_http_url(rel) for name, rel in lake_table_locations().items()},
+            sort_keys=True),
         "DBT_LAKE_ACCESS_KEY": s.s3_access_key,
         "DBT_LAKE_SECRET_KEY": s.s3_secret_key,
         # Not read by the project (dbt forbids DBT_ENV_SECRET_* outside profiles.yml): its

@@ -6,14 +6,16 @@
   recreated every run because ClickHouse captures the Delta schema at CREATE time (new
   rows/versions are read at query time; new columns only after a re-create).
 
-  A missing Delta table (no _delta_log yet: the bronze job has not written) fails the run
-  with a message naming it, instead of the engine's "No files in log segment".
+  The landing job creates every catalog table (empty) when it starts, so a topic that has
+  seen no event yet still has a table. A missing Delta table (no _delta_log: the landing
+  job has never run) fails the run with a message naming it, instead of the engine's
+  "No files in log segment".
 #}
 
+{# Every lake table ClickHouse reads -> its Delta URL: generated from the lake catalog
+   (pipelines/lake_catalog.py) by warehouse.refresh.dbt_env(). No table is named here. #}
 {% macro lake_tables() %}
-  {{ return({
-      'pos_sales': env_var('DBT_LAKE_POS_SALES_URL'),
-  }) }}
+  {{ return(fromjson(env_var('DBT_LAKE_TABLES'))) }}
 {% endmacro %}
 
 {% macro lake_credentials() -%}
@@ -36,7 +38,7 @@
       {% if delta_log_files(url) == 0 %}
         {{ exceptions.raise_compiler_error(
             "Lake table " ~ db ~ "." ~ name ~ ": no Delta table at " ~ url
-            ~ " (no _delta_log). Has the bronze ingest written it yet?") }}
+            ~ " (no _delta_log). Has the landing job (python -m pipelines.landing) run yet?") }}
       {% endif %}
       {% do run_query(
           'CREATE OR REPLACE TABLE ' ~ adapter.quote(db) ~ '.' ~ adapter.quote(name)

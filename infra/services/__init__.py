@@ -6,7 +6,14 @@ from infra.services.base import Service
 
 
 def all_services() -> list[Service]:
-    from infra.services.apps import CoreApi, DagsterUI, OutboxRelay, PosIngest, ServingApi
+    from infra.services.apps import (
+        CoreApi,
+        DagsterUI,
+        LakeLanding,
+        OutboxRelay,
+        PosIngest,
+        ServingApi,
+    )
     from infra.services.kafka import Kafka
     from infra.services.minio import MinIO
     from infra.services.postgres import Postgres
@@ -14,7 +21,7 @@ def all_services() -> list[Service]:
     from infra.services.spark import SparkJars
 
     return [Postgres(), MinIO(), Kafka(), SchemaRegistry(), SparkJars(), CoreApi(),
-            OutboxRelay(), PosIngest(), ServingApi(), DagsterUI()]
+            OutboxRelay(), PosIngest(), LakeLanding(), ServingApi(), DagsterUI()]
 
 
 def infrastructure() -> list[Service]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from abc import abstractmethod
+from pathlib import Path
 
 import httpx
 
@@ -126,6 +127,43 @@ class PosIngest(Service):
         except Exception as exc:
             return Health(False, f"database: {type(exc).__name__}")
         return Health(alive, detail)
+
+
+class LakeLanding(Service):
+    """Lands every catalog topic from Kafka into Delta continuously (one Spark query for
+    all topics; pipelines.landing). Healthy = running and its query reported progress
+    within the last few trigger intervals (the status file it rewrites every 5 s)."""
+
+    name = "lake-landing"
+    is_app = True
+    ready_timeout = 300.0  # a JVM, the jars, and the first tables created
+
+    def install(self) -> None:
+        pass
+
+    def launch(self) -> None:
+        status_file().unlink(missing_ok=True)
+        process.spawn(self.name, [sys.executable, "-m", "pipelines.landing"], cwd=REPO_ROOT)
+
+    def health(self) -> Health:
+        import json
+        import time
+
+        if self.pid() is None:
+            return Health(False, "not running")
+        try:
+            status = json.loads(status_file().read_text())
+        except (OSError, ValueError):
+            return Health(False, "starting (no query status yet)")
+        age = time.time() - float(status["checked_at"])
+        ok = bool(status["active"]) and age < 60
+        return Health(ok, f"query {'active' if status['active'] else 'stopped'}, last batch "
+                          f"{status.get('batch_id')}, status {age:.0f}s old")
+
+
+def status_file() -> Path:
+    """Written by pipelines.landing (same settings, same path)."""
+    return get_settings().run_dir / "lake-landing.status.json"
 
 
 class DagsterUI(_HttpApp):

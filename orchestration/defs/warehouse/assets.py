@@ -26,11 +26,15 @@ _ensure_manifest()
 
 
 class Translator(DagsterDbtTranslator):
-    """Models sit in the `warehouse` group; lake sources are the bronze assets that land them."""
+    """Models sit in the `warehouse` group; lake sources are the lake assets that land them
+    (`bronze_<t>` -> bronze/<t>; `<t>` and `<t>_current` -> silver/...)."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
-            return dg.AssetKey(["bronze", dbt_resource_props["name"]])
+            name = dbt_resource_props["name"]
+            if name.startswith("bronze_"):
+                return dg.AssetKey(["bronze", name.removeprefix("bronze_")])
+            return dg.AssetKey(["silver", name])
         return super().get_asset_key(dbt_resource_props)
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:

@@ -1,1 +1,0 @@
-"""Bronze: Kafka topics landed as append-only Delta tables, one row per Kafka record."""
