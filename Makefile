@@ -5,13 +5,13 @@ PYTHON   := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed-$(shell sha1sum pyproject.toml 2>/dev/null | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: help install up down status logs demo reconcile land test test-unit lint bench clean-data
+.PHONY: help install up down status logs demo reconcile land test test-unit lint schema-check bench clean-data
 
 help:
 	@echo "make demo    install what is missing, start the stack, run the POS→report slice"
 	@echo "make test    every test (starts the services it needs)"
 	@echo "make reconcile  compare every seller figure: core, Kafka, Delta, marts, API"
-	@echo "make up | down | status | logs [SERVICE=name] | land | lint | bench"
+	@echo "make up | down | status | logs [SERVICE=name] | land | lint | schema-check | bench"
 
 $(STAMP): pyproject.toml
 	@echo "==> python environment in $(VENV)"
@@ -54,6 +54,14 @@ test-unit: $(STAMP)
 lint: $(STAMP)
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/mypy infra schemas pos_producer pipelines serving_api orchestration warehouse marketplace_core bench
+	@$(MAKE) --no-print-directory schema-check
+
+# Refuse an incompatible Avro schema change (schemas/README.md, "Evolving a schema"): the
+# working tree against git HEAD (no network), then against every version in the registry
+# when it is running.
+schema-check: $(STAMP)
+	@$(PYTHON) -m schemas.compatibility --against git:HEAD
+	@$(PYTHON) -m schemas.compatibility --against registry --skip-unreachable
 
 bench: $(STAMP)
 	@$(PYTHON) -m infra up --no-apps

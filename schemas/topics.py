@@ -71,6 +71,10 @@ CORE_PAYOUTS = _core("core.payouts", "payout_id", "payout")
 CORE_REFUNDS = _core("core.refunds", "refund_id", "refund")
 CORE_SUBSCRIPTIONS = _core("core.subscriptions", "subscription_id", "subscription")
 CORE_SHOP_ELIGIBILITY = _core("core.shop_eligibility", "shop_id", "shop_eligibility")
+CORE_MERCHANTS = _core("core.merchants", "merchant_id", "merchant")
+CORE_SHOPS = _core("core.shops", "shop_id", "shop")
+CORE_CATEGORIES = _core("core.categories", "category_id", "category")
+CORE_USERS = _core("core.users", "user_id (no personal data in the value)", "user")
 
 POS_HEARTBEATS = Topic(
     name="pos.heartbeats",
@@ -87,10 +91,14 @@ POS_DEAD_LETTER = Topic(
     retention_ms=30 * DAY_MS,
 )
 CORE_POS_DEVICES = _core("core.pos_devices", "device_id (pos_active / pos_offline)", "pos_device")
+CORE_POS_RECEIPTS = _core("core.pos_receipts",
+                          "device_id (keeps each terminal's applied receipts in order)",
+                          "pos_receipt")
 
 CORE_TOPICS: tuple[Topic, ...] = (
     CORE_PRODUCTS, CORE_VARIANTS, CORE_ORDERS, CORE_PAYMENTS, CORE_PAYOUTS, CORE_REFUNDS,
-    CORE_SUBSCRIPTIONS, CORE_SHOP_ELIGIBILITY, CORE_POS_DEVICES,
+    CORE_SUBSCRIPTIONS, CORE_SHOP_ELIGIBILITY, CORE_POS_DEVICES, CORE_POS_RECEIPTS,
+    CORE_MERCHANTS, CORE_SHOPS, CORE_CATEGORIES, CORE_USERS,
 )
 
 CATALOG: tuple[Topic, ...] = (POS_SALES, POS_HEARTBEATS, POS_DEAD_LETTER, *CORE_TOPICS)

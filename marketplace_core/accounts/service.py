@@ -26,6 +26,7 @@ from psycopg.rows import class_row
 from infra.settings import get_settings
 from marketplace_core import audit
 from marketplace_core.accounts import passwords, tokens, totp
+from marketplace_core.accounts.events import emit_user_changed
 from marketplace_core.accounts.principal import (
     ROLES,
     ROLES_REQUIRING_TOTP,
@@ -168,6 +169,7 @@ def register_user(
     password_rounds: int | None = None,
 ) -> Registration:
     """Create a user. Sellers and admins get a TOTP secret to confirm (`confirm_totp`).
+    Emits user.registered on core.users (no personal data in it).
 
     Raises INVALID_EMAIL, WEAK_PASSWORD, INVALID_ROLE, INVALID_LANGUAGE (422),
     EMAIL_TAKEN (409). `password_rounds` overrides the BCrypt cost (fixtures only).
@@ -194,6 +196,7 @@ def register_user(
             raise ConflictError(ErrorCode.EMAIL_TAKEN, "this email is already registered") from exc
         raise
     assert user is not None
+    emit_user_changed(conn, user.id, "user.registered")
     if role != "buyer":
         audit.record(conn, _actor(user.id, user.role, ip),
                      "auth.register", "user", user.id, {"email": address, "role": role})
@@ -211,11 +214,13 @@ def create_admin(
 
 
 def deactivate_user(conn: Connection, actor: AuthenticatedUser | None, user_id: UUID) -> None:
-    """Switch an account off: its tokens stop working at once (sessions revoked too)."""
+    """Switch an account off: its tokens stop working at once (sessions revoked too).
+    Emits user.updated (status disabled)."""
     row = conn.execute("update users set is_active = false where id = %s returning id",
                        (user_id,)).fetchone()
     if row is None:
         raise NotFoundError(ErrorCode.USER_NOT_FOUND, f"user {user_id} does not exist")
+    emit_user_changed(conn, user_id, "user.updated")
     conn.execute(
         "update refresh_token_families set revoked_at = now(), revoked_reason = 'deactivated'"
         " where user_id = %s and revoked_at is null", (user_id,))

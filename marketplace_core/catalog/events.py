@@ -1,9 +1,11 @@
-"""Catalog change events: the full state of a product or variant after a committed change.
+"""Catalog change events: the full state of a catalog entity after a committed change.
 
 Call these in the transaction that made the change, after the row was written (or
 locked): the snapshot is read back from the database, so it is exactly what commits.
-Topics: `core.products` (product.created / updated / deleted) and `core.variants`
-(variant.created / updated / price_changed / stock_changed / deleted).
+Topics: `core.products` (product.created / updated / deleted), `core.variants`
+(variant.created / updated / price_changed / stock_changed / deleted), `core.merchants`
+(merchant.created / updated), `core.shops` (shop.created / updated) and
+`core.categories` (category.created / updated).
 """
 
 from __future__ import annotations
@@ -15,11 +17,20 @@ from marketplace_core.catalog.bundles import availability_sql
 from marketplace_core.catalog.translations import LANGUAGES
 from marketplace_core.db import Connection
 from marketplace_core.outbox import emit
-from schemas.topics import CORE_PRODUCTS, CORE_VARIANTS
+from schemas.topics import (
+    CORE_CATEGORIES,
+    CORE_MERCHANTS,
+    CORE_PRODUCTS,
+    CORE_SHOPS,
+    CORE_VARIANTS,
+)
 
 PRODUCT_EVENTS = ("product.created", "product.updated", "product.deleted")
 VARIANT_EVENTS = ("variant.created", "variant.updated", "variant.price_changed",
                   "variant.stock_changed", "variant.deleted")
+MERCHANT_EVENTS = ("merchant.created", "merchant.updated")
+SHOP_EVENTS = ("shop.created", "shop.updated")
+CATEGORY_EVENTS = ("category.created", "category.updated")
 STOCK_REASONS = ("reservation", "reservation_expired", "order_cancelled", "refund",
                  "pos_sale", "pos_refund", "pos_void", "manual", "import")
 
@@ -98,4 +109,59 @@ def emit_variant_changed(
         "reason": reason, "is_bundle": is_bundle, "is_deleted": gone,
     }
     return emit(conn, CORE_VARIANTS, entity_type="variant", entity_id=vid,
+                event_type=event_type, record=record)
+
+
+def emit_merchant_changed(conn: Connection, merchant_id: UUID, event_type: str) -> UUID:
+    """Publish the merchant's current state on core.merchants; returns the event id."""
+    if event_type not in MERCHANT_EVENTS:
+        raise ValueError(f"unknown merchant event type {event_type!r}")
+    row = conn.execute("select id, name, created_at from merchants where id = %s",
+                       (merchant_id,)).fetchone()
+    if row is None:
+        raise LookupError(f"merchant {merchant_id} does not exist")
+    mid, name, created_at = row
+    return emit(conn, CORE_MERCHANTS, entity_type="merchant", entity_id=mid,
+                event_type=event_type,
+                record={"merchant_id": mid, "name": name, "created_at": created_at})
+
+
+def emit_shop_changed(conn: Connection, shop_id: UUID, event_type: str) -> UUID:
+    """Publish the shop's current state on core.shops; returns the event id. The shop's
+    contact phone is left out (it is often the stall keeper's own number)."""
+    if event_type not in SHOP_EVENTS:
+        raise ValueError(f"unknown shop event type {event_type!r}")
+    row = conn.execute(
+        "select id, merchant_id, name, market, address, lat, lon, payout_status, created_at"
+        " from shops where id = %s", (shop_id,)).fetchone()
+    if row is None:
+        raise LookupError(f"shop {shop_id} does not exist")
+    sid, merchant_id, name, market, address, lat, lon, payout_status, created_at = row
+    record = {
+        "shop_id": sid, "merchant_id": merchant_id, "name": name, "market": market,
+        "address": address, "lat": lat, "lon": lon, "status": payout_status,
+        "created_at": created_at,
+    }
+    return emit(conn, CORE_SHOPS, entity_type="shop", entity_id=sid, event_type=event_type,
+                record=record)
+
+
+_CATEGORY_NAMES = [f"name_{lang}" for lang in LANGUAGES]
+
+
+def emit_category_changed(conn: Connection, category_id: UUID, event_type: str) -> UUID:
+    """Publish the category's current state on core.categories; returns the event id."""
+    if event_type not in CATEGORY_EVENTS:
+        raise ValueError(f"unknown category event type {event_type!r}")
+    row = conn.execute(
+        f"select id, parent_id, slug, sort_order, {', '.join(_CATEGORY_NAMES)}"
+        " from categories where id = %s", (category_id,)).fetchone()
+    if row is None:
+        raise LookupError(f"category {category_id} does not exist")
+    cid, parent_id, slug, sort_order, *names = row
+    record = {
+        "category_id": cid, "parent_id": str(parent_id) if parent_id else None, "slug": slug,
+        **dict(zip(_CATEGORY_NAMES, names, strict=True)), "sort_order": sort_order,
+    }
+    return emit(conn, CORE_CATEGORIES, entity_type="category", entity_id=cid,
                 event_type=event_type, record=record)

@@ -5,8 +5,9 @@ savepoint when the caller already has a transaction), so a rejected change leave
 caller's transaction usable. Rule violations raise `DomainError`s with stable codes.
 Money is `decimal.Decimal` with at most 2 decimals (KGS); floats are refused.
 
-Every committed change of a product or variant is published through the outbox
-(`catalog.events`), in the same transaction, with the full state after the change.
+Every committed change of a merchant, shop, category, product or variant is published
+through the outbox (`catalog.events`), in the same transaction, with the full state after
+the change.
 Products and variants are deleted softly (`deleted_at`): orders and POS sales keep
 pointing at them, while their SKU, barcode and QR code become free again.
 """
@@ -31,7 +32,13 @@ from marketplace_core.catalog import bundles
 from marketplace_core.catalog.barcodes import validate_barcode
 from marketplace_core.catalog.bundles import BundleItem
 from marketplace_core.catalog.card import ProductCard, get_product_card
-from marketplace_core.catalog.events import emit_product_changed, emit_variant_changed
+from marketplace_core.catalog.events import (
+    emit_category_changed,
+    emit_merchant_changed,
+    emit_product_changed,
+    emit_shop_changed,
+    emit_variant_changed,
+)
 from marketplace_core.catalog.translations import LANGUAGES, Texts, validate_texts
 from marketplace_core.db import Connection, advisory_xact_lock, violated_constraint
 from marketplace_core.errors import (
@@ -356,12 +363,16 @@ def _scan_code(
 
 
 def create_merchant(conn: Connection, name: str, *, id: UUID | None = None) -> Merchant:
-    result: Merchant = _insert(
-        conn, Merchant,
-        f"insert into merchants (id, name) values (coalesce(%(id)s, gen_random_uuid()), "
-        f"%(name)s) returning {_MERCHANT_COLS}",
-        {"id": id, "name": _require_text(name, "name")},
-    )
+    """A merchant (a seller's business). Emits merchant.created."""
+    name = _require_text(name, "name")
+    with conn.transaction():
+        result: Merchant = _insert(
+            conn, Merchant,
+            f"insert into merchants (id, name) values (coalesce(%(id)s, gen_random_uuid()), "
+            f"%(name)s) returning {_MERCHANT_COLS}",
+            {"id": id, "name": name},
+        )
+        emit_merchant_changed(conn, result.id, "merchant.created")
     return result
 
 
@@ -384,23 +395,27 @@ def create_shop(
     payout_status: str = "active",
     id: UUID | None = None,
 ) -> Shop:
+    """A shop of a merchant. Emits shop.created. Raises MERCHANT_NOT_FOUND."""
     if payout_status not in PAYOUT_STATUSES:
         raise ValidationError(
             ErrorCode.INVALID_ARGUMENT, f"payout_status must be one of {PAYOUT_STATUSES}")
-    result: Shop = _insert(
-        conn, Shop,
-        "insert into shops (id, merchant_id, name, address, phone, lat, lon, market,"
-        " payout_status) values (coalesce(%(id)s, gen_random_uuid()), %(merchant_id)s,"
-        " %(name)s, %(address)s, %(phone)s, %(lat)s, %(lon)s, %(market)s, %(payout_status)s)"
-        f" returning {_SHOP_COLS}",
-        {
-            "id": id, "merchant_id": merchant_id, "name": _require_text(name, "name"),
-            "address": _optional_text(address, "address"),
-            "phone": _optional_text(phone, "phone"),
-            "lat": _coordinate(lat, "lat", 90), "lon": _coordinate(lon, "lon", 180),
-            "market": _optional_text(market, "market"), "payout_status": payout_status,
-        },
-    )
+    params = {
+        "id": id, "merchant_id": merchant_id, "name": _require_text(name, "name"),
+        "address": _optional_text(address, "address"),
+        "phone": _optional_text(phone, "phone"),
+        "lat": _coordinate(lat, "lat", 90), "lon": _coordinate(lon, "lon", 180),
+        "market": _optional_text(market, "market"), "payout_status": payout_status,
+    }
+    with conn.transaction():
+        result: Shop = _insert(
+            conn, Shop,
+            "insert into shops (id, merchant_id, name, address, phone, lat, lon, market,"
+            " payout_status) values (coalesce(%(id)s, gen_random_uuid()), %(merchant_id)s,"
+            " %(name)s, %(address)s, %(phone)s, %(lat)s, %(lon)s, %(market)s,"
+            f" %(payout_status)s) returning {_SHOP_COLS}",
+            params,
+        )
+        emit_shop_changed(conn, result.id, "shop.created")
     return result
 
 
@@ -415,8 +430,8 @@ def update_shop(
     lon: Decimal | _Unset | None = UNSET,
     market: str | _Unset | None = UNSET,
 ) -> Shop:
-    """Change a shop's public details (not its payout status, which payouts own).
-    Raises SHOP_NOT_FOUND."""
+    """Change a shop's public details (not its payout status: `set_shops_payout_status`).
+    Emits shop.updated when anything was given. Raises SHOP_NOT_FOUND."""
     changes: dict[str, Any] = {}
     if name is not None:
         changes["name"] = _require_text(name, "name")
@@ -428,14 +443,33 @@ def update_shop(
     if lon is not UNSET:
         changes["lon"] = _coordinate(lon, "lon", 180)
     assignments = ", ".join(f"{c} = %({c})s" for c in changes) or "id = id"
-    row: Shop | None = _write(
-        conn, Shop,
-        f"update shops set {assignments} where id = %(id)s returning {_SHOP_COLS}",
-        {**changes, "id": shop_id},
-    )
-    if row is None:
-        raise NotFoundError(ErrorCode.SHOP_NOT_FOUND, f"shop {shop_id} does not exist")
+    with conn.transaction():
+        row: Shop | None = _write(
+            conn, Shop,
+            f"update shops set {assignments} where id = %(id)s returning {_SHOP_COLS}",
+            {**changes, "id": shop_id},
+        )
+        if row is None:
+            raise NotFoundError(ErrorCode.SHOP_NOT_FOUND, f"shop {shop_id} does not exist")
+        if changes:
+            emit_shop_changed(conn, shop_id, "shop.updated")
     return row
+
+
+def set_shops_payout_status(conn: Connection, merchant_id: UUID, status: str) -> list[UUID]:
+    """Turn all the merchant's shops' payout_status to `status` (payout onboarding and
+    suspension call this; they own the decision, the catalog owns the row). Emits
+    shop.updated for each shop whose status changed; returns those shops' ids."""
+    if status not in PAYOUT_STATUSES:
+        raise ValueError(f"payout_status must be one of {PAYOUT_STATUSES}")
+    with conn.transaction():
+        changed = [r[0] for r in conn.execute(
+            "update shops set payout_status = %s where merchant_id = %s"
+            " and payout_status <> %s returning id",
+            (status, merchant_id, status)).fetchall()]
+        for shop_id in sorted(changed):
+            emit_shop_changed(conn, shop_id, "shop.updated")
+    return changed
 
 
 def get_shop(conn: Connection, shop_id: UUID) -> Shop | None:
@@ -491,15 +525,19 @@ def create_category(
         texts["ky"] = name_ky
     cleaned = validate_texts(texts, "name", require_ru=True)
     params = {f"name_{lang}": cleaned.get(lang) for lang in LANGUAGES}
-    result: Category = _insert(
-        conn, Category,
-        f"insert into categories (id, parent_id, slug, {_NAME_COLS}, sort_order) values"
-        " (coalesce(%(id)s, gen_random_uuid()), %(parent_id)s, %(slug)s, "
-        + ", ".join(f"%({c})s" for c in params)
-        + f", %(sort_order)s) returning {_CATEGORY_COLS}",
-        {"id": id, "parent_id": parent_id, "slug": _slug(slug),
-         "sort_order": _sort_order(sort_order), **params},
-    )
+    slug = _slug(slug)
+    sort_order = _sort_order(sort_order)
+    with conn.transaction():
+        result: Category = _insert(
+            conn, Category,
+            f"insert into categories (id, parent_id, slug, {_NAME_COLS}, sort_order) values"
+            " (coalesce(%(id)s, gen_random_uuid()), %(parent_id)s, %(slug)s, "
+            + ", ".join(f"%({c})s" for c in params)
+            + f", %(sort_order)s) returning {_CATEGORY_COLS}",
+            {"id": id, "parent_id": parent_id, "slug": slug, "sort_order": sort_order,
+             **params},
+        )
+        emit_category_changed(conn, result.id, "category.created")
     return result
 
 
@@ -515,7 +553,7 @@ def update_category(
     """Rename and/or move a category. `names` changes only the languages it lists (None
     clears one; ru cannot be cleared); `parent_id=None` makes it a root. Raises
     CATEGORY_NOT_FOUND, CATEGORY_CYCLE (the new parent is the category or inside it),
-    DUPLICATE_SLUG."""
+    DUPLICATE_SLUG. Emits category.updated when anything was given."""
     changes: dict[str, Any] = {}
     if slug is not None:
         changes["slug"] = _slug(slug)
@@ -537,13 +575,17 @@ def update_category(
                     "a category cannot move under itself or one of its descendants")
         changes["parent_id"] = parent_id
     assignments = ", ".join(f"{c} = %({c})s" for c in changes) or "id = id"
-    row: Category | None = _write(
-        conn, Category,
-        f"update categories set {assignments} where id = %(id)s returning {_CATEGORY_COLS}",
-        {**changes, "id": category_id},
-    )
-    if row is None:
-        raise NotFoundError(ErrorCode.CATEGORY_NOT_FOUND, f"category {category_id} does not exist")
+    with conn.transaction():
+        row: Category | None = _write(
+            conn, Category,
+            f"update categories set {assignments} where id = %(id)s returning {_CATEGORY_COLS}",
+            {**changes, "id": category_id},
+        )
+        if row is None:
+            raise NotFoundError(
+                ErrorCode.CATEGORY_NOT_FOUND, f"category {category_id} does not exist")
+        if changes:
+            emit_category_changed(conn, category_id, "category.updated")
     return row
 
 
@@ -975,6 +1017,15 @@ def get_variant(conn: Connection, variant_id: UUID) -> Variant | None:
     return row
 
 
+def get_variants(conn: Connection, variant_ids: Sequence[UUID]) -> list[Variant]:
+    """The variants with these ids (deleted or not), in no particular order."""
+    with conn.cursor(row_factory=class_row(Variant)) as cur:
+        return cur.execute(
+            f"select {_VARIANT_COLS} from product_variants where id = any(%s)".encode(),
+            (list(variant_ids),),
+        ).fetchall()
+
+
 def get_variant_by_barcode(conn: Connection, shop_id: UUID, barcode: str) -> Variant | None:
     """The shop's live variant with this barcode (what a POS scan resolves to), if any."""
     row: Variant | None = _fetch_one(
@@ -1049,10 +1100,12 @@ __all__ = [
     "get_variant",
     "get_variant_by_barcode",
     "get_variant_by_qr_code",
+    "get_variants",
     "list_categories",
     "list_shops",
     "list_variants_for_product",
     "list_variants_for_shop",
+    "set_shops_payout_status",
     "set_variant_stock",
     "update_category",
     "update_product",

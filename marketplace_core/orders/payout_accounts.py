@@ -3,8 +3,9 @@
 Onboarding stores (or replaces) the merchant's payout account and turns
 `shops.payout_status` to `active` for all its shops; an admin's suspension turns them
 `inactive`. Either way the shops' buy eligibility is refreshed in the same transaction, so
-the change is announced on `core.shop_eligibility`. A suspended account can only be
-re-onboarded by an admin: otherwise a seller could undo the suspension by itself.
+the change is announced on `core.shop_eligibility` (and each changed shop on `core.shops`).
+A suspended account can only be re-onboarded by an admin: otherwise a seller could undo
+the suspension by itself.
 """
 
 from __future__ import annotations
@@ -160,8 +161,7 @@ def _set_shops_payout(
     conn: Connection, merchant_id: UUID, status: str, at: datetime
 ) -> list[eligibility.Eligibility]:
     assert status in catalog.PAYOUT_STATUSES
-    # payout_status is the one shop column this module owns (the catalog's PATCH /shops
-    # leaves it alone); every other shop field stays the catalog's.
-    conn.execute(
-        "update shops set payout_status = %s where merchant_id = %s", (status, merchant_id))
+    # This module decides payout_status (the catalog's PATCH /shops leaves it alone); the
+    # catalog writes it and announces each changed shop on core.shops.
+    catalog.set_shops_payout_status(conn, merchant_id, status)
     return eligibility.refresh_shops_of_merchant(conn, merchant_id, at)

@@ -18,7 +18,8 @@ the API code each maps to):
    changes. This is checked before the items, so a replay stays a duplicate even after the
    price changed;
 3. the event is well formed: known event type, receipt number, items resolved by
-   variant_id or barcode within the device's shop, qty >= 1, amounts >= 0, totals equal
+   variant_id or barcode within the device's shop, qty >= 1, amounts >= 0 and within
+   numeric(12,2) (the items' sum too, as published on core.pos_receipts), totals equal
    sum(qty * unit_price) - discount_amount (sale, refund, void, discount: a standalone
    discount's total is negative; cash events carry cash_amount instead);
 4. "the online price and the till price are the same" (spec §3.9): a sale line whose
@@ -32,6 +33,10 @@ recorded in pos_receipt_moves), discount and cash events move nothing (recorded 
 bundle's units move its components. A till sale is a real sale even when the platform
 believes the goods are gone: stock is clamped at 0 and the units short are recorded
 (`pos_receipt_moves.shortage`, counter `oversold_units`), never refused.
+
+Every applied event (Kafka or HTTP) is published on `core.pos_receipts` through the outbox,
+in the same savepoint, with its gross / discount / net amounts (`pos.events`); duplicates
+and refused events publish nothing.
 
 Order: `sequence_number` is the device's counter. An event below the highest applied one
 is still applied (a terminal that was offline uploads its backlog over HTTP while Kafka
@@ -52,7 +57,7 @@ from uuid import UUID, uuid4
 from marketplace_core.db import Connection
 from marketplace_core.errors import DomainError, ErrorCode
 from marketplace_core.inventory import service as inventory
-from marketplace_core.pos import credentials
+from marketplace_core.pos import credentials, events
 from marketplace_core.pos import service as pos
 from schemas.pos.signing import verify
 
@@ -61,6 +66,7 @@ Status = Literal["applied", "duplicate", "rejected"]
 
 TILL_EVENT_TYPES = ("sale", "refund", "void", "discount", "cash_in", "cash_out")
 MAX_ITEMS = 500
+MAX_AMOUNT = Decimal("9999999999.99")  # numeric(12,2), Avro decimal(12,2)
 MAX_RECEIPT_NUMBER = 64
 _STOCK_REASON = {"sale": "pos_sale", "refund": "pos_refund", "void": "pos_void"}
 
@@ -218,6 +224,8 @@ def _amount(record: Mapping[str, Any], field: str, *, signed: bool = False) -> D
         return None
     if not isinstance(value, Decimal) or not value.is_finite() or (value < 0 and not signed):
         raise Rejection("INVALID_AMOUNT", f"{field} must be a non-negative amount")
+    if abs(value) > MAX_AMOUNT:
+        raise Rejection("INVALID_AMOUNT", f"{field} is beyond {MAX_AMOUNT}")
     return value
 
 
@@ -249,6 +257,8 @@ def _apply_till(conn: Connection, record: Mapping[str, Any], token: str | None,
     total = _amount(record, "total", signed=True)  # a discount event's total is negative
     if event_type in ("sale", "refund") and not lines:
         raise Rejection("NO_ITEMS", f"a {event_type} needs at least one item")
+    if sum((ln.unit_price * ln.qty for ln in lines), Decimal("0")) > MAX_AMOUNT:
+        raise Rejection("INVALID_AMOUNT", f"the items add up to more than {MAX_AMOUNT}")
     if event_type in ("sale", "refund", "void", "discount") and total is not None:
         expected = sum((ln.unit_price * ln.qty for ln in lines), Decimal("0")) - (
             discount or Decimal("0"))
@@ -300,6 +310,8 @@ def _apply_till(conn: Connection, record: Mapping[str, Any], token: str | None,
                      (receipt, auth.device_id, original))
     conn.execute("update pos_devices set last_sequence_number ="
                  " greatest(last_sequence_number, %s) where id = %s", (sequence, auth.device_id))
+    # Last, in the same savepoint: only an applied event is published (core.pos_receipts).
+    events.emit_receipt_applied(conn, receipt_id)
 
 
 def _uuid(value: object) -> UUID | None:
@@ -326,7 +338,8 @@ def _resolve_items(conn: Connection, shop_id: UUID, items: Sequence[Any], *,
             raise Rejection("INVALID_QUANTITY",
                             f"item {n}: qty must be 1 to {inventory.MAX_LINE_QTY}, got {qty!r}")
         price = item.get("unit_price")
-        if not isinstance(price, Decimal) or not price.is_finite() or price < 0:
+        if not isinstance(price, Decimal) or not price.is_finite() or not (
+                0 <= price <= MAX_AMOUNT):
             raise Rejection("INVALID_AMOUNT", f"item {n}: unit_price must be a non-negative amount")
         variant_ref, barcode = item.get("variant_id"), _text(item.get("barcode"))
         variant_id = _uuid(variant_ref)
