@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     # Continuous landing: seconds between micro-batches (seed 000 §22.2 refreshes every
     # 5 minutes; landing runs well inside that).
     landing_trigger_seconds: int = Field(default=10, alias="LANDING_TRIGGER_SECONDS")
+    # Lake tables written side by side within one micro-batch.
+    landing_table_parallelism: int = Field(default=6, alias="LANDING_TABLE_PARALLELISM")
 
     # --- ClickHouse: embedded chdb unless CLICKHOUSE_URL names a server ---------------
     clickhouse_url: str | None = Field(default=None, alias="CLICKHOUSE_URL")

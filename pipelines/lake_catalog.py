@@ -126,6 +126,15 @@ LAKE_TABLES: tuple[LakeTable, ...] = (
     _core(topics.CORE_SUBSCRIPTIONS, "subscription_id", "Seller subscription plans."),
     _core(topics.CORE_SHOP_ELIGIBILITY, "shop_id", "online_purchase / manual_contact changes."),
     _core(topics.CORE_POS_DEVICES, "device_id", "Terminal connectivity (pos_active/offline)."),
+    LakeTable(
+        name="core_pos_receipts", topic=topics.CORE_POS_RECEIPTS, event_time="event_time",
+        description="The POS truth: every till event the core accepted and applied (from "
+        "Kafka and from HTTP uploads), with its signed effect on net till revenue.",
+    ),
+    _core(topics.CORE_MERCHANTS, "merchant_id", "Merchants (sellers' legal entities)."),
+    _core(topics.CORE_SHOPS, "shop_id", "Shops: market, address, location, status."),
+    _core(topics.CORE_CATEGORIES, "category_id", "The category tree."),
+    _core(topics.CORE_USERS, "user_id", "Users, pseudonymous: no email, phone or name."),
 )
 
 

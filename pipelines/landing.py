@@ -265,18 +265,22 @@ class LandingStats:
 class BatchWriter:
     """The foreachBatch body: one micro-batch of every subscribed topic."""
 
-    def __init__(self, tables: Sequence[LakeTable], *, parallelism: int = 3,
+    def __init__(self, tables: Sequence[LakeTable], *, parallelism: int | None = None,
                  schemas: WriterSchemas | None = None, log: Callable[[str], None] = print,
                  ) -> None:
         self.tables = {t.topic.name: t for t in tables}
         self.schemas = schemas or WriterSchemas()
-        self.parallelism = parallelism
+        # Tables are landed side by side: each Delta commit waits mostly on the object
+        # store and the driver, not on the cores.
+        self.parallelism = parallelism or get_settings().landing_table_parallelism
         self.stats = LandingStats()
         self.log = log
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         started = time.monotonic()
-        batch = batch.persist()
+        # Kafka gives one Spark partition per topic partition (a hundred here), most of them
+        # empty in a micro-batch; every write below would schedule a task for each.
+        batch = batch.coalesce(2).persist()
         try:
             present = batch.groupBy("topic", confluent_avro.schema_id(F.col("value")).alias(
                 "sid")).count().collect()
@@ -290,7 +294,7 @@ class BatchWriter:
                     ids[row["topic"]].add(int(row["sid"]))
                 counts[row["topic"]] = counts.get(row["topic"], 0) + int(row["count"])
             spark = batch.sparkSession
-            work = [(self.tables[topic], sids) for topic, sids in ids.items()
+            work = [(self.tables[topic], sids, counts[topic]) for topic, sids in ids.items()
                     if topic in self.tables]
             with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
                 list(pool.map(lambda w: self._land_table(spark, batch, batch_id, *w), work))
@@ -302,31 +306,35 @@ class BatchWriter:
             batch.unpersist()
 
     def _land_table(self, spark: SparkSession, batch: DataFrame, batch_id: int,
-                    table: LakeTable, sids: set[int]) -> None:
+                    table: LakeTable, sids: set[int], records: int) -> None:
         res = resolve(table, sids, self.schemas)
-        decoded = decoded_frame(batch.where(F.col("topic") == table.topic.name), table,
-                                res).persist()
+        decoded = decoded_frame(batch.where(F.col("topic") == table.topic.name), table, res)
+        t0 = time.monotonic()
+        append_bronze(bronze_rows(decoded, table), table, batch_id)
+        t1 = time.monotonic()
+        silver = silver_rows(decoded, table).persist()
         try:
-            append_bronze(bronze_rows(decoded, table), table, batch_id)
-            silver = silver_rows(decoded, table).persist()
-            try:
-                dates = [r[0] for r in silver.select("_event_date").distinct().collect()]
-                n = silver.count()
-                if n:
-                    merge_silver(spark, silver, table, dates)
-                    if table.entity_key:
-                        merge_current(spark, silver, table)
-                total = decoded.count()
-                self.stats.add(table.name, total, total - n)
-            finally:
-                silver.unpersist()
+            per_date = silver.groupBy("_event_date").count().collect()
+            readable = sum(int(r["count"]) for r in per_date)
+            t2 = time.monotonic()
+            if readable:
+                merge_silver(spark, silver, table, [r["_event_date"] for r in per_date])
+            t3 = time.monotonic()
+            if readable and table.entity_key:
+                merge_current(spark, silver, table)
+            t4 = time.monotonic()
+            self.stats.add(table.name, records, records - readable)
+            self.log(f"    {table.name}: {records} record(s); bronze {t1 - t0:.1f}s, "
+                     f"decode {t2 - t1:.1f}s, silver {t3 - t2:.1f}s, current {t4 - t3:.1f}s")
         finally:
-            decoded.unpersist()
+            silver.unpersist()
 
 
 def ensure_tables(spark: SparkSession, tables: Sequence[LakeTable]) -> list[str]:
     """Create every catalog table that does not exist yet, empty, with its schema: a topic
-    that has seen no event still has tables that the models and checks can read."""
+    that has seen no event still has tables that the models and checks can read. A
+    metadata-only Delta commit per table (no Spark job)."""
+    from delta.tables import DeltaTable
     from pyspark.sql.types import (
         BinaryType,
         IntegerType,
@@ -344,19 +352,25 @@ def ensure_tables(spark: SparkSession, tables: Sequence[LakeTable]) -> list[str]
         StructField("timestampType", IntegerType()),
     ])
     empty = spark.createDataFrame([], kafka_schema)
-    created = []
+    targets: list[tuple[str, StructType, list[str]]] = []
     for table in tables:
         decoded = decoded_frame(empty, table, Resolution({}, frozenset()))
         silver = silver_rows(decoded, table)
-        targets = [(table.bronze_path, bronze_rows(decoded, table), ["kafka_date"]),
-                   (table.silver_path, silver, ["_event_date"])]
+        targets += [(table.bronze_path, bronze_rows(decoded, table).schema, ["kafka_date"]),
+                    (table.silver_path, silver.schema, ["_event_date"])]
         if table.current_path:
-            targets.append((table.current_path, silver, []))
-        for rel, frame, parts in targets:
-            if not _exists(spark, uri(rel)):
-                frame.write.format("delta").mode("append").partitionBy(*parts).save(uri(rel))
-                created.append(rel)
-    return created
+            targets.append((table.current_path, silver.schema, []))
+
+    def create(target: tuple[str, StructType, list[str]]) -> str | None:
+        rel, schema, parts = target
+        if _exists(spark, uri(rel)):
+            return None
+        (DeltaTable.createIfNotExists(spark).location(uri(rel)).addColumns(schema)
+         .partitionedBy(*parts).execute())
+        return rel
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return [rel for rel in pool.map(create, targets) if rel]
 
 
 # --- the query ------------------------------------------------------------------------------
@@ -431,20 +445,22 @@ def exclusive_landing() -> Iterator[None]:
 
 def land_available(spark: SparkSession | None = None,
                    tables: Sequence[LakeTable] = LAKE_TABLES,
-                   log: Callable[[str], None] = print) -> LandingResult:
+                   log: Callable[[str], None] = print,
+                   max_offsets_per_trigger: int = 200_000) -> LandingResult:
     """Land everything Kafka holds now, then stop (what Dagster runs). Raises LandingBusy
     while the continuous landing runs."""
     with exclusive_landing():
-        return _land_available(spark, tables, log)
+        return _land_available(spark, tables, log, max_offsets_per_trigger)
 
 
 def _land_available(spark: SparkSession | None, tables: Sequence[LakeTable],
-                    log: Callable[[str], None]) -> LandingResult:
+                    log: Callable[[str], None], max_offsets: int) -> LandingResult:
     own = spark is None
     spark = spark or build_session("lake_landing")
     began = time.monotonic()
     try:
         query, writer = start(spark, available_now=True, tables=tables,
+                              max_offsets_per_trigger=max_offsets,
                               writer=BatchWriter(tables, log=log))
         query.awaitTermination()
         if query.exception() is not None:
@@ -465,13 +481,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--available-now", action="store_true",
                         help="land what Kafka holds now, then exit")
     parser.add_argument("--tables", help="comma-separated catalog names (default: all)")
+    parser.add_argument("--trigger-seconds", type=int, help="continuous: seconds per batch")
+    parser.add_argument("--max-offsets-per-trigger", type=int, default=200_000,
+                        help="records per micro-batch at most (all topics together)")
     args = parser.parse_args(argv)
     tables = LAKE_TABLES
     if args.tables:
         wanted = set(args.tables.split(","))
         tables = tuple(t for t in LAKE_TABLES if t.name in wanted)
     if args.available_now:
-        result = land_available(tables=tables)
+        result = land_available(tables=tables,
+                                max_offsets_per_trigger=args.max_offsets_per_trigger)
         print(json.dumps({"batches": result.batches, "records": result.records,
                           "seconds": round(result.seconds, 1),
                           "per_table": result.per_table}))
@@ -479,6 +499,8 @@ def main(argv: list[str] | None = None) -> None:
     with exclusive_landing():
         spark = build_session("lake_landing")
         query, _ = start(spark, available_now=False, tables=tables,
+                         trigger_seconds=args.trigger_seconds,
+                         max_offsets_per_trigger=args.max_offsets_per_trigger,
                          writer=BatchWriter(tables, log=lambda m: print(m, flush=True)))
         print(f"landing {len(tables)} topic(s) continuously into "
               f"{get_settings().lake_root}; Ctrl-C stops", flush=True)

@@ -67,6 +67,10 @@ def build_session(app_name: str, *, resolve: bool = False) -> SparkSession:
         # A reader schema that gained a field (a compatible evolution) widens silver tables
         # through MERGE as well as through appends.
         .config("spark.databricks.delta.schema.autoMerge.enabled", "true")
+        # Delta rebuilds a table's snapshot with 50 tasks by default; the landing touches
+        # dozens of small tables per micro-batch, and on a couple of cores those tasks are
+        # most of its time.
+        .config("spark.databricks.delta.snapshotPartitions", str(s.spark_shuffle_partitions))
         .config("spark.hadoop.fs.s3a.endpoint", s.s3_endpoint_url)
         .config("spark.hadoop.fs.s3a.access.key", s.s3_access_key)
         .config("spark.hadoop.fs.s3a.secret.key", s.s3_secret_key)

@@ -56,3 +56,26 @@ def query(sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any,
 
     text = re.sub(r"\{(bronze|silver|current):(\w+)\}", table_fn, sql)
     return [tuple(r) for r in _lake_client().query(text, parameters=parameters).result_rows]
+
+
+# --- for the data-quality checks (pipelines/quality) --------------------------------------
+
+def delta_exists(relative: str) -> bool:
+    """Whether a Delta table has been written at `relative` (its log holds a file)."""
+    from infra.services.minio import s3_client
+
+    prefix = f"{relative.strip('/')}/_delta_log/"
+    listed = s3_client().list_objects_v2(Bucket=get_settings().lake_bucket, Prefix=prefix,
+                                         MaxKeys=1)
+    return int(listed.get("KeyCount", 0)) > 0
+
+
+def delta_columns(relative: str) -> dict[str, str]:
+    """Column name -> ClickHouse type of one Delta table of the lake."""
+    rows = _lake_client().query(f"DESCRIBE TABLE {delta_source(relative)}").result_rows
+    return {str(r[0]): str(r[1]) for r in rows}
+
+
+def query_df(sql: str, parameters: dict[str, Any] | None = None) -> Any:
+    """A pandas DataFrame of `sql` (tables named with `delta_source`)."""
+    return _lake_client().query_df(sql, parameters=parameters)

@@ -7,13 +7,18 @@ atomically, so a read never sees a half-built table).
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime as dt
+import json
+from decimal import Decimal
+from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends
 from fastapi.concurrency import run_in_threadpool
 
 from infra.settings import get_settings
 from serving_api.deps import Warehouse, internal_caller
+from serving_api.errors import ApiError
 from serving_api.schemas import Health, RefreshNode, RefreshResponse
 
 router = APIRouter(tags=["internal"])
@@ -24,6 +29,46 @@ async def health(db: Warehouse) -> Health:
     await run_in_threadpool(db.query, "SELECT 1")
     mode = "embedded chdb" if get_settings().embedded_warehouse else "clickhouse server"
     return Health(status="ok", warehouse=mode)
+
+
+# Marts whose raw rows the reconciliation (orchestration/reconcile.py) reads through this
+# process, which owns the embedded warehouse.
+READABLE_MARTS = ("shop_metric_daily",)
+
+
+@router.get(
+    "/internal/marts/{name}",
+    dependencies=[Depends(internal_caller)],
+    summary="Raw rows of a mart (for reconciliation), optionally of one shop",
+    responses={404: {"description": "NOT_FOUND: not a readable mart"},
+               503: {"description": "REPORT_NOT_READY: the mart has not been built"}},
+)
+async def mart_rows(name: str, db: Warehouse, shop_id: UUID | None = None) -> dict[str, Any]:
+    if name not in READABLE_MARTS:
+        raise ApiError(404, "NOT_FOUND", f"no readable mart named {name!r}")
+    database = get_settings().warehouse_database
+    where = " WHERE shop_id = {shop:String}" if shop_id else ""
+    try:
+        result = await run_in_threadpool(
+            db.query, f"SELECT * FROM `{database}`.`{name}`{where}",
+            parameters={"shop": str(shop_id)} if shop_id else None)
+    except Exception as exc:
+        if "UNKNOWN_TABLE" in str(exc) or "does not exist" in str(exc) or \
+                "doesn't exist" in str(exc):
+            raise ApiError(503, "REPORT_NOT_READY", f"{name} has not been built yet") from exc
+        raise
+    rows = [{col: _plain(v) for col, v in zip(result.column_names, row, strict=True)}
+            for row in result.result_rows]
+    rows.sort(key=lambda r: json.dumps(r, sort_keys=True))
+    return {"mart": name, "rows": rows}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dt.date | dt.datetime | UUID):
+        return value.isoformat() if not isinstance(value, UUID) else str(value)
+    return value
 
 
 @router.post(
