@@ -66,3 +66,17 @@ def make_database(admin_dsn: str) -> Iterator[Callable[[], str]]:
         for name in created:
             conn.execute(
                 sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def spark_session(stack: None) -> Iterator[object]:
+    """One Spark session for every test that needs Spark (a JVM is expensive on 2 cores).
+
+    Built with the real local dir (the cached jars); lake locations are read from the
+    settings at each call, so a test points it at its own lake with LAKE_PREFIX.
+    """
+    from pipelines.spark_session import build_session
+
+    session = build_session("tests")
+    yield session
+    session.stop()
