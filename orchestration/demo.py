@@ -1,11 +1,15 @@
 """`make demo`: seed a small Bishkek marketplace, ring up POS sales, land and build them
-through Dagster, and print one seller's report from the serving API."""
+through Dagster, and print one seller's report from the serving API: the till's gross,
+discounts, refunds, voids and net, receipts, units, the average receipt, the online orders,
+and the shop's net revenue including online (`shop_metric_daily`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import time
 from decimal import Decimal
+from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import httpx
@@ -21,40 +25,76 @@ from pos_producer.cli import ring_up_demo_sales
 
 console = Console()
 
+# (report field, column title); money fields are decimal strings, the rest counts.
+REPORT_COLUMNS = (
+    ("pos_gross", "till gross"), ("pos_discounts", "discounts"), ("pos_refunds", "refunds"),
+    ("pos_voids", "voids"), ("pos_net", "till net"), ("receipts", "receipts"),
+    ("units", "units"), ("avg_receipt", "avg receipt"), ("online_orders", "online orders"),
+    ("online_net", "online net"), ("net", "net revenue"),
+)
+
+
+def wait_applied(sale_ids: list[UUID], timeout: float = 180.0) -> int:
+    """Wait until the POS ingest applied the receipts and the outbox relay published the
+    core's events (core.pos_receipts): the lake lands what the core accepted."""
+    from marketplace_core.outbox.relay import backlog
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with transaction() as conn:
+            row = conn.execute("select count(*) from pos_receipts where sale_id = any(%s)",
+                               (sale_ids,)).fetchone()
+        applied = int(row[0]) if row else 0
+        if applied >= len(sale_ids) and backlog()[0] == 0:
+            return applied
+        if time.monotonic() > deadline:
+            raise SystemExit(f"only {applied} of {len(sale_ids)} receipts applied (is the "
+                             "pos-ingest service up? `make status`)")
+        time.sleep(1)
+
 
 def main() -> None:
     s = get_settings()
     t0 = time.monotonic()
     console.rule("[bold]Bishkek marketplace: POS sale → seller report")
-    console.print("[cyan]1/4[/] seeding shops, products and terminals in PostgreSQL")
+    console.print("[cyan]1/5[/] seeding shops, products and terminals in PostgreSQL")
     apply_migrations()
     with transaction() as conn:
         summary = seed_demo_marketplace(conn)
     console.print(f"    {len(summary.shops)} shops, {len(summary.devices)} POS terminals")
 
-    console.print("[cyan]2/4[/] ringing up 300 receipts on the terminals → Kafka (Avro)")
+    console.print("[cyan]2/5[/] ringing up 300 receipts on the terminals → Kafka (Avro)")
     # Each terminal records its receipts in its SQLite outbox, then delivers them.
     sales = ring_up_demo_sales(summary, count=300, seed=int(time.time()))
 
-    console.print("[cyan]3/4[/] Dagster: land Kafka → Delta (Spark), then dbt build (ClickHouse)")
-    job = defs.resolve_job_def("sales_refresh")
+    console.print("[cyan]3/5[/] the core applies them (POS ingest) and publishes "
+                  "core.pos_receipts (outbox relay)")
+    applied = wait_applied([x.sale_id for x in sales])
+    console.print(f"    {applied} receipts applied")
+
+    console.print("[cyan]4/5[/] Dagster: land Kafka → Delta (Spark), then dbt build (ClickHouse)")
+    job = defs.resolve_job_def("lake_refresh")
     result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral())
     if not result.success:
         raise SystemExit("the refresh job failed; see the log above")
 
-    console.print("[cyan]4/4[/] the seller's report from the serving API")
+    console.print("[cyan]5/5[/] the seller's report from the serving API")
     shop = max(summary.shops, key=lambda sh: sum(1 for x in sales if x.shop_id == sh.id))
-    today = dt.datetime.now().date()
+    today = dt.datetime.now(ZoneInfo(s.timezone)).date()  # business days are local
     url = f"{s.serving_api_url}/analytics/shops/{shop.id}/sales"
     params = {"from": str(today - dt.timedelta(days=3)), "to": str(today + dt.timedelta(days=1))}
     report = httpx.get(url, params=params, timeout=30).raise_for_status().json()
-    table = Table(title=f"{shop.name} ({shop.market}) — daily POS sales, KGS")
-    for col in ("date", "revenue", "receipts", "units"):
-        table.add_column(col, justify="right")
+    table = Table(title=f"{shop.name} ({shop.market}) — daily sales, till and online, KGS")
+    table.add_column("date", justify="right")
+    for _, title in REPORT_COLUMNS:
+        table.add_column(title, justify="right")
+
+    def cells(figures: dict[str, object]) -> list[str]:
+        return ["—" if figures[k] is None else str(figures[k]) for k, _ in REPORT_COLUMNS]
+
     for d in report["days"]:
-        table.add_row(d["date"], d["revenue"], str(d["receipts"]), str(d["units"]))
-    t = report["totals"]
-    table.add_row("total", t["revenue"], str(t["receipts"]), str(t["units"]), style="bold")
+        table.add_row(d["date"], *cells(d))
+    table.add_row("total", *cells(report["totals"]), style="bold")
     console.print(table)
     sent = sum((x.total or Decimal("0.00") for x in sales if x.shop_id == shop.id),
                Decimal("0.00"))

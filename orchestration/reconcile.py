@@ -123,7 +123,7 @@ def read_topic(topic: str) -> list[dict[str, Any]]:
                 sid = int.from_bytes(value[1:5], "big")
                 if sid not in schemas:
                     schemas[sid] = fastavro.parse_schema(
-                        json.loads(registry_client().get_schema(sid).schema_str))
+                        json.loads(registry_client().get_schema(sid).schema_str or "null"))
                 record = fastavro.schemaless_reader(io.BytesIO(value[5:]), schemas[sid], None)
                 assert isinstance(record, dict)
                 seen.setdefault(str(record["event_id"]), record)

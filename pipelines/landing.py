@@ -58,6 +58,7 @@ DECODE_ERRORS = (NOT_CONFLUENT_FRAMED, UNKNOWN_SCHEMA_ID, INCOMPATIBLE_SCHEMA, A
 META_COLUMNS = ("_topic", "_partition", "_offset", "_kafka_timestamp", "_schema_id",
                 "_ingested_at", "_event_date")
 APP_ID = "lake-landing"
+RETENTION_EVERY_SECONDS = 24 * 3600.0
 
 
 def uri(relative: str) -> str:
@@ -267,7 +268,7 @@ class BatchWriter:
 
     def __init__(self, tables: Sequence[LakeTable], *, parallelism: int | None = None,
                  schemas: WriterSchemas | None = None, log: Callable[[str], None] = print,
-                 ) -> None:
+                 retention_every: float | None = None) -> None:
         self.tables = {t.topic.name: t for t in tables}
         self.schemas = schemas or WriterSchemas()
         # Tables are landed side by side: each Delta commit waits mostly on the object
@@ -275,9 +276,13 @@ class BatchWriter:
         self.parallelism = parallelism or get_settings().landing_table_parallelism
         self.stats = LandingStats()
         self.log = log
+        # Seconds between retention runs (continuous mode); the first one after a period.
+        self.retention_every = retention_every
+        self._retention_at = time.monotonic()
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         started = time.monotonic()
+        self._retention_if_due(batch.sparkSession)
         # Kafka gives one Spark partition per topic partition (a hundred here), most of them
         # empty in a micro-batch; every write below would schedule a task for each.
         batch = batch.coalesce(2).persist()
@@ -304,6 +309,19 @@ class BatchWriter:
                      f"in {time.monotonic() - started:.1f}s")
         finally:
             batch.unpersist()
+
+    def _retention_if_due(self, spark: SparkSession) -> None:
+        """The continuous landing is the lake's only writer while it runs (Delta on S3
+        assumes one writer per table), so it applies retention itself, between batches."""
+        if self.retention_every is None:
+            return
+        if time.monotonic() - self._retention_at < self.retention_every:
+            return
+        from pipelines.retention import apply_retention
+
+        self.log("  retention: expiring partitions past their retention class")
+        apply_retention(spark, tables=list(self.tables.values()), log=self.log)
+        self._retention_at = time.monotonic()
 
     def _land_table(self, spark: SparkSession, batch: DataFrame, batch_id: int,
                     table: LakeTable, sids: set[int], records: int) -> None:
@@ -501,7 +519,8 @@ def main(argv: list[str] | None = None) -> None:
         query, _ = start(spark, available_now=False, tables=tables,
                          trigger_seconds=args.trigger_seconds,
                          max_offsets_per_trigger=args.max_offsets_per_trigger,
-                         writer=BatchWriter(tables, log=lambda m: print(m, flush=True)))
+                         writer=BatchWriter(tables, log=lambda m: print(m, flush=True),
+                                            retention_every=RETENTION_EVERY_SECONDS))
         print(f"landing {len(tables)} topic(s) continuously into "
               f"{get_settings().lake_root}; Ctrl-C stops", flush=True)
         try:
@@ -581,7 +600,7 @@ def status_file() -> Path:
 
 def write_status(query: StreamingQuery) -> None:
     """What the health check reads: the last progress of the continuous query."""
-    progress = query.lastProgress or {}
+    progress: dict[str, Any] = dict(query.lastProgress or {})
     path = status_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

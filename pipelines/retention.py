@@ -4,9 +4,8 @@ marts forever.
 For every catalog table whose retention class has a limit, the rows older than the limit
 are deleted from its bronze and silver layers, by partition column (bronze `kafka_date`,
 the UTC day of the Kafka record's timestamp; silver `_event_date`, the UTC day of the
-event): whole
-partitions go, and the DELETE is a metadata-only commit. Current-state tables are never
-touched (one row per entity, however old its last change).
+event): whole partitions go, and the DELETE is a metadata-only commit. Current-state
+tables are never touched (one row per entity, however old its last change).
 
 A DELETE only unlinks files from the table's log; VACUUM then removes them from the object
 store. It runs in LITE mode (only files the log says were removed: files a concurrent
@@ -52,7 +51,7 @@ class TableRetention:
     status: str  # deleted | nothing_expired | would_delete | not_landed | no_partition_column
     cutoff: str | None = None  # rows with the partition column before this date go
     rows_deleted: int = 0  # with --dry-run: rows that would be deleted
-    files_removed: int = 0  # files VACUUM removed (dry run: files holding expired rows)
+    files_removed: int = 0  # files of the expired partitions VACUUM removed (dry run: to remove)
     vacuum: str = ""  # lite | full | "" (not run)
     seconds: float = 0.0
 
@@ -69,19 +68,18 @@ def _uri(relative: str) -> str:
     return f"{get_settings().lake_root}/{relative}"
 
 
-def _data_files(relative: str) -> set[str]:
-    """Keys of the table's data files in the object store (not its log)."""
+def _partition_files(relative: str, column: str, days: Sequence[date]) -> set[str]:
+    """Keys of the data files in these partitions of a table, in the object store (listing
+    only the expired partitions: a whole table can hold millions of streaming files)."""
     from infra.services.minio import s3_client
 
     s3 = s3_client()
-    prefix = relative.strip("/") + "/"
+    paginator = s3.get_paginator("list_objects_v2")
     keys: set[str] = set()
-    for page in s3.get_paginator("list_objects_v2").paginate(
-            Bucket=get_settings().lake_bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            key = obj["Key"]
-            if not key.endswith("/") and not key[len(prefix):].startswith("_delta_log/"):
-                keys.add(key)
+    for day in days:
+        prefix = f"{relative.strip('/')}/{column}={day.isoformat()}/"
+        for page in paginator.paginate(Bucket=get_settings().lake_bucket, Prefix=prefix):
+            keys |= {o["Key"] for o in page.get("Contents", []) if not o["Key"].endswith("/")}
     return keys
 
 
@@ -108,7 +106,7 @@ def _vacuum(spark: SparkSession, path: str, retain_hours: int,
             spark.sql(f"VACUUM delta.`{path}` RETAIN {retain_hours} HOURS LITE").collect()
             return "lite"
         except Exception as exc:
-            if "LITE" not in str(exc).upper():
+            if not any(m in str(exc) for m in ("VACUUM LITE", "VACUUM_LITE")):
                 raise
             log(f"    VACUUM LITE refused ({str(exc).splitlines()[0][:160]}); "
                 f"FULL with {SAFE_RETAIN_HOURS} h instead")
@@ -138,21 +136,23 @@ def expire_layer(spark: SparkSession, table: LakeTable, layer: Layer, *, now: da
         log(f"  {layer}/{table.name}: no {part} column, left alone")
     else:
         expired = spark.read.format("delta").load(path).where(F.col(part) < F.lit(cutoff))
+        days = sorted(r[0] for r in expired.select(part).distinct().collect())
         if dry_run:
-            out.rows_deleted = expired.count()
+            out.rows_deleted = expired.count() if days else 0
             out.files_removed = (expired.select(F.input_file_name()).distinct().count()
-                                 if out.rows_deleted else 0)
+                                 if days else 0)
             out.status = "would_delete" if out.rows_deleted else "nothing_expired"
         else:
-            if expired.limit(1).count():
+            before = _partition_files(rel, part, days)
+            if days:
                 deleted = spark.sql(
                     f"DELETE FROM delta.`{path}` WHERE `{part}` < DATE'{cutoff.isoformat()}'"
                 ).collect()
                 out.rows_deleted = int(deleted[0][0]) if deleted else 0
                 out.status = "deleted"
-            before = _data_files(rel)
+            # Always: also removes what an interrupted earlier run deleted but did not vacuum.
             out.vacuum = _vacuum(spark, path, retain_hours, log)
-            out.files_removed = len(before - _data_files(rel))
+            out.files_removed = len(before - _partition_files(rel, part, days))
     out.seconds = time.monotonic() - started
     if out.status not in ("not_landed", "no_partition_column"):
         verb = "would delete" if dry_run else "deleted"
@@ -179,20 +179,17 @@ def apply_retention(spark: SparkSession | None = None, *, now: datetime | None =
     log(f"retention at {now.isoformat()}{' (dry run)' if dry_run else ''}")
     results: list[TableRetention] = []
     try:
-        # Small tables: Delta's default of 50 partitions for reading a snapshot's log costs
-        # far more than the log itself on a 2-core machine.
-        with _session_conf(spark, {"spark.databricks.delta.snapshotPartitions": "2"}):
-            for table in tables:
-                if RETENTION_DAYS[table.retention] is None:
-                    for layer in Layer:
-                        results.append(TableRetention(
-                            table.name, str(layer),
-                            table.bronze_path if layer is Layer.BRONZE else table.silver_path,
-                            str(table.retention), "kept_forever"))
-                    continue
+        for table in tables:
+            if RETENTION_DAYS[table.retention] is None:
                 for layer in Layer:
-                    results.append(expire_layer(spark, table, layer, now=now, dry_run=dry_run,
-                                                retain_hours=retain_hours, log=log))
+                    results.append(TableRetention(
+                        table.name, str(layer),
+                        table.bronze_path if layer is Layer.BRONZE else table.silver_path,
+                        str(table.retention), "kept_forever"))
+                continue
+            for layer in Layer:
+                results.append(expire_layer(spark, table, layer, now=now, dry_run=dry_run,
+                                            retain_hours=retain_hours, log=log))
     finally:
         if own:
             spark.stop()

@@ -6,10 +6,10 @@ continuous landing service holds the lake, a run does not start a second query o
 same checkpoint: it records that the service is landing, with the tables' Delta versions.
 """
 
-from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import dagster as dg
 
@@ -78,7 +78,7 @@ def lake_landing(context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeRe
     context.log.info(f"landed {result.records} record(s) in {result.batches} batch(es)")
     for table in LAKE_TABLES:
         counts = result.per_table.get(table.name, {"records": 0, "rejected": 0})
-        meta = {"records_landed": counts["records"], "rejected": counts["rejected"],
+        meta: dict[str, Any] = {"records_landed": counts["records"], "rejected": counts["rejected"],
                 "seconds": round(result.seconds, 1), "landed_by": "catch-up run"}
         for spec in _specs(table):
             yield dg.MaterializeResult(asset_key=spec.key, metadata=meta)

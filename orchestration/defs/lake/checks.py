@@ -3,7 +3,6 @@
 The data-quality suites (great-expectations) live in orchestration/defs/quality.
 """
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -15,9 +15,21 @@ from orchestration.defs.warehouse.resources import WarehouseRefresher
 dbt_project = DbtProject(project_dir=REPO_ROOT / "dbt", profiles_dir=REPO_ROOT / "dbt")
 
 
+def _manifest_stale() -> bool:
+    manifest = dbt_project.manifest_path
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    root = REPO_ROOT / "dbt"
+    sources = [root / "dbt_project.yml", *root.glob("models/**/*"), *root.glob("macros/**/*"),
+               *root.glob("tests/**/*")]
+    return any(p.stat().st_mtime > built for p in sources if p.is_file())
+
+
 def _ensure_manifest() -> None:
-    """The asset graph comes from dbt's manifest; parse (no warehouse access) if missing."""
-    if not dbt_project.manifest_path.exists():
+    """The asset graph comes from dbt's manifest; parse it (no warehouse access) when it is
+    missing or older than the project's files."""
+    if _manifest_stale():
         subprocess.run([sys.executable, "-m", "warehouse.dbt_cli", "parse", "--quiet"],
                        check=True, cwd=REPO_ROOT)
 

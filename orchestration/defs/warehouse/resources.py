@@ -38,9 +38,3 @@ class WarehouseRefresher(dg.ConfigurableResource):  # type: ignore[type-arg]
             "seconds": result.seconds,
             "nodes": [n.__dict__ for n in result.nodes],
         }
-
-    def lake_decode_errors(self) -> dict[str, int]:
-        """Reject counts by reason, read from the bronze table through ClickHouse."""
-        from warehouse.lake import bronze_decode_errors
-
-        return bronze_decode_errors()
