@@ -5,7 +5,7 @@ PYTHON   := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed-$(shell sha1sum pyproject.toml 2>/dev/null | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: help install up down status logs demo reconcile land test test-unit lint schema-check bench clean-data
+.PHONY: help install up down status logs demo reconcile land test test-unit lint schema-check bench clean-data docs
 
 help:
 	@echo "make demo    install what is missing, start the stack, run the POS→report slice"
@@ -43,6 +43,14 @@ reconcile: $(STAMP)
 
 land: $(STAMP)
 	@$(PYTHON) -m pipelines.landing --available-now
+
+# dbt's documentation site (models, columns, tests, lineage) as one file:
+# dbt/target/static_index.html. It reads the warehouse's catalog: in embedded mode stop
+# the serving API first, or skip the catalog with DOCS_ARGS=--empty-catalog.
+DOCS_ARGS ?=
+docs: $(STAMP)
+	@$(PYTHON) -m warehouse.dbt_cli docs generate --static $(DOCS_ARGS)
+	@echo "open dbt/target/static_index.html"
 
 test: $(STAMP)
 	@$(PYTHON) -m infra up --no-apps

@@ -1,7 +1,7 @@
 """The dbt CLI for analysts, with the platform's settings applied.
 
     python -m warehouse.dbt_cli build
-    python -m warehouse.dbt_cli test --select shop_sales_daily
+    python -m warehouse.dbt_cli test --select shop_metric_daily
 
 Exports the env vars of warehouse.refresh.dbt_env(), installs the chdb driver hook and
 runs dbt's own CLI on the repo's dbt project. Embedded mode: the warehouse directory

@@ -1,4 +1,9 @@
-"""Sellers' sales report: `GET /analytics/shops/{shop_id}/sales` as JSON or CSV."""
+"""Sellers' sales report: `GET /analytics/shops/{shop_id}/sales` as JSON or CSV.
+
+Per local (Asia/Bishkek) day and in total: the till's gross, discounts, refunds, voids and
+net revenue from the receipts the core applied, receipts, units and the average receipt,
+the online orders paid and refunded, and the shop's total net revenue (`shop_metric_daily`).
+"""
 
 from __future__ import annotations
 
@@ -16,8 +21,9 @@ from fastapi.responses import StreamingResponse
 from infra.settings import get_settings
 from serving_api.deps import Warehouse
 from serving_api.errors import ApiError
-from serving_api.reports.shop_sales import ReportNotReady, daily_sales, totals
-from serving_api.schemas import ShopSalesReport
+from serving_api.reports import shop_sales as report
+from serving_api.reports.shop_sales import ReportNotReady
+from serving_api.schemas import DailySales, ShopSalesReport
 
 router = APIRouter(prefix="/analytics/shops", tags=["analytics"])
 
@@ -33,7 +39,7 @@ class ReportFormat(StrEnum):
     "/{shop_id}/sales",
     response_model=ShopSalesReport,
     response_model_by_alias=True,
-    summary="Daily POS sales of one shop",
+    summary="Daily sales of one shop: till and online, gross to net",
     responses={
         200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"},
         422: {"description": "INVALID_REQUEST or INVALID_DATE_RANGE"},
@@ -52,25 +58,27 @@ async def shop_sales(
     if (date_to - date_from).days >= MAX_RANGE_DAYS:
         raise ApiError(422, "INVALID_DATE_RANGE", f"at most {MAX_RANGE_DAYS} days per request")
     try:
-        days = await run_in_threadpool(daily_sales, db, shop_id, date_from, date_to)
+        data = await run_in_threadpool(report.read, db, shop_id, date_from, date_to)
     except ReportNotReady as exc:
         raise ApiError(
             503, "REPORT_NOT_READY", "sales reports are being built; retry shortly"
         ) from exc
     if format is ReportFormat.csv:
-        return _csv(shop_id, date_from, date_to, days)
+        return _csv(shop_id, date_from, date_to, data.days)
     return ShopSalesReport(
         shop_id=shop_id, date_from=date_from, date_to=date_to,  # type: ignore[call-arg]
-        timezone=get_settings().timezone, days=days, totals=totals(days),
+        timezone=get_settings().timezone, days=data.days, totals=data.totals,
     )
 
 
-def _csv(shop_id: UUID, date_from: dt.date, date_to: dt.date, days: list) -> StreamingResponse:  # type: ignore[type-arg]
+def _csv(shop_id: UUID, date_from: dt.date, date_to: dt.date,
+         days: list[DailySales]) -> StreamingResponse:
+    """One row per day, the JSON's columns in the JSON's order; money as 1499.00."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["date", "revenue_kgs", "receipts", "units"])
+    writer.writerow(report.csv_header())
     for d in days:
-        writer.writerow([d.date.isoformat(), f"{d.revenue:.2f}", d.receipts, d.units])
+        writer.writerow(report.csv_row(d))
     name = f"shop-{shop_id}-sales-{date_from}-{date_to}.csv"
     return StreamingResponse(
         iter([buf.getvalue()]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from infra.settings import REPO_ROOT, get_settings
+from pipelines.lake_catalog import by_name
 from warehouse import dbt_chdb
 from warehouse.client import close_clients, get_client, http_target
 from warehouse.refresh import dbt_env
@@ -123,7 +125,10 @@ def test_dbt_env_embedded_and_server(
     env = dbt_env(s)
     assert env["DBT_WAREHOUSE_TARGET"] == "embedded"
     assert env["DBT_CHDB_PATH"] == str(s.warehouse_path)
-    assert env["DBT_LAKE_POS_SALES_URL"] == s.lake_http_url(s.lake_pos_sales_path)
+    lake_tables = json.loads(env["DBT_LAKE_TABLES"])
+    receipts = by_name("core_pos_receipts")
+    assert lake_tables["core_pos_receipts"] == s.lake_http_url(receipts.silver_path)
+    assert lake_tables["bronze_core_pos_receipts"] == s.lake_http_url(receipts.bronze_path)
     assert env["DBT_TIMEZONE"] == s.timezone
     assert env["DBT_ENV_SECRET_LAKE_SECRET_KEY"] == s.s3_secret_key
 
