@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -53,6 +55,72 @@ def wait_applied(sale_ids: list[UUID], timeout: float = 180.0) -> int:
         time.sleep(1)
 
 
+def ring_up_returns(summary: Any, sales: list[Any], shop_id: UUID) -> list[UUID]:
+    """At one shop's till: a customer returns one item of a receipt, the cashier voids
+    another receipt, and gives a standalone discount. Returns the events' sale ids."""
+    from marketplace_core.pos.credentials import issue_credentials
+    from pos_producer.config import DeviceConfig
+    from pos_producer.terminal import Terminal
+
+    device = next(d for d in summary.devices if d.shop_id == shop_id)
+    with transaction() as conn:
+        creds = issue_credentials(conn, device.id)
+    cfg = DeviceConfig(device_id=device.id, shop_id=shop_id, token=creds.token,
+                       secret=creds.secret)
+    mine = [x for x in sales if x.shop_id == shop_id]
+    with Terminal(cfg) as till:
+        refunded, voided = mine[0], mine[1]
+        line = refunded.items[0]
+        numbers = [till.refund(refunded.receipt_number, [replace(line, qty=1)]),
+                   till.void(voided.receipt_number),
+                   till.discount(Decimal("25.00"))]
+        if till.flush(60):
+            raise SystemExit(f"{device.id}: returns not delivered")
+        recorded = [till.recorded(n) for n in numbers]
+    return [r.sale_id for r in recorded if r is not None]
+
+
+def sell_online(summary: Any, shop_id: UUID, orders_count: int = 3) -> int:
+    """Buyers order online at the shop (its terminal was just heard from, so it sells
+    online), pay through the PSP simulator (signed webhook), and one order is refunded."""
+    import secrets
+
+    from marketplace_core.accounts import service as accounts
+    from marketplace_core.accounts.principal import AuthenticatedUser
+    from marketplace_core.orders import service as orders
+    from marketplace_core.payments import refunds, service, simulator
+    from marketplace_core.payments.webhooks import receive_psp_webhook, sign
+    from marketplace_core.pos import service as pos
+
+    device = next(d for d in summary.devices if d.shop_id == shop_id)
+    variant = next(s.variants[0] for s in summary.shops if s.id == shop_id)
+    paid = []
+    with transaction() as conn:
+        pos.record_heartbeat(conn, device.id)
+        admin = accounts.register_user(
+            conn, email=f"demo-admin-{secrets.token_hex(4)}@bazaar.kg",
+            password=secrets.token_urlsafe(16), full_name="Demo admin", role="admin",
+            password_rounds=4).user
+    for n in range(orders_count):
+        with transaction() as conn:
+            buyer = accounts.register_user(
+                conn, email=f"demo-buyer-{secrets.token_hex(4)}@bazaar.kg",
+                password=secrets.token_urlsafe(16), full_name=f"Buyer {n}", role="buyer",
+                password_rounds=4).user
+            order = orders.place_order(conn, buyer.id, orders.OrderRequest.of(
+                shop_id, [(variant.id, 1)], "delivery",
+                delivery_address="Bishkek, Chui avenue 1")).order
+            payment = service.start_payment(conn, order.id,
+                                            AuthenticatedUser(buyer.id, "buyer")).payment
+            body = simulator.webhook_body(
+                simulator.buyer_completes(conn, payment.psp_payment_id, "paid"))
+            receive_psp_webhook(conn, body, sign(body))
+            paid.append(order.id)
+    with transaction() as conn:
+        refunds.request_refund(conn, paid[0], AuthenticatedUser(admin.id, "admin"))
+    return len(paid)
+
+
 def main() -> None:
     s = get_settings()
     t0 = time.monotonic()
@@ -67,9 +135,15 @@ def main() -> None:
     # Each terminal records its receipts in its SQLite outbox, then delivers them.
     sales = ring_up_demo_sales(summary, count=300, seed=int(time.time()))
 
+    shop = max(summary.shops, key=lambda sh: sum(1 for x in sales if x.shop_id == sh.id))
+    adjusted = ring_up_returns(summary, sales, shop.id)
+    console.print(f"    and at {shop.name}: a refund, a void and a standalone discount")
+    online = sell_online(summary, shop.id)
+    console.print(f"    {online} online orders paid through the PSP simulator, one refunded")
+
     console.print("[cyan]3/5[/] the core applies them (POS ingest) and publishes "
                   "core.pos_receipts (outbox relay)")
-    applied = wait_applied([x.sale_id for x in sales])
+    applied = wait_applied([x.sale_id for x in sales] + adjusted)
     console.print(f"    {applied} receipts applied")
 
     console.print("[cyan]4/5[/] Dagster: land Kafka → Delta (Spark), then dbt build (ClickHouse)")
@@ -79,7 +153,6 @@ def main() -> None:
         raise SystemExit("the refresh job failed; see the log above")
 
     console.print("[cyan]5/5[/] the seller's report from the serving API")
-    shop = max(summary.shops, key=lambda sh: sum(1 for x in sales if x.shop_id == sh.id))
     today = dt.datetime.now(ZoneInfo(s.timezone)).date()  # business days are local
     url = f"{s.serving_api_url}/analytics/shops/{shop.id}/sales"
     params = {"from": str(today - dt.timedelta(days=3)), "to": str(today + dt.timedelta(days=1))}

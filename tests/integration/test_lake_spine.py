@@ -254,16 +254,20 @@ def _delete_prefix(prefix: str) -> int:
 
 # --- landing with faults ---------------------------------------------------------------------
 
+# The killed runs land a few topics (each batch spans all of them); the last run, all.
+KILLED_TABLES = "core_pos_receipts,core_orders,core_variants,pos_dead_letter"
+
+
 def _kill_mid_batch(spine: Spine, after_batches: int) -> None:
     """Continuous landing, small batches; SIGKILL right after a batch has been written,
     i.e. while the next one (spanning several topics) is being written."""
     proc = subprocess.Popen(
         [sys.executable, "-u", "-m", "pipelines.landing", "--trigger-seconds", "1",
-         "--max-offsets-per-trigger", "400"],
+         "--max-offsets-per-trigger", "300", "--tables", KILLED_TABLES],
         cwd=REPO_ROOT, env={**os.environ, **spine.env}, stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL, text=True)
     seen = 0
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + 900
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -336,9 +340,6 @@ def test_killed_landing_then_reconcile_finds_no_difference(spine: Spine) -> None
         assert applied == 8  # 7 over Kafka (duplicate and forged refused) + 1 over HTTP
 
     _refresh(spine)
-    report = httpx.get(f"{spine.serving_url}/analytics/shops/{spine.pos_shop}/sales",
-                       params={"from": "2020-01-01", "to": "2020-12-31"}, timeout=30)
-    assert report.status_code == 200
     for shop, expected in ((spine.pos_shop, POS_EXPECTED),
                            (spine.online_shop, ONLINE_EXPECTED)):
         rows = _mart_rows(spine, shop)
