@@ -301,6 +301,8 @@ class BatchWriter:
             spark = batch.sparkSession
             work = [(self.tables[topic], sids, counts[topic]) for topic, sids in ids.items()
                     if topic in self.tables]
+            self.log(f"  batch {batch_id} started: {sum(counts.values())} record(s) of "
+                     f"{len(work)} topic(s)")
             with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
                 list(pool.map(lambda w: self._land_table(spark, batch, batch_id, *w), work))
             self.stats.batches += 1

@@ -77,6 +77,14 @@ def spark_session(stack: None) -> Iterator[object]:
     """
     from pipelines.spark_session import build_session
 
-    session = build_session("tests")
+    with pytest.MonkeyPatch.context() as mp:  # a module may have moved the local dir
+        mp.setenv("PLATFORM_LOCAL_DIR", REAL_LOCAL_DIR)
+        get_settings.cache_clear()
+        session = build_session("tests")
+    get_settings.cache_clear()
     yield session
     session.stop()
+
+
+# The real local dir (Spark's jar cache lives there), read before any test patches the env.
+REAL_LOCAL_DIR = str(get_settings().local_dir)

@@ -108,13 +108,19 @@ def _pos_events(creds: DeviceCredentials, v1: uuid.UUID, v2: uuid.UUID
     forged = till_event(creds, [(v1, 1, "1500.00")], secret="not-the-device-secret",
                         sequence_number=next(seq))
     http = till_event(creds, [(v1, 1, "1500.00")], sequence_number=next(seq))
-    return [s1, s2, refund, s3, void, discount, cash, s1, forged], forged, http
+    busy = [till_event(creds, [(v2, 1, "350.50")], sequence_number=100 + n)
+            for n in range(BUSY_SALES)]
+    return [s1, s2, refund, s3, void, discount, cash, s1, forged, *busy], forged, http
 
 
-# Hand-computed: gross 3000 + 350.50 + 1051.50 + 1500 + 1500 (HTTP); discounts 100 + 50;
-# refunds 350.50; voids 1500 (the voided sale).
-POS_EXPECTED = {"pos_gross": D("7402.00"), "pos_discounts": D("150.00"),
-                "pos_refunds": D("350.50"), "pos_voids": D("1500.00"), "pos_net": D("5401.50")}
+# A busy till besides: enough receipts (and stock events) for the landing to need several
+# small batches, so it can be killed in the middle of one.
+BUSY_SALES = 400
+# Hand-computed: gross 3000 + 350.50 + 1051.50 + 1500 + 1500 (HTTP) + the busy sales;
+# discounts 100 + 50; refunds 350.50; voids 1500 (the voided sale).
+POS_EXPECTED = {"pos_gross": D("7402.00") + BUSY_SALES * D("350.50"),
+                "pos_discounts": D("150.00"), "pos_refunds": D("350.50"),
+                "pos_voids": D("1500.00"), "pos_net": D("5401.50") + BUSY_SALES * D("350.50")}
 ONLINE_PRICE = D("1999.99")
 ONLINE_EXPECTED = {"online_gross": 2 * ONLINE_PRICE, "online_refunds": ONLINE_PRICE,
                    "online_net": ONLINE_PRICE}
@@ -204,7 +210,7 @@ def spine(make_database: Callable[[], str],
 
             _, pos_shop = make_shop(conn)
             v1 = make_variant(conn, pos_shop, price=D("1500.00"), stock=100)
-            v2 = make_variant(conn, pos_shop, price=D("350.50"), stock=100)
+            v2 = make_variant(conn, pos_shop, price=D("350.50"), stock=1000)
             creds = make_device(conn, pos_shop)
         kafka_events, forged, http_event = _pos_events(creds, v1, v2)
         _send_over_kafka(sales, creds, kafka_events)
@@ -215,7 +221,8 @@ def spine(make_database: Callable[[], str],
             cwd=REPO_ROOT, env={**os.environ, **env}, capture_output=True, text=True,
             timeout=300)
         assert ingest.returncode == 0, ingest.stderr[-3000:]
-        assert "applied=7 duplicates=1 rejected=1" in ingest.stdout, ingest.stdout
+        assert f"applied={7 + BUSY_SALES} duplicates=1 rejected=1" in ingest.stdout, (
+            ingest.stdout)
         with core_api(env, logs / "core-api.log") as core_url:
             r = httpx.post(f"{core_url}/pos/sales", json=json.loads(json.dumps(
                 http_event, default=str)), headers={"Authorization": f"Bearer {creds.token}"},
@@ -259,8 +266,8 @@ KILLED_TABLES = "core_pos_receipts,core_orders,core_variants,pos_dead_letter"
 
 
 def _kill_mid_batch(spine: Spine, after_batches: int) -> None:
-    """Continuous landing, small batches; SIGKILL right after a batch has been written,
-    i.e. while the next one (spanning several topics) is being written."""
+    """Continuous landing, small batches; SIGKILL while the `after_batches`-th batch
+    (spanning several topics) is being written."""
     proc = subprocess.Popen(
         [sys.executable, "-u", "-m", "pipelines.landing", "--trigger-seconds", "1",
          "--max-offsets-per-trigger", "300", "--tables", KILLED_TABLES],
@@ -271,10 +278,10 @@ def _kill_mid_batch(spine: Spine, after_batches: int) -> None:
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
-            if line.lstrip().startswith("batch "):
+            if line.lstrip().startswith("batch ") and " started: " in line:
                 seen += 1
                 if seen >= after_batches:
-                    time.sleep(0.7)
+                    time.sleep(1.5)  # into the batch's writes, several topics in flight
                     break
             assert time.monotonic() < deadline, "landing made no progress"
     finally:
@@ -337,7 +344,8 @@ def test_killed_landing_then_reconcile_finds_no_difference(spine: Spine) -> None
         assert ("BAD_SIGNATURE", 1) in reasons
         [(applied,)] = query("SELECT count() FROM {silver:core_pos_receipts} "
                              "WHERE shop_id = {shop:String}", {"shop": str(spine.pos_shop)})
-        assert applied == 8  # 7 over Kafka (duplicate and forged refused) + 1 over HTTP
+        # 7 + the busy ones over Kafka (duplicate and forged refused) + 1 over HTTP
+        assert applied == 8 + BUSY_SALES
 
     _refresh(spine)
     for shop, expected in ((spine.pos_shop, POS_EXPECTED),

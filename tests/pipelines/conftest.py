@@ -36,11 +36,6 @@ def lake_prefix(stack: None) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def spark(lake_prefix: str) -> Iterator[Any]:
-    from pipelines.spark_session import build_session
-
-    session = build_session("pipelines-tests")
-    try:
-        yield session
-    finally:
-        session.stop()
+def spark(lake_prefix: str, spark_session: Any) -> Any:
+    """The session-wide Spark session (tests/conftest.py), after this module's prefix."""
+    return spark_session

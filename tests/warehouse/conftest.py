@@ -71,17 +71,6 @@ def lake_prefix() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def spark(lake_prefix: str):  # type: ignore[no-untyped-def]
-    """One Spark session per module, built with the real local dir (cached jars)."""
-    from pipelines.spark_session import build_session
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PLATFORM_LOCAL_DIR", REAL_LOCAL_DIR)
-        get_settings.cache_clear()
-        try:
-            session = build_session("warehouse-tests")
-        finally:
-            mp.undo()
-            get_settings.cache_clear()
-    yield session
-    session.stop()
+def spark(lake_prefix: str, spark_session):  # type: ignore[no-untyped-def]
+    """The session-wide Spark session (tests/conftest.py), after this module's prefix."""
+    return spark_session
