@@ -79,6 +79,11 @@ class LakeTable:
     def current_path(self) -> str | None:
         return _rel(f"silver/{self.name}_current") if self.entity_key else None
 
+    @property
+    def checkpoint_path(self) -> str:
+        """The table's landing query's checkpoint: its topic's offsets."""
+        return _rel(f"_checkpoints/{self.name}")
+
     # --- names as ClickHouse (and dbt's `lake` source) see them ------------------------
     @property
     def lake_tables(self) -> dict[str, str]:
@@ -136,11 +141,6 @@ LAKE_TABLES: tuple[LakeTable, ...] = (
     _core(topics.CORE_CATEGORIES, "category_id", "The category tree."),
     _core(topics.CORE_USERS, "user_id", "Users, pseudonymous: no email, phone or name."),
 )
-
-
-def landing_checkpoint() -> str:
-    """The landing query's checkpoint (Kafka offsets of every landed topic)."""
-    return _rel("_checkpoints/landing")
 
 
 def by_name(name: str) -> LakeTable:

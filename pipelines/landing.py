@@ -1,7 +1,8 @@
 """Land every topic of the lake catalog from Kafka into Delta: bronze, silver, current state.
 
-One Spark Structured Streaming query subscribes to every catalog topic (one JVM for all of
-them: a 2-core machine cannot afford one per topic) and, for each micro-batch, per topic:
+One Spark application (one JVM for every topic: a 2-core machine cannot afford one per
+topic) runs one Structured Streaming query per catalog table, each with its own checkpoint
+(so adding a table touches no other table's progress), and for each micro-batch:
 
 1. bronze  append every Kafka record as it was sent (raw bytes, topic/partition/offset,
            schema id, event id and time when readable, `decode_error` otherwise). The write
@@ -15,7 +16,7 @@ them: a 2-core machine cannot afford one per topic) and, for each micro-batch, p
 3. current for entity tables, MERGE the latest event per entity: a row moves only forward
            (a later event time, or the same time at a later offset).
 
-The query's checkpoint holds the Kafka offsets; Delta holds the data. Kill the job at any
+Each query's checkpoint holds its topic's Kafka offsets; Delta holds the data. Kill the job at any
 point and restart it: every event ends up exactly once in bronze, silver and current.
 Deleting the checkpoint means replaying the lake from Kafka: delete the lake with it.
 
@@ -44,7 +45,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from infra.settings import get_settings
 from pipelines import confluent_avro
-from pipelines.lake_catalog import LAKE_TABLES, LakeTable, landing_checkpoint
+from pipelines.lake_catalog import LAKE_TABLES, LakeTable
 from pipelines.spark_session import build_session
 from schemas.topics import schema_str
 
@@ -264,88 +265,74 @@ class LandingStats:
 
 
 class BatchWriter:
-    """The foreachBatch body: one micro-batch of every subscribed topic."""
+    """The foreachBatch body of one table's query: one micro-batch of its topic."""
 
-    def __init__(self, tables: Sequence[LakeTable], *, parallelism: int | None = None,
-                 schemas: WriterSchemas | None = None, log: Callable[[str], None] = print,
+    def __init__(self, table: LakeTable, *, stats: LandingStats, gate: threading.Semaphore,
+                 schemas: WriterSchemas, log: Callable[[str], None] = print,
                  retention_every: float | None = None) -> None:
-        self.tables = {t.topic.name: t for t in tables}
-        self.schemas = schemas or WriterSchemas()
-        # Tables are landed side by side: each Delta commit waits mostly on the object
-        # store and the driver, not on the cores.
-        self.parallelism = parallelism or get_settings().landing_table_parallelism
-        self.stats = LandingStats()
+        self.table = table
+        self.stats = stats
+        self.gate = gate
+        self.schemas = schemas
         self.log = log
         # Seconds between retention runs (continuous mode); the first one after a period.
         self.retention_every = retention_every
         self._retention_at = time.monotonic()
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        # Every table has its own query (and thread); the gate keeps a 2-core machine
+        # from running all of them at once.
+        with self.gate:
+            self._retention_if_due(batch.sparkSession)
+            self._land(batch, batch_id)
+
+    def _land(self, batch: DataFrame, batch_id: int) -> None:
         started = time.monotonic()
-        self._retention_if_due(batch.sparkSession)
-        # Kafka gives one Spark partition per topic partition (a hundred here), most of them
-        # empty in a micro-batch; every write below would schedule a task for each.
+        # One Spark partition per topic partition, most of them empty in a micro-batch:
+        # every write below would schedule a task for each.
         batch = batch.coalesce(2).persist()
         try:
-            present = batch.groupBy("topic", confluent_avro.schema_id(F.col("value")).alias(
+            present = batch.groupBy(confluent_avro.schema_id(F.col("value")).alias(
                 "sid")).count().collect()
-            if not present:
+            records = sum(int(r["count"]) for r in present)
+            if not records:
                 return
-            ids: dict[str, set[int]] = {}
-            counts: dict[str, int] = {}
-            for row in present:
-                ids.setdefault(row["topic"], set())
-                if row["sid"] is not None:
-                    ids[row["topic"]].add(int(row["sid"]))
-                counts[row["topic"]] = counts.get(row["topic"], 0) + int(row["count"])
-            spark = batch.sparkSession
-            work = [(self.tables[topic], sids, counts[topic]) for topic, sids in ids.items()
-                    if topic in self.tables]
-            self.log(f"  batch {batch_id} started: {sum(counts.values())} record(s) of "
-                     f"{len(work)} topic(s)")
-            with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
-                list(pool.map(lambda w: self._land_table(spark, batch, batch_id, *w), work))
-            self.stats.batches += 1
-            self.log(f"  batch {batch_id}: {sum(counts.values())} record(s) "
-                     f"({', '.join(f'{t} {n}' for t, n in sorted(counts.items()))}) "
-                     f"in {time.monotonic() - started:.1f}s")
+            self.log(f"  {self.table.name} batch {batch_id} started: {records} record(s)")
+            sids = {int(r["sid"]) for r in present if r["sid"] is not None}
+            readable = self._land_table(batch.sparkSession, batch, batch_id, sids)
+            self.stats.add(self.table.name, records, records - readable)
+            self.log(f"  {self.table.name} batch {batch_id}: {records} record(s), "
+                     f"{records - readable} undecodable, in {time.monotonic() - started:.1f}s")
         finally:
             batch.unpersist()
 
     def _retention_if_due(self, spark: SparkSession) -> None:
-        """The continuous landing is the lake's only writer while it runs (Delta on S3
-        assumes one writer per table), so it applies retention itself, between batches."""
+        """Delta on S3 wants one writing driver per table: while the continuous landing
+        runs, it is that driver, so it applies retention itself, between batches."""
         if self.retention_every is None:
             return
         if time.monotonic() - self._retention_at < self.retention_every:
             return
         from pipelines.retention import apply_retention
 
-        self.log("  retention: expiring partitions past their retention class")
-        apply_retention(spark, tables=list(self.tables.values()), log=self.log)
+        self.log(f"  {self.table.name}: retention")
+        apply_retention(spark, tables=[self.table], log=self.log)
         self._retention_at = time.monotonic()
 
     def _land_table(self, spark: SparkSession, batch: DataFrame, batch_id: int,
-                    table: LakeTable, sids: set[int], records: int) -> None:
-        res = resolve(table, sids, self.schemas)
-        decoded = decoded_frame(batch.where(F.col("topic") == table.topic.name), table, res)
-        t0 = time.monotonic()
+                    sids: set[int]) -> int:
+        table = self.table
+        decoded = decoded_frame(batch, table, resolve(table, sids, self.schemas))
         append_bronze(bronze_rows(decoded, table), table, batch_id)
-        t1 = time.monotonic()
         silver = silver_rows(decoded, table).persist()
         try:
             per_date = silver.groupBy("_event_date").count().collect()
             readable = sum(int(r["count"]) for r in per_date)
-            t2 = time.monotonic()
             if readable:
                 merge_silver(spark, silver, table, [r["_event_date"] for r in per_date])
-            t3 = time.monotonic()
-            if readable and table.entity_key:
-                merge_current(spark, silver, table)
-            t4 = time.monotonic()
-            self.stats.add(table.name, records, records - readable)
-            self.log(f"    {table.name}: {records} record(s); bronze {t1 - t0:.1f}s, "
-                     f"decode {t2 - t1:.1f}s, silver {t3 - t2:.1f}s, current {t4 - t3:.1f}s")
+                if table.entity_key:
+                    merge_current(spark, silver, table)
+            return readable
         finally:
             silver.unpersist()
 
@@ -395,13 +382,13 @@ def ensure_tables(spark: SparkSession, tables: Sequence[LakeTable]) -> list[str]
 
 # --- the query ------------------------------------------------------------------------------
 
-def kafka_stream(spark: SparkSession, tables: Sequence[LakeTable],
+def kafka_stream(spark: SparkSession, table: LakeTable,
                  max_offsets_per_trigger: int) -> DataFrame:
     s = get_settings()
     return (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", s.kafka_bootstrap_servers)
-        .option("subscribe", ",".join(sorted({t.topic.name for t in tables})))
+        .option("subscribe", table.topic.name)
         .option("startingOffsets", "earliest")
         # The core's relay writes in Kafka transactions: never land an aborted batch.
         .option("kafka.isolation.level", "read_committed")
@@ -412,22 +399,58 @@ def kafka_stream(spark: SparkSession, tables: Sequence[LakeTable],
     )
 
 
+@dataclass
+class Landing:
+    """The running landing: one streaming query per catalog table, in one JVM. A query
+    per table keeps each topic's offsets in its own checkpoint, so adding a table to the
+    catalog adds a query and touches no other table's progress."""
+
+    queries: list[StreamingQuery]
+    stats: LandingStats
+
+    @property
+    def active(self) -> bool:
+        return all(q.isActive for q in self.queries)
+
+    def failure(self) -> str | None:
+        for q in self.queries:
+            if q.exception() is not None:
+                return f"{q.name}: {q.exception()}"
+        return None
+
+    def await_all(self) -> None:
+        for q in self.queries:
+            q.awaitTermination()
+
+    def stop(self) -> None:
+        for q in self.queries:
+            if q.isActive:
+                q.stop()
+
+
 def start(spark: SparkSession, *, available_now: bool,
           tables: Sequence[LakeTable] = LAKE_TABLES, trigger_seconds: int | None = None,
-          max_offsets_per_trigger: int = 200_000,
-          writer: BatchWriter | None = None) -> tuple[StreamingQuery, BatchWriter]:
-    writer = writer or BatchWriter(tables)
+          max_offsets_per_trigger: int = 200_000, log: Callable[[str], None] = print,
+          retention_every: float | None = None) -> Landing:
     ensure_tables(spark, tables)
-    stream = (
-        kafka_stream(spark, tables, max_offsets_per_trigger).writeStream
-        .foreachBatch(writer)
-        .option("checkpointLocation", uri(landing_checkpoint()))
-        .queryName("lake_landing")
-    )
-    seconds = trigger_seconds or get_settings().landing_trigger_seconds
-    stream = (stream.trigger(availableNow=True) if available_now
-              else stream.trigger(processingTime=f"{seconds} seconds"))
-    return stream.start(), writer
+    s = get_settings()
+    stats, schemas = LandingStats(), WriterSchemas()
+    gate = threading.Semaphore(s.landing_table_parallelism)
+    seconds = trigger_seconds or s.landing_trigger_seconds
+    queries = []
+    for table in tables:
+        writer = BatchWriter(table, stats=stats, gate=gate, schemas=schemas, log=log,
+                             retention_every=retention_every)
+        stream = (
+            kafka_stream(spark, table, max_offsets_per_trigger).writeStream
+            .foreachBatch(writer)
+            .option("checkpointLocation", uri(table.checkpoint_path))
+            .queryName(f"land_{table.name}")
+        )
+        stream = (stream.trigger(availableNow=True) if available_now
+                  else stream.trigger(processingTime=f"{seconds} seconds"))
+        queries.append(stream.start())
+    return Landing(queries, stats)
 
 
 @dataclass(frozen=True)
@@ -479,13 +502,17 @@ def _land_available(spark: SparkSession | None, tables: Sequence[LakeTable],
     spark = spark or build_session("lake_landing")
     began = time.monotonic()
     try:
-        query, writer = start(spark, available_now=True, tables=tables,
-                              max_offsets_per_trigger=max_offsets,
-                              writer=BatchWriter(tables, log=log))
-        query.awaitTermination()
-        if query.exception() is not None:
-            raise RuntimeError(f"landing failed: {query.exception()}")
-        st = writer.stats
+        landing = start(spark, available_now=True, tables=tables,
+                        max_offsets_per_trigger=max_offsets, log=log)
+        try:
+            landing.await_all()
+        except Exception:
+            landing.stop()
+            raise
+        failure = landing.failure()
+        if failure is not None:
+            raise RuntimeError(f"landing failed: {failure}")
+        st = landing.stats
         return LandingResult(
             batches=st.batches, records=st.records, seconds=time.monotonic() - began,
             per_table={k: {"records": v.records, "rejected": v.rejected}
@@ -503,7 +530,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tables", help="comma-separated catalog names (default: all)")
     parser.add_argument("--trigger-seconds", type=int, help="continuous: seconds per batch")
     parser.add_argument("--max-offsets-per-trigger", type=int, default=200_000,
-                        help="records per micro-batch at most (all topics together)")
+                        help="records per micro-batch and topic, at most")
     args = parser.parse_args(argv)
     tables = LAKE_TABLES
     if args.tables:
@@ -518,21 +545,23 @@ def main(argv: list[str] | None = None) -> None:
         return
     with exclusive_landing():
         spark = build_session("lake_landing")
-        query, _ = start(spark, available_now=False, tables=tables,
-                         trigger_seconds=args.trigger_seconds,
-                         max_offsets_per_trigger=args.max_offsets_per_trigger,
-                         writer=BatchWriter(tables, log=lambda m: print(m, flush=True),
-                                            retention_every=RETENTION_EVERY_SECONDS))
+        landing = start(spark, available_now=False, tables=tables,
+                        trigger_seconds=args.trigger_seconds,
+                        max_offsets_per_trigger=args.max_offsets_per_trigger,
+                        log=lambda m: print(m, flush=True),
+                        retention_every=RETENTION_EVERY_SECONDS)
         print(f"landing {len(tables)} topic(s) continuously into "
               f"{get_settings().lake_root}; Ctrl-C stops", flush=True)
         try:
-            while query.isActive:
-                query.awaitTermination(5)
-                write_status(query)
+            while landing.active:
+                time.sleep(5)
+                write_status(landing)
         except KeyboardInterrupt:
-            query.stop()
-        if query.exception() is not None:
-            print(f"landing failed: {query.exception()}", file=sys.stderr)
+            pass
+        failure = landing.failure()
+        landing.stop()
+        if failure is not None:
+            print(f"landing failed: {failure}", file=sys.stderr)
             raise SystemExit(1)
 
 
@@ -556,26 +585,26 @@ def end_offsets(tables: Sequence[LakeTable] = LAKE_TABLES) -> dict[str, dict[str
         consumer.close()
 
 
-def committed_offsets() -> dict[str, dict[str, int]]:
-    """The Kafka offsets up to which the landing query has committed to Delta, read from
-    its checkpoint (`offsets/<last committed batch>`); empty before the first batch."""
+def committed_offsets(tables: Sequence[LakeTable] = LAKE_TABLES) -> dict[str, dict[str, int]]:
+    """The Kafka offsets up to which each table's query has committed to Delta, read from
+    its checkpoint (`offsets/<last committed batch>`); a table with no batch yet is absent."""
     from infra.services.minio import s3_client
 
     s = get_settings()
     s3 = s3_client()
-    root = landing_checkpoint()
-    listed = s3.list_objects_v2(Bucket=s.lake_bucket, Prefix=f"{root}/commits/")
-    batches = [int(o["Key"].rsplit("/", 1)[1]) for o in listed.get("Contents", [])
-               if o["Key"].rsplit("/", 1)[1].isdigit()]
-    if not batches:
-        return {}
-    body = s3.get_object(Bucket=s.lake_bucket, Key=f"{root}/offsets/{max(batches)}")
-    lines = body["Body"].read().decode().splitlines()
     out: dict[str, dict[str, int]] = {}
-    for line in lines[2:]:  # "v1", the batch metadata, then one line per source
-        if line.startswith("{"):
-            for topic, parts in json.loads(line).items():
-                out[topic] = {str(p): int(o) for p, o in parts.items()}
+    for table in tables:
+        root = table.checkpoint_path
+        listed = s3.list_objects_v2(Bucket=s.lake_bucket, Prefix=f"{root}/commits/")
+        batches = [int(o["Key"].rsplit("/", 1)[1]) for o in listed.get("Contents", [])
+                   if o["Key"].rsplit("/", 1)[1].isdigit()]
+        if not batches:
+            continue
+        body = s3.get_object(Bucket=s.lake_bucket, Key=f"{root}/offsets/{max(batches)}")
+        for line in body["Body"].read().decode().splitlines()[2:]:  # "v1", metadata, sources
+            if line.startswith("{"):
+                for topic, parts in json.loads(line).items():
+                    out[topic] = {str(p): int(o) for p, o in parts.items()}
     return out
 
 
@@ -586,7 +615,7 @@ def wait_caught_up(timeout: float = 600.0, poll: float = 2.0,
     target = end_offsets(tables)
     began = time.monotonic()
     while True:
-        done = committed_offsets()
+        done = committed_offsets(tables)
         behind = {(t, p) for t, parts in target.items() for p, end in parts.items()
                   if end > 0 and done.get(t, {}).get(p, 0) < end}
         if not behind:
@@ -600,19 +629,16 @@ def status_file() -> Path:
     return get_settings().run_dir / "lake-landing.status.json"
 
 
-def write_status(query: StreamingQuery) -> None:
-    """What the health check reads: the last progress of the continuous query."""
-    progress: dict[str, Any] = dict(query.lastProgress or {})
+def write_status(landing: Landing) -> None:
+    """What the health check reads: the queries' last progress."""
+    progress = [dict(q.lastProgress or {}) for q in landing.queries]
+    stamps = [p["timestamp"] for p in progress if p.get("timestamp")]
     path = status_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({
-        "checked_at": time.time(), "active": query.isActive,
-        "batch_id": progress.get("batchId"), "batch_at": progress.get("timestamp"),
-        "input_rows": progress.get("numInputRows"),
+        "checked_at": time.time(), "active": landing.active, "queries": len(progress),
+        "batch_at": max(stamps) if stamps else None,
+        "input_rows": sum(int(p.get("numInputRows") or 0) for p in progress),
     }))
     tmp.replace(path)
-
-
-if __name__ == "__main__":
-    main()

@@ -157,8 +157,9 @@ class LakeLanding(Service):
             return Health(False, "starting (no query status yet)")
         age = time.time() - float(status["checked_at"])
         ok = bool(status["active"]) and age < 60
-        return Health(ok, f"query {'active' if status['active'] else 'stopped'}, last batch "
-                          f"{status.get('batch_id')}, status {age:.0f}s old")
+        state = "active" if status["active"] else "stopped"
+        return Health(ok, f"{status.get('queries')} queries {state}, last batch at "
+                          f"{status.get('batch_at')}, status {age:.0f}s old")
 
 
 def status_file() -> Path:
