@@ -642,3 +642,7 @@ def write_status(landing: Landing) -> None:
         "input_rows": sum(int(p.get("numInputRows") or 0) for p in progress),
     }))
     tmp.replace(path)
+
+
+if __name__ == "__main__":
+    main()

@@ -28,7 +28,6 @@ from marketplace_core.catalog.barcodes import is_valid_ean13
 from marketplace_core.migrate import apply_migrations
 from schemas.registry import register, registry_client
 from schemas.topics import POS_HEARTBEATS, POS_SALES, Topic, ensure_topics
-from tests.core.conftest import admin_dsn, make_database  # noqa: F401  (fixtures)
 from tests.integration.apps import core_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("stack"),
@@ -39,7 +38,7 @@ MERCHANTS, SKUS, DEVICES = 5, 40, 6
 
 
 @pytest.fixture
-def live_core_api(make_database: Callable[[], str],  # noqa: F811
+def live_core_api(make_database: Callable[[], str],
              tmp_path: Path) -> Iterator[tuple[str, str]]:
     dsn = make_database()
     apply_migrations(dsn)
