@@ -278,7 +278,7 @@ def _kill_mid_batch(spine: Spine, after_batches: int) -> None:
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
-            if line.lstrip().startswith("batch ") and " started: " in line:
+            if " batch " in line and " started: " in line:  # "<table> batch N started: …"
                 seen += 1
                 if seen >= after_batches:
                     time.sleep(1.5)  # into the batch's writes, several topics in flight
