@@ -4,7 +4,7 @@ Every benchmark writes `bench/results/<name>.json`:
 
     {name, started_at, finished_at, machine: {cores, python, platform, postgres},
      params, runs: [{...metrics of one run...}], median: {...}, baseline_median: {...},
-     ratio: {...}, targets: {<target>: {...}, met: bool}, notes: [...]}
+     ratio: {...}, targets: {<target>: {...}, met: bool}, notes: [...], extra: {...}?}
 
 `runs` holds per-run summaries only (no raw samples) so the files stay small enough to be
 committed. `median` is the median over runs of each measured figure of the system under
@@ -43,6 +43,7 @@ def latency_summary(latencies_ms: Sequence[float]) -> dict[str, float]:
     return {
         "p50": round(percentile(latencies_ms, 50), 3),
         "p90": round(percentile(latencies_ms, 90), 3),
+        "p95": round(percentile(latencies_ms, 95), 3),
         "p99": round(percentile(latencies_ms, 99), 3),
         "max": round(max(latencies_ms, default=0.0), 3),
         "mean": round(statistics.fmean(latencies_ms), 3) if latencies_ms else 0.0,
@@ -90,6 +91,8 @@ class Result:
     targets: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     machine: dict[str, Any] = field(default_factory=machine)
+    # Anything else a benchmark measured besides its runs (e.g. a parameter sweep).
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -98,6 +101,7 @@ class Result:
             "machine": self.machine, "params": self.params, "runs": self.runs,
             "median": self.median, "baseline_median": self.baseline_median,
             "ratio": self.ratio, "targets": self.targets, "notes": self.notes,
+            **({"extra": self.extra} if self.extra else {}),
         }
 
     def write(self, directory: Path = RESULTS_DIR) -> Path:

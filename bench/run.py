@@ -1,8 +1,10 @@
 """Run the core benchmarks: `python -m bench.run [--quick] [--keep] [names...]`.
 
-Names: catalog_card, catalog_search, outbox_lag, pos_producer_throughput, pos_sale_to_stock
+Names: catalog_card, catalog_search, outbox_lag, pos_producer_throughput, pos_sale_to_stock,
+lake_landing_throughput, lake_marts_refresh, serving_report_latency, lake_freshness
 (default: all). One throw-away database with the 100k-variant catalog serves every
-benchmark of the run (pos_producer_throughput alone needs no catalog); each benchmark writes
+benchmark of the run (pos_producer_throughput and the lake ones need no catalog; each lake
+benchmark runs in a process of its own: one JVM, one chdb engine); each benchmark writes
 `bench/results/<name>.json` (see bench/results.py for the shape) and the run ends with a
 summary table. `--quick` is a smoke check (short runs); the figures worth quoting come
 from a full run. Performance targets are reported here, never asserted in tests.
@@ -18,14 +20,47 @@ from pathlib import Path
 from bench.catalog_data import CatalogInfo, bench_database, load_catalog
 from bench.core_catalog import LoadParams, bench_card, bench_search
 from bench.core_outbox import OutboxParams, bench_outbox
+from bench.lake_common import run_in_subprocess
+from bench.lake_marts import REFRESH, SERVING
 from bench.loadgen import build_loadgen, core_api
 from bench.pos_ingest import SaleToStockParams, bench_sale_to_stock
 from bench.pos_producer import ProducerParams, bench_pos_producer
 from bench.results import RESULTS_DIR, Result, postgres_version
 
 NAMES = ("catalog_card", "catalog_search", "outbox_lag", "pos_producer_throughput",
-         "pos_sale_to_stock")
-NO_CATALOG = {"pos_producer_throughput"}
+         "pos_sale_to_stock", "lake_landing_throughput", "lake_marts_refresh",
+         "serving_report_latency", "lake_freshness")
+LAKE = {"lake_landing_throughput", "lake_marts_refresh", "serving_report_latency",
+        "lake_freshness"}
+NO_CATALOG = {"pos_producer_throughput"} | LAKE
+
+
+def _lake(names: list[str], args: argparse.Namespace) -> list[Result]:
+    """The lake benchmarks, each in its own process (bench/lake_*.py); in this order so
+    that lake_freshness can add the refresh time lake_marts_refresh just measured."""
+    common = [*(["--quick"] if args.quick else []),
+              *(["--runs", str(args.runs)] if args.runs else [])]
+    out: list[Result] = []
+    if "lake_landing_throughput" in names:
+        print("==> lake_landing_throughput", flush=True)
+        extra = ["--events", str(args.lake_events)] if args.lake_events else []
+        out += run_in_subprocess("bench.lake_landing", [*common, *extra],
+                                 ["lake_landing_throughput"], args.results_dir)
+    marts = [n for n in ("lake_marts_refresh", "serving_report_latency") if n in names]
+    if marts:
+        print(f"==> {' + '.join(marts)}", flush=True)
+        extra = ["--events", str(args.marts_events)] if args.marts_events else []
+        if "serving_report_latency" not in names:
+            extra.append("--no-serve")
+        out += [r for r in run_in_subprocess("bench.lake_marts", [*common, *extra],
+                                             [REFRESH, SERVING], args.results_dir)
+                if r.name in marts]
+    if "lake_freshness" in names:
+        print("==> lake_freshness", flush=True)
+        extra = ["--seconds", str(args.seconds)] if args.seconds else []
+        out += run_in_subprocess("bench.lake_freshness", [*common, *extra],
+                                 ["lake_freshness"], args.results_dir)
+    return out
 
 
 def _pos_params(args: argparse.Namespace) -> tuple[ProducerParams, SaleToStockParams]:
@@ -75,6 +110,25 @@ def _summary(results: list[Result]) -> str:
                         f" {m['backlog_drain_events_per_s']:.0f}/s")
             base = (f"bare producer {b['events_per_s']:.0f}/s"
                     f" (x{r.ratio.get('terminal_over_bare_producer') or 0:.3f})")
+        elif r.name == "lake_landing_throughput" and m:
+            measured = (f"{m['events_per_s']:.0f} ev/s ({r.params.get('events')} events,"
+                        f" {m['seconds']}s)")
+            base = (f"bare consume+decode {b['bare_decode_events_per_s']:.0f}/s"
+                    f" (x{r.ratio.get('landing_over_bare_decode') or 0:.3f})")
+        elif r.name == "lake_marts_refresh" and m:
+            measured = (f"full build {m['full_build_seconds']}s | +{r.params.get('append_events')}"
+                        f" events: refresh {m['incremental_refresh_seconds']}s")
+            base = f"lake scan {b['lake_scan_seconds']}s"
+        elif r.name == "serving_report_latency" and m:
+            first = min(int(k[1:]) for k in m)
+            measured = (f"x{first}: API p50 {m[f'x{first}']['p50']} p95"
+                        f" {m[f'x{first}']['p95']} ms")
+            base = (f"query p95 {b[f'x{first}']['p95']} ms"
+                    f" (x{r.ratio.get(f'x{first}_p95_api_over_query')})")
+        elif r.name == "lake_freshness" and m:
+            measured = (f"event->silver p50 {m['silver_p50_s']} p95 {m['silver_p95_s']} s;"
+                        f" +refresh = {m['event_to_report_estimate_p95_s']} s (sum)")
+            base = f"bare p95 {b['bare_p95_ms']} ms"
         elif r.name == "pos_sale_to_stock" and m:
             measured = (f"@{r.params['rate']:.0f}/s: API p50 {m['p50_ms']:.0f} p99"
                         f" {m['p99_ms']:.0f} max {m['max_ms']:.0f} ms")
@@ -104,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="sales per pos_producer_throughput run (20000)")
     parser.add_argument("--pos-rate", type=float, default=20.0,
                         help="sales per second in pos_sale_to_stock")
+    parser.add_argument("--lake-events", type=int, default=None,
+                        help="events per lake_landing_throughput run (200000; quick 20000)")
+    parser.add_argument("--marts-events", type=int, default=None,
+                        help="silver events under lake_marts_refresh (10M; quick 200000)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     unknown = sorted(set(args.names) - set(NAMES))
@@ -142,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         if "pos_sale_to_stock" in names:
             print("==> pos_sale_to_stock", flush=True)
             results.append(bench_sale_to_stock(dsn, info, sale_to_stock))
+        results += _lake(names, args)
         pg = postgres_version(dsn)
     for r in results:
         r.machine["postgres"] = pg

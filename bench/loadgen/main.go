@@ -194,7 +194,8 @@ func main() {
 		mean = float64(total.Microseconds()) / 1000 / float64(len(lat))
 	}
 	res.LatencyMs = map[string]float64{
-		"p50": percentile(lat, 50), "p90": percentile(lat, 90), "p99": percentile(lat, 99),
+		"p50": percentile(lat, 50), "p90": percentile(lat, 90), "p95": percentile(lat, 95),
+		"p99": percentile(lat, 99),
 		"max": percentile(lat, 100), "mean": mean,
 	}
 	out, _ := json.Marshal(res)
