@@ -4,7 +4,7 @@
                                  [--max-offsets-per-trigger M] [--sweep 50000,200000,500000]
 
 N applied till receipts (`core.pos_receipts` records: 85% sales with 1-3 lines, refunds,
-voids, cash, discounts; ~300-byte Avro values framed with the registered schema id; keyed
+voids, cash, discounts; ~400-byte Avro values framed with the registered schema id; keyed
 by device, 200 terminals) are produced once to a temporary topic with 6 partitions,
 declared as a throwaway lake table (bench/lake_common.py). Then, per run:
 
