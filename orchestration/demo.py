@@ -6,6 +6,7 @@ and the shop's net revenue including online (`shop_metric_daily`)."""
 from __future__ import annotations
 
 import datetime as dt
+import sys
 import time
 from dataclasses import replace
 from decimal import Decimal
@@ -25,7 +26,7 @@ from marketplace_core.seed import seed_demo_marketplace
 from orchestration.definitions import defs
 from pos_producer.cli import ring_up_demo_sales
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 # (report field, column title); money fields are decimal strings, the rest counts.
 REPORT_COLUMNS = (
