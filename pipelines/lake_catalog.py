@@ -140,6 +140,23 @@ LAKE_TABLES: tuple[LakeTable, ...] = (
     _core(topics.CORE_SHOPS, "shop_id", "Shops: market, address, location, status."),
     _core(topics.CORE_CATEGORIES, "category_id", "The category tree."),
     _core(topics.CORE_USERS, "user_id", "Users, pseudonymous: no email, phone or name."),
+    _core(topics.SOCIAL_POSTS, "post_id",
+          "Posts after each change: owner, visibility, moderation, hashtags, linked products, "
+          "geo point (no caption text; the author as a pseudonym)."),
+    _core(topics.SOCIAL_REACTIONS, None, "Likes, saves and shares of posts, added or taken back."),
+    _core(topics.SOCIAL_COMMENTS, "comment_id",
+          "Comments after each change (status, verified purchase; no text)."),
+    _core(topics.SOCIAL_FOLLOWS, None, "Follows and unfollows of shops and accounts."),
+    LakeTable(
+        name="analytics_raw", topic=topics.ANALYTICS_RAW, pii=("lat", "lon", "anonymous_id"),
+        description="Behavioural events from the apps (views, clicks, searches, routes, "
+        "add to cart, ...), accepted by POST /events; accounts pseudonymised.",
+    ),
+    LakeTable(
+        name="analytics_bad_events", topic=topics.ANALYTICS_BAD_EVENTS,
+        retention=Retention.LOGS, pii=("raw_payload",),
+        description="Events POST /events refused, with the reason and the raw payload.",
+    ),
 )
 
 

@@ -95,13 +95,46 @@ CORE_POS_RECEIPTS = _core("core.pos_receipts",
                           "device_id (keeps each terminal's applied receipts in order)",
                           "pos_receipt")
 
+# --- the social domain's change streams (marketplace_core.social, through the outbox) ---
+# Accounts appear only as pseudonyms (marketplace_core.accounts.pseudonyms).
+def _social(name: str, key: str, schema: str) -> Topic:
+    return Topic(name=name, key=key, schema_file=f"social/{schema}.avsc", partitions=6,
+                 retention_ms=CORE_RETENTION_MS)
+
+
+SOCIAL_POSTS = _social("social.posts", "post_id", "post")
+SOCIAL_REACTIONS = _social("social.reactions", "post_id (a post's reactions stay in order)",
+                           "reaction")
+SOCIAL_COMMENTS = _social("social.comments", "post_id", "comment")
+SOCIAL_FOLLOWS = _social("social.follows", "follower_pseudo_id", "follow")
+
+SOCIAL_TOPICS: tuple[Topic, ...] = (SOCIAL_POSTS, SOCIAL_REACTIONS, SOCIAL_COMMENTS,
+                                    SOCIAL_FOLLOWS)
+
+# --- behavioural events from the apps (POST /events; seed 000 §23.3 names analytics.raw) ---
+ANALYTICS_RAW = Topic(
+    name="analytics.raw",
+    key="session_id (keeps a session's events in order)",
+    schema_file="analytics/behaviour_event.avsc",
+    partitions=6,
+    retention_ms=30 * DAY_MS,
+)
+ANALYTICS_BAD_EVENTS = Topic(
+    name="analytics.bad_events",
+    key="none (round robin)",
+    schema_file="analytics/bad_event.avsc",
+    partitions=3,
+    retention_ms=30 * DAY_MS,
+)
+
 CORE_TOPICS: tuple[Topic, ...] = (
     CORE_PRODUCTS, CORE_VARIANTS, CORE_ORDERS, CORE_PAYMENTS, CORE_PAYOUTS, CORE_REFUNDS,
     CORE_SUBSCRIPTIONS, CORE_SHOP_ELIGIBILITY, CORE_POS_DEVICES, CORE_POS_RECEIPTS,
     CORE_MERCHANTS, CORE_SHOPS, CORE_CATEGORIES, CORE_USERS,
 )
 
-CATALOG: tuple[Topic, ...] = (POS_SALES, POS_HEARTBEATS, POS_DEAD_LETTER, *CORE_TOPICS)
+CATALOG: tuple[Topic, ...] = (POS_SALES, POS_HEARTBEATS, POS_DEAD_LETTER, *CORE_TOPICS,
+                              *SOCIAL_TOPICS, ANALYTICS_RAW, ANALYTICS_BAD_EVENTS)
 
 
 @cache

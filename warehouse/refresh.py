@@ -101,6 +101,9 @@ def prepare(settings: Settings | None = None) -> None:
     dbt_chdb.install()
 
 
+REFRESH_TARGET_PATH = "target/refresh"
+
+
 def run_dbt(args: list[str] | None = None) -> RefreshResult:
     """`dbt <args>` (default `build`) in-process on the repo's dbt project.
 
@@ -110,6 +113,10 @@ def run_dbt(args: list[str] | None = None) -> RefreshResult:
     from dbt.cli.main import dbtRunner
 
     argv = list(args) if args else ["build"]
+    if "--target-path" not in argv and not os.environ.get("DBT_TARGET_PATH"):
+        # dbt rewrites manifest.json in place; Dagster code locations read target/manifest.json
+        # (replaced atomically by orchestration's parse), so runs keep their artifacts apart.
+        argv += ["--target-path", REFRESH_TARGET_PATH]
     with _refresh_lock:
         prepare()
         started = time.monotonic()

@@ -1,6 +1,7 @@
 """The quality and retention Dagster definitions load (merged with stub lake assets keyed
 like the real ones), and a failed ERROR check blocks what reads the checked table."""
 
+import contextlib
 from typing import Any
 
 import dagster as dg
@@ -116,6 +117,8 @@ def test_retention_op_reports_what_it_deleted(monkeypatch: pytest.MonkeyPatch) -
         ]
 
     monkeypatch.setattr("pipelines.retention.apply_retention", fake_apply_retention)
+    # the op's answer when it holds the lake, whether or not a landing service runs now
+    monkeypatch.setattr("pipelines.landing.exclusive_landing", contextlib.nullcontext)
     job = _merged().resolve_job_def("lake_retention")
     result = job.execute_in_process(run_config={"ops": {"expire_lake": {"config": {
         "now": "2026-06-15T07:30:00+06:00", "dry_run": False}}}})

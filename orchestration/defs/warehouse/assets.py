@@ -1,6 +1,8 @@
 """Warehouse domain: the dbt project's models as assets, built where the warehouse lives."""
 
 
+import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -30,8 +32,13 @@ def _ensure_manifest() -> None:
     """The asset graph comes from dbt's manifest; parse it (no warehouse access) when it is
     missing or older than the project's files."""
     if _manifest_stale():
-        subprocess.run([sys.executable, "-m", "warehouse.dbt_cli", "parse", "--quiet"],
-                       check=True, cwd=REPO_ROOT)
+        # parse into a private folder, then swap the manifest in atomically: other processes
+        # (the daemon, the webserver, tests) may be reading it at this moment
+        private = dbt_project.project_dir / "target" / f"parse-{os.getpid()}"
+        subprocess.run([sys.executable, "-m", "warehouse.dbt_cli", "parse", "--quiet",
+                        "--target-path", str(private)], check=True, cwd=REPO_ROOT)
+        os.replace(private / "manifest.json", dbt_project.manifest_path)
+        shutil.rmtree(private, ignore_errors=True)
 
 
 _ensure_manifest()
