@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     # Signing key of access tokens; set a long random value anywhere but a laptop.
     jwt_secret: str = Field(default="local-dev-jwt-secret-change-me-0123456789",
                             alias="CORE_JWT_SECRET")
+    # Key of the pseudonyms that stand for accounts outside the core (social and
+    # behavioural events); rotating it re-pseudonymises every account from then on.
+    pseudonym_secret: str = Field(default="local-dev-pseudonym-secret-change-me-0123456789",
+                                  alias="CORE_PSEUDONYM_SECRET")
     access_token_ttl_seconds: int = Field(default=900, alias="CORE_ACCESS_TOKEN_TTL_SECONDS")
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600,
                                            alias="CORE_REFRESH_TOKEN_TTL_SECONDS")
