@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -120,6 +121,12 @@ class Settings(BaseSettings):
     # Outbox relay: rows per Kafka batch and the idle wait between polls.
     outbox_batch_size: int = Field(default=1000, alias="OUTBOX_BATCH_SIZE")
     outbox_idle_wait_seconds: float = Field(default=1.0, alias="OUTBOX_IDLE_WAIT_SECONDS")
+    # Social: the platform's comments policy for posts whose shop set none (seed 000 §3.3:
+    # all | buyers_only | followers_only | off).
+    social_comments_mode: Literal["all", "buyers_only", "followers_only", "off"] = Field(
+        default="all", alias="CORE_SOCIAL_COMMENTS_MODE")
+    # Media uploads (presigned PUT to MinIO/S3) land in this bucket.
+    social_media_bucket: str = Field(default="social-media", alias="SOCIAL_MEDIA_BUCKET")
 
     # --- derived values -----------------------------------------------------------------
     @property

@@ -124,6 +124,31 @@ class ErrorCode(StrEnum):
     INVALID_POS_EVENT = "INVALID_POS_EVENT"
     RATE_LIMITED = "RATE_LIMITED"
     TOO_MANY_EVENTS = "TOO_MANY_EVENTS"
+    # --- social: posts, reactions, follows, comments, moderation, feeds, map ------------
+    POST_NOT_FOUND = "POST_NOT_FOUND"
+    COMMENT_NOT_FOUND = "COMMENT_NOT_FOUND"
+    REPORT_NOT_FOUND = "REPORT_NOT_FOUND"
+    MEDIA_NOT_FOUND = "MEDIA_NOT_FOUND"
+    FOLLOW_TARGET_NOT_FOUND = "FOLLOW_TARGET_NOT_FOUND"
+    CAPTION_TOO_LONG = "CAPTION_TOO_LONG"
+    INVALID_TEXT = "INVALID_TEXT"
+    TOO_MANY_TAGS = "TOO_MANY_TAGS"
+    INVALID_MEDIA = "INVALID_MEDIA"
+    INVALID_GEO = "INVALID_GEO"
+    INVALID_CURSOR = "INVALID_CURSOR"
+    INVALID_BBOX = "INVALID_BBOX"
+    INVALID_FOLLOW_TARGET = "INVALID_FOLLOW_TARGET"
+    PRODUCT_NOT_IN_SHOP = "PRODUCT_NOT_IN_SHOP"
+    PIN_LIMIT_REACHED = "PIN_LIMIT_REACHED"
+    CONTENT_REJECTED = "CONTENT_REJECTED"
+    REPORT_ALREADY_RESOLVED = "REPORT_ALREADY_RESOLVED"
+    COMMENTS_OFF = "COMMENTS_OFF"
+    COMMENTS_BUYERS_ONLY = "COMMENTS_BUYERS_ONLY"
+    COMMENTS_FOLLOWERS_ONLY = "COMMENTS_FOLLOWERS_ONLY"
+    COMMENT_BLOCKED = "COMMENT_BLOCKED"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    MEDIA_TOO_LARGE = "MEDIA_TOO_LARGE"
+    MEDIA_TYPE_MISMATCH = "MEDIA_TYPE_MISMATCH"
 
 
 class DomainError(Exception):
@@ -156,3 +181,15 @@ class UnauthorizedError(DomainError):
 
 class ForbiddenError(DomainError):
     """Authenticated, but this actor may not do this (wrong role, not the owner)."""
+
+
+class RateLimitedError(DomainError):
+    """Too many actions in a window (429 with Retry-After = `retry_after` seconds)."""
+
+    def __init__(self, code: str, message: str, retry_after: int) -> None:
+        super().__init__(code, message)
+        self.retry_after = max(1, int(retry_after))
+
+
+class PayloadTooLargeError(DomainError):
+    """A request body or an upload is larger than allowed (413)."""

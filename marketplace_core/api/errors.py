@@ -21,6 +21,8 @@ from marketplace_core.errors import (
     ErrorCode,
     ForbiddenError,
     NotFoundError,
+    PayloadTooLargeError,
+    RateLimitedError,
     UnauthorizedError,
     ValidationError,
 )
@@ -33,6 +35,8 @@ STATUS_BY_CLASS: tuple[tuple[type[DomainError], int], ...] = (
     (ValidationError, 422),
     (UnauthorizedError, 401),
     (ForbiddenError, 403),
+    (RateLimitedError, 429),
+    (PayloadTooLargeError, 413),
 )
 
 _CODE_BY_STATUS = {
@@ -64,6 +68,8 @@ def install_error_handlers(app: FastAPI) -> None:
         extra = getattr(exc, "details", None)
         body = error_body(exc.code, exc.message, **({"details": extra} if extra else {}))
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, UnauthorizedError) else None
+        if isinstance(exc, RateLimitedError):
+            headers = {"Retry-After": str(exc.retry_after)}
         return JSONResponse(body, status_code=status_for(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)

@@ -23,4 +23,6 @@ def all_routers() -> list[APIRouter]:
     from marketplace_core.api.routers import categories, imports, products, search, shops
     routers.extend([categories.router, shops.router, products.router, search.router,
                     imports.router])
+    from marketplace_core.api.routers import social
+    routers.extend([social.router, social.moderation_router])
     return routers
