@@ -133,10 +133,13 @@ def list_comments(conn: Connection, viewer: Actor | None, post_id: UUID, *,
                   cursor: str | None = None, limit: int = 20) -> tuple[list[Comment], str | None]:
     """Oldest first; the next page's cursor (None at the end)."""
     visible_post(conn, viewer, post_id)
-    after: tuple[str, str] | None = None
+    after: tuple[datetime, UUID] | None = None
     if cursor:
         a, b = decode_cursor(cursor, 2)
-        after = (a, b)
+        try:
+            after = (datetime.fromisoformat(a), UUID(b))
+        except ValueError as exc:
+            raise ValidationError(ErrorCode.INVALID_CURSOR, "the cursor is malformed") from exc
     params = {**visibility.params(viewer), "post": post_id, "limit": limit + 1,
               "after_at": after[0] if after else None, "after_id": after[1] if after else None}
     rows = conn.execute(

@@ -37,7 +37,7 @@ def test_user_post_roundtrip_and_event_carries_no_personal_data(core_api: Any) -
 
 def test_seller_post_links_only_its_shops_products(core_api: Any) -> None:
     seller, _, shop_id = make_seller_with_shop(core_api)
-    other, _, other_shop = make_seller_with_shop(core_api)
+    _other, _, other_shop = make_seller_with_shop(core_api)
     mine, theirs = _product(core_api, shop_id), _product(core_api, other_shop)
     post = make_post(core_api, seller, shop_id=str(shop_id), product_ids=[str(mine)])
     assert post["owner_type"] == "seller" and post["product_ids"] == [str(mine)]
