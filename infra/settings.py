@@ -121,6 +121,29 @@ class Settings(BaseSettings):
     # Outbox relay: rows per Kafka batch and the idle wait between polls.
     outbox_batch_size: int = Field(default=1000, alias="OUTBOX_BATCH_SIZE")
     outbox_idle_wait_seconds: float = Field(default=1.0, alias="OUTBOX_IDLE_WAIT_SECONDS")
+
+    # --- behavioural events (POST /events, marketplace_core.behaviour) -------------------
+    # Events per batch and bytes per request body; larger batches are refused whole.
+    events_max_batch: int = Field(default=500, ge=1, alias="EVENTS_MAX_BATCH")
+    events_max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024,
+                                       alias="EVENTS_MAX_BODY_BYTES")
+    # Client time accepted from `received - max_past` to `received + max_future`.
+    events_max_future_seconds: int = Field(default=300, ge=0, alias="EVENTS_MAX_FUTURE_SECONDS")
+    events_max_past_seconds: int = Field(default=7 * 86400, ge=0,
+                                         alias="EVENTS_MAX_PAST_SECONDS")
+    # A resend of the same content under a new event id is a duplicate within this window.
+    events_dedup_window_seconds: int = Field(default=600, ge=1,
+                                             alias="EVENTS_DEDUP_WINDOW_SECONDS")
+    # How long an accepted event id is remembered (the lake dedups on event_id beyond).
+    events_id_memory_seconds: int = Field(default=86400, ge=1, alias="EVENTS_ID_MEMORY_SECONDS")
+    # Longest wait for Kafka's acknowledgement of a batch before answering 503.
+    events_delivery_timeout_seconds: float = Field(default=10.0, gt=0,
+                                                   alias="EVENTS_DELIVERY_TIMEOUT_SECONDS")
+    events_linger_ms: int = Field(default=5, ge=0, alias="EVENTS_LINGER_MS")
+    # Other topic names for the intake (benchmarks and tests; default: the catalog's
+    # analytics.raw and analytics.bad_events).
+    events_raw_topic: str | None = Field(default=None, alias="EVENTS_RAW_TOPIC")
+    events_bad_topic: str | None = Field(default=None, alias="EVENTS_BAD_TOPIC")
     # Social: the platform's comments policy for posts whose shop set none (seed 000 §3.3:
     # all | buyers_only | followers_only | off).
     social_comments_mode: Literal["all", "buyers_only", "followers_only", "off"] = Field(

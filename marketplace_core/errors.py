@@ -124,6 +124,15 @@ class ErrorCode(StrEnum):
     INVALID_POS_EVENT = "INVALID_POS_EVENT"
     RATE_LIMITED = "RATE_LIMITED"
     TOO_MANY_EVENTS = "TOO_MANY_EVENTS"
+    # --- behavioural events (POST /events): batch codes, then per-event codes ----------
+    INVALID_BATCH = "INVALID_BATCH"
+    BATCH_TOO_LARGE = "BATCH_TOO_LARGE"
+    EVENTS_UNAVAILABLE = "EVENTS_UNAVAILABLE"
+    INVALID_EVENT = "INVALID_EVENT"
+    UNKNOWN_EVENT_TYPE = "UNKNOWN_EVENT_TYPE"
+    INVALID_TARGET = "INVALID_TARGET"
+    EVENT_TIME_OUT_OF_RANGE = "EVENT_TIME_OUT_OF_RANGE"
+    OPTED_OUT = "OPTED_OUT"
     # --- social: posts, reactions, follows, comments, moderation, feeds, map ------------
     POST_NOT_FOUND = "POST_NOT_FOUND"
     COMMENT_NOT_FOUND = "COMMENT_NOT_FOUND"

@@ -99,3 +99,12 @@ class _Cache:
 
 
 _cached = _Cache()
+
+
+def may_track(conn: Connection, pseudo_id: str) -> bool:
+    """Whether events under this pseudonym may still be collected: its salt still exists
+    (not erased) and its account has not opted out (used when bad events are replayed)."""
+    row = conn.execute(
+        "select u.analytics_opt_out from user_pseudonyms p join users u on u.id = p.user_id"
+        " where p.pseudo_id = %s", (pseudo_id,)).fetchone()
+    return row is not None and not row[0]

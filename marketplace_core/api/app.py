@@ -45,6 +45,9 @@ def create_app(
         finally:
             if sweeper:
                 sweeper.stop()
+            intake = getattr(app.state, "events_intake", None)
+            if intake is not None:  # flush what the events producer holds
+                intake.close()
             read_pool.close()
             pool.close()
 

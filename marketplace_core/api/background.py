@@ -36,6 +36,8 @@ def registered_sweeps() -> list[tuple[str, Sweep]]:
                    ("sweep_stale_pos", sweep_stale_pos)])
     from marketplace_core.pos.status import sweep_offline_devices
     sweeps.append(("sweep_offline_pos_devices", sweep_offline_devices))
+    from marketplace_core.behaviour.intake import sweep_dedup
+    sweeps.append(("sweep_behaviour_dedup", sweep_dedup))
     return sweeps
 
 

@@ -25,4 +25,6 @@ def all_routers() -> list[APIRouter]:
                     imports.router])
     from marketplace_core.api.routers import social
     routers.extend([social.router, social.moderation_router])
+    from marketplace_core.api.routers import events, privacy
+    routers.extend([events.router, privacy.router])
     return routers
