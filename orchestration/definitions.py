@@ -5,7 +5,9 @@ import dagster as dg
 from orchestration.defs.lake import definitions as lake
 from orchestration.defs.quality import definitions as quality
 from orchestration.defs.retention import definitions as retention
+from orchestration.defs.social import definitions as social
 from orchestration.defs.warehouse import definitions as warehouse
 
 # Only one Definitions object may live at this module's scope (Dagster loads it).
-defs = dg.Definitions.merge(lake.defs, quality.defs, retention.defs, warehouse.defs)
+defs = dg.Definitions.merge(lake.defs, quality.defs, retention.defs, social.defs,
+                            warehouse.defs)

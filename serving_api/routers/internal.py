@@ -31,9 +31,10 @@ async def health(db: Warehouse) -> Health:
     return Health(status="ok", warehouse=mode)
 
 
-# Marts whose raw rows the reconciliation (orchestration/reconcile.py) reads through this
-# process, which owns the embedded warehouse.
-READABLE_MARTS = ("shop_metric_daily",)
+# Marts whose raw rows other processes read through this one, which owns the embedded
+# warehouse: the reconciliation (orchestration/reconcile.py), and Dagster's `explore_scores`
+# asset, which writes the ranking back to the core.
+READABLE_MARTS = ("shop_metric_daily", "post_metric_daily", "explore_post_scores")
 
 
 @router.get(

@@ -9,9 +9,9 @@ import dagster as dg
 
 lake_refresh_job = dg.define_asset_job(
     "lake_refresh",
-    selection=dg.AssetSelection.groups("lake") | dg.AssetSelection.groups("warehouse"),
-    description="Land every catalog topic (or note the continuous landing), then build the "
-    "dbt models the API reads.",
+    selection=dg.AssetSelection.groups("lake", "warehouse", "rankings"),
+    description="Land every catalog topic (or note the continuous landing), build the dbt "
+    "models the API reads, and write Explore's ranking back to the core.",
 )
 
 every_five_minutes = dg.ScheduleDefinition(
