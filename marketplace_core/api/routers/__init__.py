@@ -25,6 +25,8 @@ def all_routers() -> list[APIRouter]:
                     imports.router])
     from marketplace_core.api.routers import social
     routers.extend([social.router, social.moderation_router])
+    from marketplace_core.api.routers import feeds
+    routers.extend([feeds.router, feeds.map_router])
     from marketplace_core.api.routers import events, privacy
     routers.extend([events.router, privacy.router])
     return routers

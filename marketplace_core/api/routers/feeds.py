@@ -1,0 +1,100 @@
+"""Feeds and the map (seed 000 §3.2, §4.4, §4.6, §15): Following, Explore (ranked from
+the lake's `explore_scores`, served from an in-process snapshot), posts and shops on the
+map with server-side grid clustering by zoom."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from marketplace_core.api.auth import CurrentUser, OptionalUser
+from marketplace_core.api.deps import Pool
+from marketplace_core.api.schemas.common import error_responses
+from marketplace_core.api.schemas.social import MapCluster, MapOut, PostOut, PostPage
+from marketplace_core.catalog.geo import cluster_shops
+from marketplace_core.db import transaction
+from marketplace_core.social import feeds
+from marketplace_core.social.ranking import ExploreIndex
+from marketplace_core.social.ranking import Request as RankRequest
+from marketplace_core.social.text import normalise_tag
+
+router = APIRouter(tags=["feeds"])
+map_router = APIRouter(tags=["map"])
+
+Cursor = Annotated[str | None, Query(max_length=500)]
+Limit = Annotated[int, Query(ge=1, le=50)]
+
+
+def explore_index(request: Request) -> ExploreIndex:
+    index: ExploreIndex | None = getattr(request.app.state, "explore_index", None)
+    if index is None:
+        index = request.app.state.explore_index = ExploreIndex()
+    return index
+
+
+@router.get("/feed/following", response_model=PostPage,
+            summary="Posts of the shops and users you follow (pinned first, then newest)",
+            responses=error_responses(401, 422))
+def following(user: CurrentUser, pool: Pool, cursor: Cursor = None,
+              limit: Limit = 20) -> PostPage:
+    with transaction(pool) as conn:
+        items, nxt = feeds.following(conn, user, cursor, limit)
+    return PostPage(items=[PostOut.of(v) for v in items], next_cursor=nxt)
+
+
+@router.get(
+    "/feed/explore", response_model=PostPage,
+    summary="Explore: ranked public posts (guests too), boosted by `near` and `tags`",
+    description="Order = the lake's stored score (cold start for unscored posts: "
+                "freshness only) + `geo` (proximity to `near`=lat,lon) + `tags` (share of "
+                "the comma-separated `tags` the post carries). `explain=1` adds each "
+                "post's score parts.",
+    responses=error_responses(401, 422),
+)
+def explore(
+    request: Request, user: OptionalUser, pool: Pool, cursor: Cursor = None,
+    limit: Limit = 20,
+    tags: Annotated[str | None, Query(max_length=500)] = None,
+    near: Annotated[str | None, Query(max_length=60, description="lat,lon")] = None,
+    explain: Annotated[int, Query(ge=0, le=1)] = 0,
+) -> PostPage:
+    req = RankRequest(
+        tags=list(dict.fromkeys(normalise_tag(t) for t in (tags or "").split(",") if t.strip())),
+        near=feeds.parse_point(near) if near else None)
+    with transaction(pool) as conn:
+        items, nxt = feeds.explore(conn, explore_index(request), user, req, cursor, limit,
+                                   bool(explain))
+    return PostPage(items=[PostOut.of(v) for v in items], next_cursor=nxt)
+
+
+Bbox = Annotated[str, Query(max_length=200, description="min_lon,min_lat,max_lon,max_lat")]
+Zoom = Annotated[int, Query(ge=0, le=22)]
+Near = Annotated[str | None, Query(max_length=60, description="lat,lon for radius_km")]
+Radius = Annotated[float | None, Query(gt=0, le=20000)]
+
+
+@map_router.get("/map/posts", response_model=MapOut,
+                summary="Posts on the map: clusters on a grid that follows the zoom",
+                responses=error_responses(401, 422))
+def map_posts(user: OptionalUser, pool: Pool, bbox: Bbox, zoom: Zoom = 12, near: Near = None,
+              radius_km: Radius = None) -> MapOut:
+    box = feeds.parse_bbox(bbox)
+    point = feeds.parse_point(near) if near else None
+    with transaction(pool) as conn:
+        rows = feeds.cluster_posts(conn, user, box, zoom, point, radius_km)
+    return MapOut(zoom=zoom, cell_deg=feeds.cell_degrees(zoom),
+                  clusters=[MapCluster(**r) for r in rows])
+
+
+@map_router.get("/map/shops", response_model=MapOut,
+                summary="Shops on the map: clusters on a grid that follows the zoom",
+                responses=error_responses(422))
+def map_shops(pool: Pool, bbox: Bbox, zoom: Zoom = 12, near: Near = None,
+              radius_km: Radius = None) -> MapOut:
+    box = feeds.parse_bbox(bbox)
+    point = feeds.parse_point(near) if near else None
+    with transaction(pool) as conn:
+        rows = cluster_shops(conn, box, feeds.cell_degrees(zoom), point, radius_km)
+    return MapOut(zoom=zoom, cell_deg=feeds.cell_degrees(zoom),
+                  clusters=[MapCluster(**r) for r in rows])
