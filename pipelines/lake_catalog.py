@@ -58,6 +58,9 @@ class LakeTable:
     event_time: str = "occurred_at"
     entity_key: str | None = None  # set: a `<name>_current` table is kept by MERGE
     pii: tuple[str, ...] = ()
+    # columns that hold account pseudonyms: an erased account's rows are deleted by them
+    # (pipelines/erasure.py)
+    pseudonym_columns: tuple[str, ...] = ()
     retention: Retention = Retention.RAW_EVENTS
     description: str = ""
     source_group: str = field(default="")  # dbt staging folder; default: topic prefix
@@ -100,9 +103,9 @@ def _rel(path: str) -> str:
 
 
 def _core(topic: Topic, entity_key: str | None, description: str,
-          pii: tuple[str, ...] = ()) -> LakeTable:
+          pii: tuple[str, ...] = (), pseudonyms: tuple[str, ...] = ()) -> LakeTable:
     return LakeTable(name=topic.name.replace(".", "_"), topic=topic, entity_key=entity_key,
-                     pii=pii, description=description)
+                     pii=pii, pseudonym_columns=pseudonyms, description=description)
 
 
 LAKE_TABLES: tuple[LakeTable, ...] = (
@@ -142,13 +145,18 @@ LAKE_TABLES: tuple[LakeTable, ...] = (
     _core(topics.CORE_USERS, "user_id", "Users, pseudonymous: no email, phone or name."),
     _core(topics.SOCIAL_POSTS, "post_id",
           "Posts after each change: owner, visibility, moderation, hashtags, linked products, "
-          "geo point (no caption text; the author as a pseudonym)."),
-    _core(topics.SOCIAL_REACTIONS, None, "Likes, saves and shares of posts, added or taken back."),
+          "geo point (no caption text; the author as a pseudonym).",
+          pseudonyms=("author_pseudo_id",)),
+    _core(topics.SOCIAL_REACTIONS, None, "Likes, saves and shares of posts, added or taken back.",
+          pseudonyms=("user_pseudo_id",)),
     _core(topics.SOCIAL_COMMENTS, "comment_id",
-          "Comments after each change (status, verified purchase; no text)."),
-    _core(topics.SOCIAL_FOLLOWS, None, "Follows and unfollows of shops and accounts."),
+          "Comments after each change (status, verified purchase; no text).",
+          pseudonyms=("user_pseudo_id",)),
+    _core(topics.SOCIAL_FOLLOWS, None, "Follows and unfollows of shops and accounts.",
+          pseudonyms=("follower_pseudo_id", "target_id")),
     LakeTable(
         name="analytics_raw", topic=topics.ANALYTICS_RAW, pii=("lat", "lon", "anonymous_id"),
+        pseudonym_columns=("user_pseudo_id",),
         description="Behavioural events from the apps (views, clicks, searches, routes, "
         "add to cart, ...), accepted by POST /events; accounts pseudonymised.",
     ),

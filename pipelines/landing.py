@@ -317,6 +317,10 @@ class BatchWriter:
 
         self.log(f"  {self.table.name}: retention")
         apply_retention(spark, tables=[self.table], log=self.log)
+        if self.table.pseudonym_columns:
+            from pipelines.erasure import apply_erasures
+
+            apply_erasures(spark, tables=[self.table], log=self.log)
         self._retention_at = time.monotonic()
 
     def _land_table(self, spark: SparkSession, batch: DataFrame, batch_id: int,

@@ -104,7 +104,7 @@ def test_retention_op_reports_what_it_deleted(monkeypatch: pytest.MonkeyPatch) -
 
     seen: dict[str, Any] = {}
 
-    def fake_apply_retention(**kwargs: Any) -> list[TableRetention]:
+    def fake_apply_retention(spark: Any, **kwargs: Any) -> list[TableRetention]:
         seen.update(kwargs)
         return [
             TableRetention("core_orders", "bronze", "bronze/core_orders", "raw_events",
@@ -119,6 +119,9 @@ def test_retention_op_reports_what_it_deleted(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr("pipelines.retention.apply_retention", fake_apply_retention)
     # the op's answer when it holds the lake, whether or not a landing service runs now
     monkeypatch.setattr("pipelines.landing.exclusive_landing", contextlib.nullcontext)
+    monkeypatch.setattr("pipelines.spark_session.build_session",
+                        lambda name: type("NoSpark", (), {"stop": lambda self: None})())
+    monkeypatch.setattr("pipelines.erasure.apply_erasures", lambda spark, **kw: [])
     job = _merged().resolve_job_def("lake_retention")
     result = job.execute_in_process(run_config={"ops": {"expire_lake": {"config": {
         "now": "2026-06-15T07:30:00+06:00", "dry_run": False}}}})

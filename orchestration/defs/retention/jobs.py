@@ -16,8 +16,8 @@ class RetentionConfig(dg.Config):
     now: str | None = None  # ISO time to expire against (default: now; no zone = UTC)
 
 
-@dg.op(description="Delete expired bronze/silver partitions of every catalog table, "
-                   "then VACUUM them away.")
+@dg.op(description="Delete expired bronze/silver partitions of every catalog table and "
+                   "the rows of erased accounts, then VACUUM them away.")
 def expire_lake(context: dg.OpExecutionContext,
                 config: RetentionConfig) -> Iterator[dg.AssetObservation | dg.Output[Any]]:
     from pipelines.landing import LandingBusy, exclusive_landing
@@ -30,8 +30,18 @@ def expire_lake(context: dg.OpExecutionContext,
         # Delta on S3 has one writer per table: retention writes only while it holds the
         # lake, like a landing run.
         with exclusive_landing():
-            results = apply_retention(now=now, dry_run=config.dry_run,
-                                      retain_hours=config.retain_hours, log=context.log.info)
+            from pipelines.erasure import apply_erasures
+            from pipelines.spark_session import build_session
+
+            spark = build_session("lake_retention")
+            try:
+                results = apply_retention(spark, now=now, dry_run=config.dry_run,
+                                          retain_hours=config.retain_hours,
+                                          log=context.log.info)
+                # an erased account's rows, again after any replay from Kafka
+                erased = apply_erasures(spark, dry_run=config.dry_run, log=context.log.info)
+            finally:
+                spark.stop()
     except LandingBusy:
         context.log.info("the continuous landing holds the lake; it applies retention itself "
                          "once a day, between micro-batches")
@@ -51,6 +61,8 @@ def expire_lake(context: dg.OpExecutionContext,
         metadata={"now": now.isoformat(), "dry_run": config.dry_run,
                   "rows_deleted": sum(r.rows_deleted for r in results),
                   "files_removed": sum(r.files_removed for r in results),
+                  "erased_rows": sum(e.silver_rows + e.bronze_rows + e.current_rows
+                                     for e in erased),
                   "tables": dg.MetadataValue.json(touched)})
 
 
