@@ -99,7 +99,7 @@ def explore(conn: Connection, index: ExploreIndex, viewer: Actor | None, req: Re
             parts["stored_score"] = 0.0 if c["cold"] else c["base"]
             view.score_parts = parts
         out.append(view)
-    more = len(picked) == limit and bool(index.ranked(req, scanned, 1))
+    more = len(picked) == limit and scanned < index.size
     return out, encode_position(scanned) if more else None
 
 

@@ -23,6 +23,7 @@ from marketplace_core.api.schemas.social import (
     CommentPage,
     FollowIn,
     FollowState,
+    MediaStatus,
     Ok,
     PostCreate,
     PostOut,
@@ -34,10 +35,12 @@ from marketplace_core.api.schemas.social import (
     ResolveIn,
     ShopSocialOut,
     ShopSocialPatch,
+    UploadIn,
+    UploadOut,
 )
 from marketplace_core.db import Connection, transaction
 from marketplace_core.errors import ErrorCode, PayloadTooLargeError
-from marketplace_core.social import comments, graph, moderation, posts
+from marketplace_core.social import comments, graph, media, moderation, posts
 
 MAX_BODY_BYTES = 1_000_000
 
@@ -307,3 +310,47 @@ def list_reports(
 def resolve_report(report_id: UUID, body: ResolveIn, user: AdminUser, pool: Pool) -> ReportOut:
     with transaction(pool) as conn:
         return _report_out(moderation.resolve(conn, user, report_id, body.action))
+
+
+# --- media uploads ----------------------------------------------------------------------
+
+
+def _media_out(m: media.MediaState) -> MediaStatus:
+    return MediaStatus(**m.__dict__)
+
+
+@router.post(
+    "/media/uploads", status_code=201, response_model=UploadOut,
+    summary="Start a photo or video upload: a presigned PUT URL to the bucket",
+    description="Photo ≤ 10 MB, video ≤ 200 MB (413 MEDIA_TOO_LARGE); types image/jpeg, "
+                "image/png, image/webp, video/mp4, video/quicktime (422 "
+                "UNSUPPORTED_FILE_TYPE). PUT the bytes with the given headers, then call "
+                "POST /media/{id}/complete.",
+    responses={**error_responses(401, 422), **_TOO_LARGE},
+)
+def start_upload(body: UploadIn, user: CurrentUser, pool: Pool) -> UploadOut:
+    with transaction(pool) as conn:
+        up = media.create_upload(conn, user, body.kind, body.content_type, body.size_bytes)
+    return UploadOut(media_id=up.media_id, upload_url=up.upload_url, headers=up.headers,
+                     expires_in=up.expires_in)
+
+
+@router.post(
+    "/media/{media_id}/complete", response_model=MediaStatus,
+    summary="The upload is in the bucket: queue it for processing",
+    description="409 MEDIA_NOT_FOUND if the object is not stored yet. The worker then "
+                "checks the real type (failed with MEDIA_TYPE_MISMATCH), reads size and "
+                "duration and makes a thumbnail; poll GET /media/{id} until `ready`.",
+    responses=error_responses(401, 404, 409, 422),
+)
+def complete_upload(media_id: UUID, user: CurrentUser, pool: Pool) -> MediaStatus:
+    with transaction(pool) as conn:
+        return _media_out(media.complete(conn, user, media_id))
+
+
+@router.get("/media/{media_id}", response_model=MediaStatus,
+            summary="An upload's processing state (its uploader)",
+            responses=error_responses(401, 404, 422))
+def media_status(media_id: UUID, user: CurrentUser, pool: Pool) -> MediaStatus:
+    with transaction(pool) as conn:
+        return _media_out(media.get(conn, user, media_id))
