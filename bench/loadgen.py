@@ -137,13 +137,15 @@ def free_port(host: str) -> int:
 
 
 @contextmanager
-def core_api(dsn: str, *, workers: int = 2) -> Iterator[str]:
+def core_api(dsn: str, *, workers: int = 2, env: dict[str, str] | None = None
+             ) -> Iterator[str]:
     """The real core API (uvicorn, `workers` processes) on the bench database; yields its
     base URL. Access logging is off (it would be the loudest cost) and the sweeper is
-    pushed to once an hour so it does not run during a measurement."""
+    pushed to once an hour so it does not run during a measurement; `env` adds settings."""
     host = get_settings().bind_host
     port = free_port(host)
-    env = {**os.environ, "POSTGRES_DSN": dsn, "CORE_SWEEP_INTERVAL_SECONDS": "3600"}
+    env = {**os.environ, "POSTGRES_DSN": dsn, "CORE_SWEEP_INTERVAL_SECONDS": "3600",
+           **(env or {})}
     log = get_settings().logs_dir / "bench-core-api.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:

@@ -1,8 +1,8 @@
 """Run the core benchmarks: `python -m bench.run [--quick] [--keep] [names...]`.
 
 Names: catalog_card, catalog_search, outbox_lag, pos_producer_throughput, pos_sale_to_stock,
-lake_landing_throughput, lake_marts_refresh, serving_report_latency, lake_freshness
-(default: all). One throw-away database with the 100k-variant catalog serves every
+lake_landing_throughput, lake_marts_refresh, serving_report_latency, lake_freshness,
+events_intake (default: all). One throw-away database with the 100k-variant catalog serves every
 benchmark of the run (pos_producer_throughput and the lake ones need no catalog; each lake
 benchmark runs in a process of its own: one JVM, one chdb engine); each benchmark writes
 `bench/results/<name>.json` (see bench/results.py for the shape) and the run ends with a
@@ -20,6 +20,7 @@ from pathlib import Path
 from bench.catalog_data import CatalogInfo, bench_database, load_catalog
 from bench.core_catalog import LoadParams, bench_card, bench_search
 from bench.core_outbox import OutboxParams, bench_outbox
+from bench.events_intake import IntakeParams, bench_events_intake
 from bench.lake_common import run_in_subprocess
 from bench.lake_marts import REFRESH, SERVING
 from bench.loadgen import build_loadgen, core_api
@@ -29,10 +30,10 @@ from bench.results import RESULTS_DIR, Result, postgres_version
 
 NAMES = ("catalog_card", "catalog_search", "outbox_lag", "pos_producer_throughput",
          "pos_sale_to_stock", "lake_landing_throughput", "lake_marts_refresh",
-         "serving_report_latency", "lake_freshness")
+         "serving_report_latency", "lake_freshness", "events_intake")
 LAKE = {"lake_landing_throughput", "lake_marts_refresh", "serving_report_latency",
         "lake_freshness"}
-NO_CATALOG = {"pos_producer_throughput"} | LAKE
+NO_CATALOG = {"pos_producer_throughput", "events_intake"} | LAKE
 
 
 def _lake(names: list[str], args: argparse.Namespace) -> list[Result]:
@@ -110,6 +111,11 @@ def _summary(results: list[Result]) -> str:
                         f" {m['backlog_drain_events_per_s']:.0f}/s")
             base = (f"bare producer {b['events_per_s']:.0f}/s"
                     f" (x{r.ratio.get('terminal_over_bare_producer') or 0:.3f})")
+        elif r.name == "events_intake" and m:
+            measured = (f"POST /events {m['events_per_s']} ev/s (1 process, batch"
+                        f" {r.params['batch']}, p50 {m['batch_latency_p50_ms']} ms)")
+            base = (f"bare produce {b['events_per_s']}/s"
+                    f" (x{r.ratio.get('api_over_bare_produce') or 0:.3f})")
         elif r.name == "lake_landing_throughput" and m:
             measured = (f"{m['events_per_s']:.0f} ev/s ({r.params.get('events')} events,"
                         f" {m['seconds']}s)")
@@ -162,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="events per lake_landing_throughput run (200000; quick 20000)")
     parser.add_argument("--marts-events", type=int, default=None,
                         help="silver events under lake_marts_refresh (10M; quick 200000)")
+    parser.add_argument("--intake-events", type=int, default=None,
+                        help="events per events_intake run (200000; quick 20000)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     unknown = sorted(set(args.names) - set(NAMES))
@@ -200,6 +208,11 @@ def main(argv: list[str] | None = None) -> int:
         if "pos_sale_to_stock" in names:
             print("==> pos_sale_to_stock", flush=True)
             results.append(bench_sale_to_stock(dsn, info, sale_to_stock))
+        if "events_intake" in names:
+            print("==> events_intake", flush=True)
+            results.append(bench_events_intake(dsn, IntakeParams(
+                runs=args.runs or 3,
+                events=args.intake_events or (20_000 if args.quick else 200_000))))
         results += _lake(names, args)
         pg = postgres_version(dsn)
     for r in results:
