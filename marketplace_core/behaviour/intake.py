@@ -234,17 +234,21 @@ class EventIntake:
                             {"index": i, "event_id": client_event_id(e), "status": DROPPED,
                              "code": ErrorCode.OPTED_OUT} for i, e in enumerate(events)])
                     pseudo_id = pseudonyms.pseudonym(conn, user_id)
-            with conn.transaction():
-                prepared = prepare(events, received_ms=received_ms, rules=self.rules,
-                                   user_pseudo_id=pseudo_id, body=body)
-                self.deliver(conn, prepared, received_ms, pseudo_id)
+            prepared = prepare(events, received_ms=received_ms, rules=self.rules,
+                               user_pseudo_id=pseudo_id, body=body)
+            if not prepared.good:  # nothing to claim: no transaction
+                self.deliver(None, prepared, received_ms, pseudo_id)
+            else:
+                # Pipeline mode: BEGIN travels with the claim (one round trip, not two).
+                with conn.pipeline(), conn.transaction():
+                    self.deliver(conn, prepared, received_ms, pseudo_id)
         return _answer(prepared.statuses)
 
-    def deliver(self, conn: Connection, prepared: Prepared, received_ms: int,
+    def deliver(self, conn: Connection | None, prepared: Prepared, received_ms: int,
                 pseudo_id: str | None, *, bad_events: bool = True) -> None:
         """Dedup, produce and wait (inside the caller's transaction); marks statuses."""
         duplicates = claim_keys(conn, prepared.good, id_seconds=self.id_seconds,
-                                window_seconds=self.window_seconds)
+                                window_seconds=self.window_seconds) if conn else set()
         try:
             raw_encode, bad_encode = self.encoders()
             good = []

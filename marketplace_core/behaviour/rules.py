@@ -213,12 +213,14 @@ def check(raw: Any, received_ms: int, rules: Rules) -> dict[str, Any]:
     record: dict[str, Any] = {
         "event_id": event_id, "event_type": event_type, "occurred_at": occurred,
         "target_type": target_type, "target_id": target_id, "session_id": session_id,
-        "anonymous_id": _text(get("anonymous_id"), "anonymous_id", MAX_ANONYMOUS_ID),
+        "anonymous_id": None if (anon := get("anonymous_id")) is None else _text(
+            anon, "anonymous_id", MAX_ANONYMOUS_ID),
         "surface": surface, "position": position, "search_query": search_query,
         "lat": lat, "lon": lon, "platform": platform,
     }
-    for name, limit in OPTIONAL_TEXT:
-        record[name] = _text(get(name), name, limit)
+    for name, limit in OPTIONAL_TEXT:  # mostly absent: skip the call
+        value = get(name)
+        record[name] = None if value is None else _text(value, name, limit)
     return record
 
 
