@@ -64,17 +64,22 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=500.0)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--threads", type=int, default=16)
+    ap.add_argument("--keep", metavar="DB", help="fill (once) and keep this database")
     args = ap.parse_args()
     admin = get_settings().postgres_dsn
-    name = f"bench_social_{secrets.token_hex(4)}"
+    name = args.keep or f"bench_social_{secrets.token_hex(4)}"
     with psycopg.connect(admin, autocommit=True) as c:
-        c.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+        exists = c.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
+        if not exists:
+            c.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
     dsn = make_conninfo(admin, dbname=name)
     try:
-        apply_migrations(dsn)
-        t0 = time.perf_counter()
-        _fill(dsn, args.posts)
-        fill_s = time.perf_counter() - t0
+        fill_s = 0.0
+        if not exists:
+            apply_migrations(dsn)
+            t0 = time.perf_counter()
+            _fill(dsn, args.posts)
+            fill_s = time.perf_counter() - t0
         pool = open_pool(dsn, min_size=args.threads, max_size=args.threads, autocommit=True)
         index = ExploreIndex()
         with pool.connection() as conn:
@@ -132,9 +137,10 @@ def main() -> None:
         print(json.dumps(out, indent=2))
         pool.close()
     finally:
-        with psycopg.connect(admin, autocommit=True) as c:
-            c.execute(sql.SQL("drop database if exists {} with (force)").format(
-                sql.Identifier(name)))
+        if not args.keep:
+            with psycopg.connect(admin, autocommit=True) as c:
+                c.execute(sql.SQL("drop database if exists {} with (force)").format(
+                    sql.Identifier(name)))
 
 
 if __name__ == "__main__":

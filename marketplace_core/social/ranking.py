@@ -82,12 +82,14 @@ def replace_explore_scores(conn: Connection, scores: Iterable[ExploreScore]) -> 
 
 @dataclass
 class Segment:
-    ids: np.ndarray        # (n, 16) uint8, UUID bytes, sorted by base desc
+    """Posts sorted by base score (descending); positions index every array."""
+
+    ids: np.ndarray        # (n, 16) uint8, UUID bytes
     base: np.ndarray       # float64, descending
     lat: np.ndarray        # float64, nan without geo
     lon: np.ndarray
-    tag_ptr: np.ndarray    # int64 (n + 1), CSR offsets into tag_ids
-    tag_ids: np.ndarray    # int32
+    geo_pos: np.ndarray    # positions of the posts with a geo point (ascending)
+    postings: dict[int, np.ndarray]  # tag id -> positions carrying it (ascending)
     cold: bool
 
     @property
@@ -108,54 +110,88 @@ _STORED_SQL = """
     select s.post_id, s.score, p.lat::float8, p.lon::float8, p.tags
     from explore_scores s join posts p on p.id = s.post_id
     where p.status = 'active' and p.visibility = 'public' and p.moderation_status = 'ok'"""
+# Unscored posts: those newer than the lake's last computation (minus a margin for its
+# latency), or of the last 30 days while the lake has written nothing yet.
 _COLD_SQL = """
     select p.id, %(w)s * power(0.5, extract(epoch from now() - p.created_at) / 3600.0 / %(h)s),
            p.lat::float8, p.lon::float8, p.tags
     from posts p
     where p.status = 'active' and p.visibility = 'public' and p.moderation_status = 'ok'
-      and p.created_at > now() - make_interval(days => %(days)s)
+      and p.created_at > coalesce(
+            (select max(computed_at) from explore_scores) - interval '6 hours',
+            now() - make_interval(days => %(days)s))
       and not exists (select 1 from explore_scores s where s.post_id = p.id)
     order by p.created_at desc limit %(limit)s"""
 
 
 class ExploreIndex:
-    def __init__(self, check_every_s: float = 3.0, cold_every_s: float = 10.0) -> None:
+    """One per API process. `pool` given: a changed ranking is loaded in a background
+    thread while the previous snapshot keeps serving; without it (tests, scripts) the
+    request that notices the change loads it."""
+
+    def __init__(self, check_every_s: float = 3.0, cold_every_s: float = 10.0,
+                 pool: Any | None = None) -> None:
         self.check_every_s = check_every_s
         self.cold_every_s = cold_every_s
+        self.pool = pool
         self.tag_ids: dict[str, int] = {}
         self.stored: Segment | None = None
         self.cold: Segment | None = None
         self.version: datetime | None = None
+        self.loading = False
         self._checked = 0.0
         self._cold_at = 0.0
         self._lock = threading.Lock()
+        self._tag_lock = threading.Lock()
 
     # loading
     def _segment(self, rows: list[tuple[Any, ...]], cold: bool) -> Segment:
         n = len(rows)
-        ids = np.empty((n, 16), dtype=np.uint8)
-        base = np.empty(n, dtype=np.float64)
-        lat = np.full(n, np.nan)
-        lon = np.full(n, np.nan)
-        ptr = np.zeros(n + 1, dtype=np.int64)
-        tag_list: list[int] = []
-        tid = self.tag_ids
-        for i, (pid, score, la, lo, tags) in enumerate(rows):
-            ids[i] = np.frombuffer(pid.bytes, dtype=np.uint8)
-            base[i] = score
-            if la is not None:
-                lat[i], lon[i] = la, lo
-            for t in tags:
-                tag_list.append(tid.setdefault(t, len(tid)))
-            ptr[i + 1] = len(tag_list)
-        tags_arr = np.asarray(tag_list, dtype=np.int32)
+        base = np.fromiter((r[1] for r in rows), dtype=np.float64, count=n)
         order = np.argsort(-base, kind="stable")
-        lengths = np.diff(ptr)[order]
-        new_ptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        gather = (np.repeat(ptr[:-1][order] - new_ptr[:-1], lengths)
-                  + np.arange(int(new_ptr[-1]), dtype=np.int64))
-        return Segment(ids[order], base[order], lat[order], lon[order], new_ptr,
-                       tags_arr[gather] if len(tags_arr) else tags_arr, cold)
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n)
+        ids = np.frombuffer(b"".join(r[0].bytes for r in rows), dtype=np.uint8).reshape(n, 16)
+        lat = np.array([np.nan if r[2] is None else r[2] for r in rows], dtype=np.float64)
+        lon = np.array([np.nan if r[3] is None else r[3] for r in rows], dtype=np.float64)
+        owners: list[int] = []
+        tag_list: list[int] = []
+        with self._tag_lock:
+            tid = self.tag_ids
+            for i, r in enumerate(rows):
+                for t in r[4]:
+                    tag_list.append(tid.setdefault(t, len(tid)))
+                    owners.append(i)
+        postings: dict[int, np.ndarray] = {}
+        if tag_list:
+            tags_arr = np.asarray(tag_list, dtype=np.int64)
+            pos_arr = rank[np.asarray(owners, dtype=np.int64)]
+            by = np.lexsort((pos_arr, tags_arr))
+            tags_sorted, pos_sorted = tags_arr[by], pos_arr[by]
+            cuts = np.flatnonzero(np.diff(tags_sorted)) + 1
+            for chunk_t, chunk_p in zip(np.split(tags_sorted, cuts), np.split(pos_sorted, cuts),
+                                        strict=True):
+                postings[int(chunk_t[0])] = chunk_p
+        lat_s, lon_s = lat[order], lon[order]
+        return Segment(ids[order], base[order], lat_s, lon_s,
+                       np.flatnonzero(~np.isnan(lat_s)), postings, cold)
+
+    def _load_stored(self, conn: Connection, version: datetime | None) -> None:
+        with conn.cursor(binary=True) as cur:
+            rows = cur.execute(_STORED_SQL).fetchall()
+        segment = self._segment(rows, cold=False)
+        self.stored, self.version = segment, version
+
+    def _load_in_background(self, version: datetime | None) -> None:
+        def work() -> None:
+            try:
+                assert self.pool is not None
+                with self.pool.connection() as conn:
+                    self._load_stored(conn, version)
+            finally:
+                self.loading = False
+        self.loading = True
+        threading.Thread(target=work, name="explore-snapshot", daemon=True).start()
 
     def refresh(self, conn: Connection, *, force: bool = False) -> None:
         """Reload what changed (cheap when nothing did); safe to call on every request."""
@@ -163,15 +199,19 @@ class ExploreIndex:
         if not force and now - self._checked < self.check_every_s and self.stored is not None:
             return
         if not self._lock.acquire(blocking=self.stored is None or force):
-            return  # another request is reloading; serve the current snapshot
+            return  # another request is checking; serve the current snapshot
         try:
             self._checked = time.monotonic()
             row = conn.execute("select max(computed_at) from explore_scores").fetchone()
             version = row[0] if row else None
-            if force or self.stored is None or version != self.version:
-                with conn.cursor(binary=True) as cur:
-                    rows = cur.execute(_STORED_SQL).fetchall()
-                self.stored, self.version = self._segment(rows, cold=False), version
+            if force or self.stored is None:
+                self._load_stored(conn, version)
+                self._cold_at = 0.0
+            elif version != self.version and not self.loading:
+                if self.pool is not None:
+                    self._load_in_background(version)
+                else:
+                    self._load_stored(conn, version)
                 self._cold_at = 0.0
             if force or now - self._cold_at >= self.cold_every_s:
                 rows = conn.execute(_COLD_SQL, {
@@ -183,48 +223,52 @@ class ExploreIndex:
             self._lock.release()
 
     # ranking
-    def _boost(self, seg: Segment, upto: int, req: Request,
-               req_tags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        geo = np.zeros(upto)
-        tag = np.zeros(upto)
-        if req.near is not None:
-            lat0, lon0 = req.near
-            dy = (seg.lat[:upto] - lat0) * 111.32
-            dx = (seg.lon[:upto] - lon0) * 111.32 * math.cos(math.radians(lat0))
-            d = np.sqrt(dx * dx + dy * dy)
-            geo = np.nan_to_num(GEO_WEIGHT * np.clip(1.0 - d / GEO_RADIUS_KM, 0.0, 1.0))
-        if req.tags:
-            hits = np.isin(seg.tag_ids[: seg.tag_ptr[upto]], req_tags).astype(np.int64)
-            c = np.concatenate([[0], np.cumsum(hits)])
-            counts = c[seg.tag_ptr[1: upto + 1]] - c[seg.tag_ptr[:upto]]
-            tag = TAG_WEIGHT * counts / len(req.tags)
-        return geo, tag
-
-    def _segment_top(self, seg: Segment, k: int, req: Request, req_tags: np.ndarray,
+    def _segment_top(self, seg: Segment, k: int, req: Request, req_tags: list[int],
                      max_boost: float) -> list[tuple[float, int, float, float]]:
+        """The exact top k of a segment by base + request-time parts.
+
+        Only the first k by base and the posts that can get a boost (a requested tag, a geo
+        point) with a base within `max_boost` of the k-th base can be in the top k: any
+        other post's total is its base, at most the k-th base."""
         n = seg.n
         if n == 0 or k <= 0:
             return []
-        upto = min(n, k)
-        neg = -seg.base
-        while True:
-            geo, tag = self._boost(seg, upto, req, req_tags)
-            totals = seg.base[:upto] + geo + tag
-            if upto == n or max_boost == 0.0:
-                break
-            kth = np.partition(totals, -k)[-k] if upto >= k else -np.inf
-            need = int(np.searchsorted(neg, -(kth - max_boost), side="right"))
-            if need <= upto:
-                break
-            upto = min(n, max(need, 2 * upto))
-        top = np.argsort(-totals, kind="stable")[:k]
-        return [(float(totals[i]), int(i), float(geo[i]), float(tag[i])) for i in top]
+        k = min(k, n)
+        need = k
+        if max_boost > 0:
+            floor = seg.base[k - 1] - max_boost
+            need = int(np.searchsorted(-seg.base, -floor, side="right"))
+        parts = [np.arange(k, dtype=np.int64)]
+        if req.near is not None:
+            parts.append(seg.geo_pos[: np.searchsorted(seg.geo_pos, need)])
+        for t in req_tags:
+            plist = seg.postings.get(t)
+            if plist is not None:
+                parts.append(plist[: np.searchsorted(plist, need)])
+        cand = np.unique(np.concatenate(parts)) if len(parts) > 1 else parts[0]
+        geo = np.zeros(len(cand))
+        tag = np.zeros(len(cand))
+        if req.near is not None:
+            lat0, lon0 = req.near
+            dy = (seg.lat[cand] - lat0) * 111.32
+            dx = (seg.lon[cand] - lon0) * 111.32 * math.cos(math.radians(lat0))
+            d = np.sqrt(dx * dx + dy * dy)
+            geo = np.nan_to_num(GEO_WEIGHT * np.clip(1.0 - d / GEO_RADIUS_KM, 0.0, 1.0))
+        if req.tags:
+            hits = np.zeros(len(cand))
+            for t in req_tags:
+                plist = seg.postings.get(t)
+                if plist is not None:
+                    hits += np.isin(cand, plist[: np.searchsorted(plist, need)])
+            tag = TAG_WEIGHT * hits / len(req.tags)
+        totals = seg.base[cand] + geo + tag
+        top = np.lexsort((cand, -totals))[:k]
+        return [(float(totals[i]), int(cand[i]), float(geo[i]), float(tag[i])) for i in top]
 
     def ranked(self, req: Request, start: int, count: int) -> list[dict[str, Any]]:
         """Ranking positions [start, start + count) before the viewer's filter."""
         segments = [s for s in (self.stored, self.cold) if s is not None]
-        req_tags = np.asarray([self.tag_ids[t] for t in req.tags if t in self.tag_ids],
-                              dtype=np.int32)
+        req_tags = [self.tag_ids[t] for t in req.tags if t in self.tag_ids]
         max_boost = (GEO_WEIGHT if req.near else 0.0) + (TAG_WEIGHT if req.tags else 0.0)
         k = start + count
         merged: list[tuple[float, int, int, float, float]] = []

@@ -29,7 +29,7 @@ Limit = Annotated[int, Query(ge=1, le=50)]
 def explore_index(request: Request) -> ExploreIndex:
     index: ExploreIndex | None = getattr(request.app.state, "explore_index", None)
     if index is None:
-        index = request.app.state.explore_index = ExploreIndex()
+        index = request.app.state.explore_index = ExploreIndex(pool=request.app.state.read_pool)
     return index
 
 

@@ -39,7 +39,7 @@ from marketplace_core.api.schemas.social import (
     UploadOut,
 )
 from marketplace_core.db import Connection, transaction
-from marketplace_core.errors import ErrorCode, PayloadTooLargeError
+from marketplace_core.errors import ErrorCode, NotFoundError, PayloadTooLargeError
 from marketplace_core.social import comments, graph, media, moderation, posts
 
 MAX_BODY_BYTES = 1_000_000
@@ -354,3 +354,28 @@ def complete_upload(media_id: UUID, user: CurrentUser, pool: Pool) -> MediaStatu
 def media_status(media_id: UUID, user: CurrentUser, pool: Pool) -> MediaStatus:
     with transaction(pool) as conn:
         return _media_out(media.get(conn, user, media_id))
+
+
+@moderation_router.post(
+    "/moderation/shadow-bans/{user_id}", response_model=Ok,
+    summary="Shadow-ban an account directly (admins; audited)",
+    description="Its posts and comments stay visible to the account itself and disappear "
+                "for everyone else (posts, comments, feeds, map).",
+    responses=error_responses(401, 403, 404, 422),
+)
+def add_shadow_ban(user_id: UUID, user: AdminUser, pool: Pool) -> Ok:
+    with transaction(pool) as conn:
+        from marketplace_core.accounts import service as accounts
+        if accounts.get_user(conn, user_id) is None:
+            raise NotFoundError(ErrorCode.USER_NOT_FOUND, f"user {user_id} does not exist")
+        moderation.shadow_ban(conn, user, user_id, "direct")
+    return Ok()
+
+
+@moderation_router.delete("/moderation/shadow-bans/{user_id}", response_model=Ok,
+                          summary="Lift a shadow ban (admins; audited)",
+                          responses=error_responses(401, 403, 422))
+def lift_shadow_ban(user_id: UUID, user: AdminUser, pool: Pool) -> Ok:
+    with transaction(pool) as conn:
+        moderation.lift_shadow_ban(conn, user, user_id)
+    return Ok()

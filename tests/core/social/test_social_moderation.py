@@ -171,3 +171,18 @@ def test_repeated_identical_text_is_limited(core_api: Any) -> None:
     codes = [core_api.post(f"/posts/{p}/comments", headers=bot.headers,
                            json={"text": "Пишите в директ!!"}).status_code for p in posts]
     assert codes == [201, 201, 201, 429]
+
+
+def test_direct_shadow_ban_and_lift(core_api: Any) -> None:
+    author, other = make_user(core_api, "buyer"), make_user(core_api, "buyer")
+    admin = make_user(core_api, "admin")
+    post = make_post(core_api, author)
+    r = core_api.post(f"/moderation/shadow-bans/{author.id}", headers=admin.headers)
+    assert r.status_code == 200
+    assert core_api.get(f"/posts/{post['id']}", headers=other.headers).status_code == 404
+    assert core_api.post(f"/moderation/shadow-bans/{author.id}",
+                         headers=other.headers).status_code == 403
+    core_api.delete(f"/moderation/shadow-bans/{author.id}", headers=admin.headers)
+    assert core_api.get(f"/posts/{post['id']}", headers=other.headers).status_code == 200
+    assert _audit_actions(core_api, author.id)[-2:] == ["user.shadow_ban",
+                                                         "user.shadow_ban_lift"]
