@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     landing_trigger_seconds: int = Field(default=10, alias="LANDING_TRIGGER_SECONDS")
     # Lake tables written side by side within one micro-batch.
     landing_table_parallelism: int = Field(default=6, alias="LANDING_TABLE_PARALLELISM")
+    # Where a NEW lake (no checkpoint yet) starts reading its topics: unset = the earliest
+    # record Kafka keeps; an epoch-millis timestamp = the first record at or after it (a
+    # test lake that must not land the whole shared broker's history).
+    landing_starting_timestamp_ms: int | None = Field(default=None,
+                                                      alias="LANDING_STARTING_TIMESTAMP_MS")
 
     # --- ClickHouse: embedded chdb unless CLICKHOUSE_URL names a server ---------------
     clickhouse_url: str | None = Field(default=None, alias="CLICKHOUSE_URL")

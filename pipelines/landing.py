@@ -389,8 +389,12 @@ def ensure_tables(spark: SparkSession, tables: Sequence[LakeTable]) -> list[str]
 def kafka_stream(spark: SparkSession, table: LakeTable,
                  max_offsets_per_trigger: int) -> DataFrame:
     s = get_settings()
+    reader = spark.readStream.format("kafka")
+    if s.landing_starting_timestamp_ms is not None:  # only read when no checkpoint exists
+        reader = (reader.option("startingTimestamp", str(s.landing_starting_timestamp_ms))
+                  .option("startingOffsetsByTimestampStrategy", "latest"))
     return (
-        spark.readStream.format("kafka")
+        reader
         .option("kafka.bootstrap.servers", s.kafka_bootstrap_servers)
         .option("subscribe", table.topic.name)
         .option("startingOffsets", "earliest")
@@ -436,7 +440,8 @@ def start(spark: SparkSession, *, available_now: bool,
           tables: Sequence[LakeTable] = LAKE_TABLES, trigger_seconds: int | None = None,
           max_offsets_per_trigger: int = 200_000, log: Callable[[str], None] = print,
           retention_every: float | None = None) -> Landing:
-    ensure_tables(spark, tables)
+    # every catalog table, even when landing a few: the models read them all
+    ensure_tables(spark, [*LAKE_TABLES, *(t for t in tables if t not in LAKE_TABLES)])
     s = get_settings()
     stats, schemas = LandingStats(), WriterSchemas()
     gate = threading.Semaphore(s.landing_table_parallelism)
