@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from infra.settings import get_settings
-from marketplace_core.api.auth import OptionalUser
+from marketplace_core.api.auth import BearerCredentials, optional_user
 from marketplace_core.api.errors import error_body
 from marketplace_core.api.schemas.behaviour import EventsResponse, event_batch_schema
 from marketplace_core.api.schemas.common import error_responses
@@ -68,7 +68,11 @@ async def _read_body(request: Request, limit: int) -> bytes:
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
         "schema": event_batch_schema(get_settings().events_max_batch)}}}},
 )
-async def post_events(request: Request, user: OptionalUser) -> Response:
+async def post_events(request: Request, credentials: BearerCredentials) -> Response:
+    # Guests (most events) skip the thread hop of the sync `OptionalUser` dependency; a
+    # bearer token is checked exactly as `optional_user` does.
+    user = (await run_in_threadpool(optional_user, request, credentials)
+            if credentials is not None else None)
     intake = intake_of(request)
     limit = get_settings().events_max_body_bytes
     try:
