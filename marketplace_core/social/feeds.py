@@ -13,7 +13,7 @@ from marketplace_core.db import Connection
 from marketplace_core.errors import ErrorCode, ValidationError
 from marketplace_core.social import visibility
 from marketplace_core.social.comments import decode_cursor, encode_cursor
-from marketplace_core.social.posts import PostView, load_views, visible_ids
+from marketplace_core.social.posts import PostView, load_views
 from marketplace_core.social.ranking import ExploreIndex, Request
 from marketplace_core.social.ranking import decode_cursor as decode_position
 from marketplace_core.social.ranking import encode_cursor as encode_position
@@ -65,22 +65,24 @@ def explore(conn: Connection, index: ExploreIndex, viewer: Actor | None, req: Re
     picked: list[dict[str, Any]] = []
     batch = max(limit * 2, 20)
     scanned = position
+    views: dict[UUID, PostView] = {}
     for _ in range(8):  # each round fetches more candidates if the filter dropped many
         candidates = index.ranked(req, scanned, batch)
         if not candidates:
             break
-        ok = visible_ids(conn, viewer, [c["post_id"] for c in candidates],
-                         exclude_hidden_for_me=viewer is not None)
+        # one query: the viewer's filter and the page's data together
+        found = load_views(conn, viewer, [c["post_id"] for c in candidates],
+                           check_visible=True, exclude_hidden_for_me=viewer is not None)
         for c in candidates:
             scanned += 1
-            if c["post_id"] in ok:
+            if c["post_id"] in found:
                 picked.append(c)
+                views[c["post_id"]] = found[c["post_id"]]
                 if len(picked) == limit:
                     break
         if len(picked) == limit:
             break
         batch *= 2
-    views = load_views(conn, viewer, [c["post_id"] for c in picked])
     if explain and picked:
         stored = dict(conn.execute(
             "select post_id, parts from explore_scores where post_id = any(%s)",

@@ -240,40 +240,54 @@ def visible_ids(conn: Connection, viewer: Actor | None, ids: list[UUID], *,
     return {r[0] for r in rows}
 
 
-def load_views(conn: Connection, viewer: Actor | None, ids: list[UUID]) -> dict[UUID, PostView]:
-    """The posts (already known to be visible) with media, products, counts and the
-    viewer's own reactions, in a few queries."""
+_VIEW_SQL = f"""
+    select {_VIEW_COLS},
+      coalesce((select json_agg(json_build_object(
+                  'id', m.id, 'kind', m.kind, 'object_key', m.object_key,
+                  'thumb_key', m.thumb_key, 'width', m.width, 'height', m.height,
+                  'duration_s', m.duration_s::text, 'alt_text', m.alt_text, 'sort', m.sort)
+                  order by m.sort)
+                from post_media m where m.post_id = p.id), '[]'::json),
+      coalesce((select array_agg(pp.product_id order by pp.sort)
+                from post_products pp where pp.post_id = p.id), '{{}}'),
+      (select count(*) from post_reactions r where r.post_id = p.id and r.reaction = 'like'),
+      (select count(*) from post_reactions r where r.post_id = p.id and r.reaction = 'save'),
+      (select count(*) from post_shares sh where sh.post_id = p.id),
+      (select count(*) from comments c where c.post_id = p.id and c.status = 'visible'),
+      exists (select 1 from post_reactions r where r.post_id = p.id
+              and r.reaction = 'like' and r.user_id = %(viewer)s::uuid),
+      exists (select 1 from post_reactions r where r.post_id = p.id
+              and r.reaction = 'save' and r.user_id = %(viewer)s::uuid)
+    from posts p where p.id = any(%(ids)s)"""
+
+
+def _view(row: Any) -> PostView:
+    view = PostView(*row[:15])
+    view.media = [Media(id=UUID(m["id"]), kind=m["kind"], object_key=m["object_key"],
+                        thumb_key=m["thumb_key"], width=m["width"], height=m["height"],
+                        duration_s=None if m["duration_s"] is None else Decimal(m["duration_s"]),
+                        alt_text=m["alt_text"], sort=m["sort"]) for m in row[15]]
+    view.product_ids = list(row[16])
+    (view.like_count, view.save_count, view.share_count, view.comment_count,
+     view.liked_by_me, view.saved_by_me) = row[17:23]
+    return view
+
+
+def load_views(conn: Connection, viewer: Actor | None, ids: list[UUID], *,
+               check_visible: bool = False,
+               exclude_hidden_for_me: bool = False) -> dict[UUID, PostView]:
+    """The posts with media, products, counts and the viewer's own reactions, in one
+    query; with `check_visible`, only those the viewer may see (see `visible_ids`)."""
     if not ids:
         return {}
-    views = {r[0]: PostView(*r) for r in conn.execute(
-        f"select {_VIEW_COLS} from posts p where p.id = any(%s)", (ids,)).fetchall()}
-    for row in conn.execute(
-            "select post_id, id, kind, object_key, thumb_key, width, height, duration_s,"
-            " alt_text, sort from post_media where post_id = any(%s) order by post_id, sort",
-            (ids,)).fetchall():
-        views[row[0]].media.append(Media(*row[1:]))
-    for post_id, product_id in conn.execute(
-            "select post_id, product_id from post_products where post_id = any(%s)"
-            " order by post_id, sort", (ids,)).fetchall():
-        views[post_id].product_ids.append(product_id)
-    for post_id, reaction, n in conn.execute(
-            "select post_id, reaction, count(*) from post_reactions where post_id = any(%s)"
-            " group by 1, 2", (ids,)).fetchall():
-        setattr(views[post_id], f"{reaction}_count", n)
-    for post_id, n in conn.execute(
-            "select post_id, count(*) from post_shares where post_id = any(%s) group by 1",
-            (ids,)).fetchall():
-        views[post_id].share_count = n
-    for post_id, n in conn.execute(
-            "select post_id, count(*) from comments where post_id = any(%s)"
-            " and status = 'visible' group by 1", (ids,)).fetchall():
-        views[post_id].comment_count = n
-    if viewer is not None:
-        for post_id, reaction in conn.execute(
-                "select post_id, reaction from post_reactions where post_id = any(%s)"
-                " and user_id = %s", (ids, viewer.id)).fetchall():
-            setattr(views[post_id], f"{reaction}d_by_me", True)
-    return views
+    sql = _VIEW_SQL
+    if check_visible:
+        sql += f" and {visibility.post_visible_sql('p')}"
+    if exclude_hidden_for_me:
+        sql += (" and not exists (select 1 from post_hides h"
+                " where h.user_id = %(viewer)s::uuid and h.post_id = p.id)")
+    rows = conn.execute(sql, {**visibility.params(viewer), "ids": ids}).fetchall()
+    return {r[0]: _view(r) for r in rows}
 
 
 def visible_post(conn: Connection, viewer: Actor | None, post_id: UUID) -> PostView:

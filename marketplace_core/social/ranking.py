@@ -223,47 +223,83 @@ class ExploreIndex:
             self._lock.release()
 
     # ranking
+    def _boosts(self, seg: Segment, need: int, req: Request,
+                req_tags: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """geo and tag parts of positions [0, need), and the positions that have any."""
+        geo = np.zeros(need)
+        tag = np.zeros(need)
+        boosted = np.zeros(need, dtype=bool)
+        if req.near is not None:
+            gp = seg.geo_pos[: np.searchsorted(seg.geo_pos, need)]
+            lat0, lon0 = req.near
+            dy = (seg.lat[gp] - lat0) * 111.32
+            dx = (seg.lon[gp] - lon0) * 111.32 * math.cos(math.radians(lat0))
+            part = GEO_WEIGHT * np.clip(1.0 - np.sqrt(dx * dx + dy * dy) / GEO_RADIUS_KM,
+                                        0.0, 1.0)
+            geo[gp] = part
+            boosted[gp[part > 0]] = True
+        if req.tags:
+            for t in req_tags:
+                plist = seg.postings.get(t)
+                if plist is not None:
+                    hit = plist[: np.searchsorted(plist, need)]
+                    tag[hit] += TAG_WEIGHT / len(req.tags)
+                    boosted[hit] = True
+        return geo, tag, boosted
+
+    def _exact(self, seg: Segment, pos: np.ndarray, req: Request,
+               req_tags: list[int]) -> np.ndarray:
+        """geo + tag parts of the positions `pos` (a few thousand at most)."""
+        out = np.zeros(len(pos))
+        if req.near is not None:
+            lat0, lon0 = req.near
+            dy = (seg.lat[pos] - lat0) * 111.32
+            dx = (seg.lon[pos] - lon0) * 111.32 * math.cos(math.radians(lat0))
+            out += np.nan_to_num(GEO_WEIGHT * np.clip(
+                1.0 - np.sqrt(dx * dx + dy * dy) / GEO_RADIUS_KM, 0.0, 1.0))
+        for t in req_tags:
+            plist = seg.postings.get(t)
+            if plist is not None and len(plist):
+                at = np.minimum(np.searchsorted(plist, pos), len(plist) - 1)
+                out += (plist[at] == pos) * (TAG_WEIGHT / len(req.tags))
+        return out
+
     def _segment_top(self, seg: Segment, k: int, req: Request, req_tags: list[int],
                      max_boost: float) -> list[tuple[float, int, float, float]]:
         """The exact top k of a segment by base + request-time parts.
 
-        Only the first k by base and the posts that can get a boost (a requested tag, a geo
-        point) with a base within `max_boost` of the k-th base can be in the top k: any
-        other post's total is its base, at most the k-th base."""
+        A post outside the first k by base that gets no boost totals its base, at most the
+        k-th base; a boosted post totals at most base + max_boost. So with T = the k-th
+        best total among the first k posts (a lower bound of the true k-th total), only
+        boosted posts with base > T - max_boost can enter, and they are a prefix of the
+        score order: only that prefix is scored (vectorised), whatever the table's size."""
         n = seg.n
         if n == 0 or k <= 0:
             return []
         k = min(k, n)
         need = k
         if max_boost > 0:
-            floor = seg.base[k - 1] - max_boost
-            need = int(np.searchsorted(-seg.base, -floor, side="right"))
-        parts = [np.arange(k, dtype=np.int64)]
-        if req.near is not None:
-            parts.append(seg.geo_pos[: np.searchsorted(seg.geo_pos, need)])
-        for t in req_tags:
-            plist = seg.postings.get(t)
-            if plist is not None:
-                parts.append(plist[: np.searchsorted(plist, need)])
-        cand = np.unique(np.concatenate(parts)) if len(parts) > 1 else parts[0]
-        geo = np.zeros(len(cand))
-        tag = np.zeros(len(cand))
-        if req.near is not None:
-            lat0, lon0 = req.near
-            dy = (seg.lat[cand] - lat0) * 111.32
-            dx = (seg.lon[cand] - lon0) * 111.32 * math.cos(math.radians(lat0))
-            d = np.sqrt(dx * dx + dy * dy)
-            geo = np.nan_to_num(GEO_WEIGHT * np.clip(1.0 - d / GEO_RADIUS_KM, 0.0, 1.0))
-        if req.tags:
-            hits = np.zeros(len(cand))
-            for t in req_tags:
-                plist = seg.postings.get(t)
-                if plist is not None:
-                    hits += np.isin(cand, plist[: np.searchsorted(plist, need)])
-            tag = TAG_WEIGHT * hits / len(req.tags)
-        totals = seg.base[cand] + geo + tag
-        top = np.lexsort((cand, -totals))[:k]
-        return [(float(totals[i]), int(cand[i]), float(geo[i]), float(tag[i])) for i in top]
+            # first pass: real totals of the first k by base and of the best-based k of
+            # every boost list; their k-th best total bounds the true k-th total from below
+            lists = [np.arange(k, dtype=np.int64)]
+            if req.near is not None:
+                lists.append(seg.geo_pos[:k])
+            lists += [seg.postings[t][:k] for t in req_tags if t in seg.postings]
+            first = np.unique(np.concatenate(lists))
+            totals0 = seg.base[first] + self._exact(seg, first, req, req_tags)
+            kth = float(np.partition(totals0, len(totals0) - k)[len(totals0) - k])
+            floor = kth - max_boost - 1e-9 * max(1.0, abs(kth))  # float rounding of sums
+            need = max(k, int(np.searchsorted(-seg.base, -floor, side="right")))
+        geo, tag, boosted = self._boosts(seg, need, req, req_tags)
+        boosted[:k] = True
+        cand = np.flatnonzero(boosted)
+        totals = seg.base[cand] + geo[cand] + tag[cand]
+        if len(cand) > k:
+            keep = np.argpartition(-totals, k - 1)[:k]
+            cand, totals = cand[keep], totals[keep]
+        top = np.lexsort((cand, -totals))
+        return [(float(totals[i]), int(cand[i]), float(geo[cand[i]]), float(tag[cand[i]]))
+                for i in top]
 
     def ranked(self, req: Request, start: int, count: int) -> list[dict[str, Any]]:
         """Ranking positions [start, start + count) before the viewer's filter."""

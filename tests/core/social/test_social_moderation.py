@@ -144,7 +144,7 @@ def test_report_then_shadow_ban(core_api: Any) -> None:
     assert "user.shadow_ban" in _audit_actions(core_api, spammer.id)
 
 
-def test_rate_limits_are_shared_and_answer_429(core_api: Any,
+def test_rate_limits_are_shared_and_answer_429(core_api: Any, core_dsn: str,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(ratelimit.LIMITS, "comment",
                         ratelimit.Limit(3, timedelta(minutes=10)))
@@ -158,7 +158,14 @@ def test_rate_limits_are_shared_and_answer_429(core_api: Any,
                       json={"text": "ещё"})
     assert r.status_code == 429 and code(r) == "RATE_LIMITED"
     assert 1 <= int(r.headers["Retry-After"]) <= 600
-    # the count lives in Postgres: another process (a second app) agrees
+    # the count lives in Postgres: another API process (a second app) agrees
+    from fastapi.testclient import TestClient
+
+    from marketplace_core.api.app import create_app
+    with TestClient(create_app(core_dsn, run_sweeper=False)) as second:
+        r = second.post(f"/posts/{post['id']}/comments", headers=chatty.headers,
+                        json={"text": "из другого процесса"})
+        assert r.status_code == 429 and code(r) == "RATE_LIMITED"
     with transaction(core_api.app.state.pool) as conn:
         n = conn.execute("select count(*) from social_rate_events where user_id = %s"
                          " and action = 'comment'", (chatty.id,)).fetchone()
