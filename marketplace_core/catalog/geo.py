@@ -24,7 +24,8 @@ def cluster_shops(conn: Connection, bbox: tuple[float, float, float, float], cel
     rows = conn.execute(
         f"""select avg(lat)::float8, avg(lon)::float8, count(*), (array_agg(id))[1]
             from shops where lat is not null and lon is not null
-              and lat between %(s)s and %(n)s and lon between %(w)s and %(e)s{dist}
+              and lat between %(s)s::numeric and %(n)s::numeric
+              and lon between %(w)s::numeric and %(e)s::numeric{dist}
             group by floor(lon::float8 / %(cell)s), floor(lat::float8 / %(cell)s)
             order by count(*) desc limit 1000""", params).fetchall()
     return [{"lat": la, "lon": lo, "count": n, "id": sid if n == 1 else None}

@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from psycopg.pq import TransactionStatus
+
 from marketplace_core.audit.log import Actor
 from marketplace_core.db import Connection
 from marketplace_core.errors import ErrorCode, ValidationError
@@ -20,6 +22,13 @@ from marketplace_core.social.ranking import encode_cursor as encode_position
 
 _HIDDEN_FOR_ME = ("not exists (select 1 from post_hides h where h.user_id = %(viewer)s::uuid"
                   " and h.post_id = p.id)")
+
+
+def _no_jit(conn: Connection) -> None:
+    """JIT compilation costs more than these short queries (and their row estimates under
+    the visibility predicate are poor); off for the caller's transaction."""
+    if conn.info.transaction_status == TransactionStatus.INTRANS:
+        conn.execute("set local jit = off")
 
 
 def following(conn: Connection, viewer: Actor, cursor: str | None,
@@ -35,19 +44,29 @@ def following(conn: Connection, viewer: Actor, cursor: str | None,
     params = {**visibility.params(viewer), "limit": limit + 1,
               "c_pinned": after[0] if after else None, "c_at": after[1] if after else None,
               "c_id": after[2] if after else None}
+    # one index-ordered scan per followed owner (posts_shop_feed_idx / posts_author_feed_idx),
+    # each stopping after `limit + 1` rows, merged: no scan of every followed post
+    keyset = ("(p.pinned, p.created_at, p.id)"
+              " < (%(c_pinned)s::boolean, %(c_at)s::timestamptz, %(c_id)s::uuid)"
+              if after else "true")
+    filters = f"{visibility.post_visible_sql('p')} and {_HIDDEN_FOR_ME} and {keyset}"
+    order = "order by p.pinned desc, p.created_at desc, p.id desc limit %(limit)s"
+    _no_jit(conn)
     rows = conn.execute(
-        f"""select p.id, p.pinned, p.created_at from posts p
-            where (p.shop_id in (select target_id from social_follows
-                                 where follower_id = %(viewer)s and target_type = 'shop')
-                   or (p.owner_type = 'user' and p.author_id in (
-                       select target_id from social_follows
-                       where follower_id = %(viewer)s and target_type = 'user')))
-              and {visibility.post_visible_sql('p')} and {_HIDDEN_FOR_ME}
-              and (%(c_at)s::timestamptz is null
-                   or (p.pinned, p.created_at, p.id)
-                      < (%(c_pinned)s::boolean, %(c_at)s::timestamptz, %(c_id)s::uuid))
-            order by p.pinned desc, p.created_at desc, p.id desc
-            limit %(limit)s""", params).fetchall()
+        f"""select x.id, x.pinned, x.created_at from social_follows f
+            cross join lateral (
+                select p.id, p.pinned, p.created_at from posts p
+                where f.target_type = 'shop' and p.shop_id = f.target_id and {filters}
+                {order}) x
+            where f.follower_id = %(viewer)s and f.target_type = 'shop'
+            union all
+            select x.id, x.pinned, x.created_at from social_follows f
+            cross join lateral (
+                select p.id, p.pinned, p.created_at from posts p
+                where p.author_id = f.target_id and p.owner_type = 'user' and {filters}
+                {order}) x
+            where f.follower_id = %(viewer)s and f.target_type = 'user'
+            order by 2 desc, 3 desc, 1 desc limit %(limit)s""", params).fetchall()
     page = rows[:limit]
     views = load_views(conn, viewer, [r[0] for r in page])
     nxt = None
@@ -154,14 +173,21 @@ def cluster_posts(conn: Connection, viewer: Actor | None, bbox: tuple[float, flo
     dist = (f" and {distance_sql('p.lat', 'p.lon')} <= %(radius)s"
             if near is not None and radius_km is not None else "")
     hidden = f" and {_HIDDEN_FOR_ME}" if viewer is not None else ""
+    _no_jit(conn)
+    where = f"""p.lat is not null and p.status <> 'deleted'
+              and p.lat between %(s)s::numeric and %(n)s::numeric
+              and p.lon between %(w)s::numeric and %(e)s::numeric{hidden}{dist}"""
+    # the viewer's own posts, then everyone else's (anti-joins instead of per-row subplans)
     rows = conn.execute(
-        f"""select avg(p.lat)::float8, avg(p.lon)::float8, count(*),
-                   (array_agg(p.id order by p.created_at desc))[1]
-            from posts p
-            where p.lat is not null and p.status = 'active'
-              and p.lat between %(s)s and %(n)s and p.lon between %(w)s and %(e)s
-              and {visibility.post_visible_sql('p')}{hidden}{dist}
-            group by floor(p.lon::float8 / %(cell)s), floor(p.lat::float8 / %(cell)s)
+        f"""select avg(lat)::float8, avg(lon)::float8, count(*),
+                   (array_agg(id order by created_at desc))[1]
+            from (select p.id, p.lat, p.lon, p.created_at from posts p
+                  where {where} and (p.author_id = %(viewer)s::uuid or %(admin)s)
+                  union all
+                  select p.id, p.lat, p.lon, p.created_at from posts p
+                  where {where} and p.author_id is distinct from %(viewer)s::uuid
+                    and not %(admin)s and {visibility.post_visible_to_others_sql('p')}) v
+            group by floor(lon::float8 / %(cell)s), floor(lat::float8 / %(cell)s)
             order by count(*) desc limit 1000""", params).fetchall()
     return [{"lat": la, "lon": lo, "count": n, "id": pid if n == 1 else None}
             for la, lo, n, pid in rows]

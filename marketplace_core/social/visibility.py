@@ -47,6 +47,17 @@ def shadow_banned_sql(author: str) -> str:
     return f"exists (select 1 from social_shadow_bans b where b.user_id = {author})"
 
 
+def post_visible_to_others_sql(p: str = "p") -> str:
+    """The second branch of `post_visible_sql` alone (a post not the viewer's own), written
+    as a conjunction so the planner can turn the NOT EXISTS into anti-joins: for queries
+    over many rows (the map), unioned with the viewer's own posts."""
+    return f"""({p}.status = 'active' and {p}.moderation_status = 'ok'
+            and not {shadow_banned_sql(f"{p}.author_id")}
+            and not {blocked_sql(f"{p}.author_id", f"{p}.shop_id")}
+            and ({p}.visibility = 'public'
+                 or ({p}.visibility = 'followers' and {_follows(p)})))"""
+
+
 def post_visible_sql(p: str = "p") -> str:
     return f"""({p}.status <> 'deleted' and (
         {p}.author_id = %(viewer)s::uuid or %(admin)s
