@@ -10,6 +10,9 @@ One run:
   in Postgres, encoded and acknowledged by Kafka) in batches of `batch` events.
   events/s = accepted events / (first request sent .. last 202 received). Every answer
   must be 202 with every event accepted, and the topic must have grown by exactly N.
+* `in_process` — the same intake (`EventIntake.handle`: parse, rules, Postgres claim,
+  encode, produce, wait for acks) called by `clients` threads in this process, no HTTP:
+  how much of the API's time is the HTTP layer (uvicorn, FastAPI, thread hops).
 * `baseline` — a confluent-kafka Producer with the intake's own settings
   (`behaviour.kafka.producer_config`: idempotent, acks=all, lz4, same linger) produces
   the SAME records, already encoded (the same Avro bytes and Confluent header, made
@@ -31,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from contextlib import ExitStack
@@ -46,9 +50,10 @@ from bench.loadgen import build_loadgen, core_api
 from bench.pos_producer import kafka_reason, temporary_topics, topic_size
 from bench.results import RESULTS_DIR, Result, all_met, median_of, ratio, target
 from infra.settings import get_settings
-from marketplace_core.behaviour.intake import prepare
+from marketplace_core.behaviour.intake import EventIntake, prepare
 from marketplace_core.behaviour.kafka import Encoder, producer_config, schema_header
 from marketplace_core.behaviour.rules import Rules
+from marketplace_core.db import open_pool
 from schemas.registry import registry_client
 from schemas.topics import ANALYTICS_RAW
 
@@ -134,6 +139,45 @@ def _api_run(base: str, events: list[dict[str, Any]], p: IntakeParams, topic: st
             "all_accepted": ok}
 
 
+def _in_process_run(dsn: str, events: list[dict[str, Any]], p: IntakeParams, raw: str,
+                    bad: str) -> dict[str, Any]:
+    bodies = [orjson.dumps({"events": events[i:i + p.batch]})
+              for i in range(0, len(events), p.batch)]
+    intake = EventIntake(raw_topic=raw, bad_topic=bad)
+    pool = open_pool(dsn, min_size=p.clients, max_size=p.clients, name="bench-intake")
+    pending = iter(bodies)
+    lock = threading.Lock()
+    accepted = [0]
+
+    def work() -> None:
+        while True:
+            with lock:
+                body = next(pending, None)
+            if body is None:
+                return
+            answer = orjson.loads(intake.handle(pool, body, None))
+            with lock:
+                accepted[0] += answer["accepted"]
+
+    try:
+        intake.handle(pool, orjson.dumps({"events": []}), None)
+        intake.encoders()
+        intake.sender()
+        threads = [threading.Thread(target=work) for _ in range(p.clients)]
+        started = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        seconds = time.perf_counter() - started
+    finally:
+        intake.close()
+        pool.close()
+    ok = accepted[0] == len(events)
+    return {"events": len(events), "seconds": round(seconds, 3),
+            "events_per_s": round(len(events) / seconds, 1) if ok else None}
+
+
 def _encoded(events: list[dict[str, Any]], header: bytes) -> list[tuple[bytes, bytes]]:
     """The records the intake produces for these events (its rules, its encoder)."""
     encode = Encoder(ANALYTICS_RAW, header)
@@ -191,18 +235,22 @@ def bench_events_intake(dsn: str, p: IntakeParams) -> Result:
         for n in range(p.runs):
             events = make_events(rng, p.events)
             api = _api_run(base, events, p, raw)
+            in_process = _in_process_run(dsn, make_events(rng, p.events), p, raw, bad)
             base_line = _baseline_run(_encoded(make_events(rng, p.events), header), raw)
-            run = {"api": api, "baseline": base_line,
+            run = {"api": api, "in_process": in_process, "baseline": base_line,
                    "ratio": ratio(api["events_per_s"], base_line["events_per_s"])}
             result.runs.append(run)
             print(f"    run {n + 1}: API {api['events_per_s']} ev/s"
-                  f" (p50 batch {api['batch_latency_ms']['p50']} ms) | bare produce"
+                  f" (p50 batch {api['batch_latency_ms']['p50']} ms) | in process"
+                  f" {in_process['events_per_s']} ev/s | bare produce"
                   f" {base_line['events_per_s']} ev/s | x{run['ratio']}", flush=True)
     api_med = median_of(result.runs, "api.events_per_s")
     base_med = median_of(result.runs, "baseline.events_per_s")
     result.median = {"events_per_s": api_med,
                      "batch_latency_p50_ms": median_of(result.runs, "api.batch_latency_ms.p50"),
                      "batch_latency_p99_ms": median_of(result.runs, "api.batch_latency_ms.p99")}
+    result.median["in_process_events_per_s"] = median_of(result.runs,
+                                                        "in_process.events_per_s")
     result.baseline_median = {"events_per_s": base_med}
     result.ratio = {"api_over_bare_produce": ratio(api_med, base_med),
                     "median_of_run_ratios": round(statistics.median(
