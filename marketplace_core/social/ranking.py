@@ -50,6 +50,7 @@ COLD_START_WEIGHT = 0.3
 COLD_START_HALF_LIFE_H = 12.0
 COLD_START_MAX_AGE_DAYS = 30
 COLD_START_LIMIT = 50_000
+LOAD_CHUNK = 50_000
 
 
 @dataclass(frozen=True)
@@ -145,13 +146,11 @@ class ExploreIndex:
         self._tag_lock = threading.Lock()
 
     # loading
-    def _segment(self, rows: list[tuple[Any, ...]], cold: bool) -> Segment:
+    def _arrays(self, rows: list[tuple[Any, ...]]) -> tuple[np.ndarray, ...]:
+        """One chunk of rows as arrays: ids, base, lat, lon, tag ids and their rows."""
         n = len(rows)
-        base = np.fromiter((r[1] for r in rows), dtype=np.float64, count=n)
-        order = np.argsort(-base, kind="stable")
-        rank = np.empty(n, dtype=np.int64)
-        rank[order] = np.arange(n)
         ids = np.frombuffer(b"".join(r[0].bytes for r in rows), dtype=np.uint8).reshape(n, 16)
+        base = np.fromiter((r[1] for r in rows), dtype=np.float64, count=n)
         lat = np.array([np.nan if r[2] is None else r[2] for r in rows], dtype=np.float64)
         lon = np.array([np.nan if r[3] is None else r[3] for r in rows], dtype=np.float64)
         owners: list[int] = []
@@ -162,10 +161,29 @@ class ExploreIndex:
                 for t in r[4]:
                     tag_list.append(tid.setdefault(t, len(tid)))
                     owners.append(i)
+        return (ids, base, lat, lon, np.asarray(tag_list, dtype=np.int64),
+                np.asarray(owners, dtype=np.int64))
+
+    def _segment(self, rows: list[tuple[Any, ...]], cold: bool) -> Segment:
+        return self._segment_of([self._arrays(rows)], cold)
+
+    def _segment_of(self, chunks: list[tuple[np.ndarray, ...]], cold: bool) -> Segment:
+        offsets = np.cumsum([0] + [len(c[1]) for c in chunks])
+        ids = np.concatenate([c[0] for c in chunks]) if chunks else np.empty((0, 16), np.uint8)
+        base = np.concatenate([c[1] for c in chunks]) if chunks else np.empty(0)
+        lat = np.concatenate([c[2] for c in chunks]) if chunks else np.empty(0)
+        lon = np.concatenate([c[3] for c in chunks]) if chunks else np.empty(0)
+        tags_arr = (np.concatenate([c[4] for c in chunks]) if chunks
+                    else np.empty(0, np.int64))
+        owners = (np.concatenate([c[5] + off for c, off in zip(chunks, offsets, strict=False)])
+                  if chunks else np.empty(0, np.int64))
+        n = len(base)
+        order = np.argsort(-base, kind="stable")
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n)
         postings: dict[int, np.ndarray] = {}
-        if tag_list:
-            tags_arr = np.asarray(tag_list, dtype=np.int64)
-            pos_arr = rank[np.asarray(owners, dtype=np.int64)]
+        if len(tags_arr):
+            pos_arr = rank[owners]
             by = np.lexsort((pos_arr, tags_arr))
             tags_sorted, pos_sorted = tags_arr[by], pos_arr[by]
             cuts = np.flatnonzero(np.diff(tags_sorted)) + 1
@@ -177,9 +195,14 @@ class ExploreIndex:
                        np.flatnonzero(~np.isnan(lat_s)), postings, cold)
 
     def _load_stored(self, conn: Connection, version: datetime | None) -> None:
-        with conn.cursor(binary=True) as cur:
-            rows = cur.execute(_STORED_SQL).fetchall()
-        segment = self._segment(rows, cold=False)
+        """Stream the ranking in chunks (a server-side cursor), so the process never holds
+        a million Python rows at once."""
+        chunks = []
+        with conn.transaction(), conn.cursor(name="explore_snapshot", binary=True) as cur:
+            cur.execute(_STORED_SQL)
+            while rows := cur.fetchmany(LOAD_CHUNK):
+                chunks.append(self._arrays(rows))
+        segment = self._segment_of(chunks, cold=False)
         self.stored, self.version = segment, version
 
     def _load_in_background(self, version: datetime | None) -> None:
