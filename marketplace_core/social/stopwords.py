@@ -21,7 +21,7 @@ from typing import Literal
 
 Verdict = Literal["ok", "flag", "reject"]
 LISTS = ("ru", "ky")
-_DIR = Path(__file__).parent / "stopwords"
+_DIR = Path(__file__).parent / "stopword_lists"
 _LOOKALIKE = str.maketrans({"a": "а", "o": "о", "e": "е", "p": "р", "c": "с", "x": "х",
                             "y": "у", "k": "к", "m": "м", "t": "т", "h": "н", "b": "в",
                             "3": "з", "0": "о", "ё": "е", "@": "а"})
@@ -63,7 +63,7 @@ def terms() -> dict[str, Verdict]:
                 continue
             verdict, _, term = line.partition(" ")
             if verdict not in ("flag", "reject"):
-                raise ValueError(f"stopwords/{lang}.txt: bad line {raw!r}")
+                raise ValueError(f"stopword_lists/{lang}.txt: bad line {raw!r}")
             norm = "".join(normalise_words(term))
             if out.get(norm) != "reject":
                 out[norm] = "reject" if verdict == "reject" else "flag"

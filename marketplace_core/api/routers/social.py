@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request
 
 from marketplace_core.api.auth import AdminUser, CurrentUser, OptionalUser
 from marketplace_core.api.deps import Pool
@@ -290,7 +290,7 @@ def _report_out(r: moderation.Report) -> ReportOut:
                        summary="The moderation queue, newest first (admins)",
                        responses=error_responses(401, 403, 422))
 def list_reports(
-    user: AdminUser, pool: Pool, response: Response,
+    user: AdminUser, pool: Pool,
     status: Annotated[str, Query(pattern="^(open|resolved)$")] = "open",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     before: datetime | None = None,

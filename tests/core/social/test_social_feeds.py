@@ -198,3 +198,32 @@ def test_map_shops(core_api: Any) -> None:
     within = core_api.get("/map/shops", params={
         "bbox": bbox, "zoom": 4, "near": f"{lat0},{lon0}", "radius_km": 5}).json()
     assert [c["count"] for c in within["clusters"]] == [2]
+
+
+def test_shadow_ban_and_blocks_reach_the_map_and_following(core_api: Any) -> None:
+    banned, fan, blocker = (make_user(core_api, "buyer") for _ in range(3))
+    admin = make_user(core_api, "admin")
+    lat0, lon0 = 10.0, 10.0  # a cell of our own
+    post = make_post(core_api, banned, lat=f"{lat0:.6f}", lon=f"{lon0:.6f}")
+    for viewer in (fan, blocker):
+        core_api.post("/follow", headers=viewer.headers,
+                      json={"target_type": "user", "target_id": str(banned.id)})
+    core_api.post("/blocks", headers=blocker.headers,
+                  json={"target_type": "user", "target_id": str(banned.id)})
+    bbox = f"{lon0 - 1},{lat0 - 1},{lon0 + 1},{lat0 + 1}"
+
+    def on_map(user: Any) -> int:
+        r = core_api.get("/map/posts", params={"bbox": bbox, "zoom": 3},
+                         headers=user.headers if user else {})
+        return sum(c["count"] for c in r.json()["clusters"])
+
+    def in_feed(user: Any) -> bool:
+        r = core_api.get("/feed/following", headers=user.headers, params={"limit": 50})
+        return post["id"] in _ids(r.json())
+
+    assert (on_map(fan), on_map(blocker), on_map(None)) == (1, 0, 1)
+    assert in_feed(fan) and not in_feed(blocker)
+    r = core_api.post(f"/moderation/shadow-bans/{banned.id}", headers=admin.headers)
+    assert r.status_code == 200
+    assert (on_map(fan), on_map(None), on_map(banned)) == (0, 0, 1)
+    assert not in_feed(fan)
