@@ -133,6 +133,9 @@ CORE_TOPICS: tuple[Topic, ...] = (
     CORE_MERCHANTS, CORE_SHOPS, CORE_CATEGORIES, CORE_USERS,
 )
 
+# Every topic the core's outbox writes (and its relay publishes).
+OUTBOX_TOPICS: tuple[Topic, ...] = (*CORE_TOPICS, *SOCIAL_TOPICS)
+
 CATALOG: tuple[Topic, ...] = (POS_SALES, POS_HEARTBEATS, POS_DEAD_LETTER, *CORE_TOPICS,
                               *SOCIAL_TOPICS, ANALYTICS_RAW, ANALYTICS_BAD_EVENTS)
 

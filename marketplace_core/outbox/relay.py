@@ -44,7 +44,7 @@ from infra.settings import get_settings
 from marketplace_core.db import resolve_dsn
 from marketplace_core.outbox.writer import schema_fingerprint
 from schemas.registry import registry_config
-from schemas.topics import CORE_TOPICS, Topic, schema_str
+from schemas.topics import OUTBOX_TOPICS, Topic, schema_str
 
 log = logging.getLogger("marketplace_core.outbox.relay")
 
@@ -94,7 +94,7 @@ class OutboxRelay:
         self,
         dsn: str | None = None,
         *,
-        topics: Iterable[Topic] = CORE_TOPICS,
+        topics: Iterable[Topic] = OUTBOX_TOPICS,
         batch_size: int | None = None,
         idle_wait: float | None = None,
         keep_lags: bool = False,
@@ -422,7 +422,7 @@ def _partition_count(consumer: Consumer, topic: str) -> int:
 @click.option("--dsn", default=None, help="Core database (default: settings' POSTGRES_DSN).")
 @click.option("--until-idle", is_flag=True, help="Exit once nothing is left to publish.")
 @click.option("--topic", "topic_names", multiple=True,
-              help="Only these topics (default: every core topic).")
+              help="Only these topics (default: every topic the outbox writes).")
 def main(dsn: str | None, until_idle: bool, topic_names: tuple[str, ...]) -> None:
     """Publish the core's outbox to Kafka until stopped (SIGTERM/SIGINT)."""
     logging.basicConfig(level=logging.INFO,
@@ -430,7 +430,7 @@ def main(dsn: str | None, until_idle: bool, topic_names: tuple[str, ...]) -> Non
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    topics = [t for t in CORE_TOPICS if not topic_names or t.name in topic_names]
+    topics = [t for t in OUTBOX_TOPICS if not topic_names or t.name in topic_names]
     relay = OutboxRelay(dsn, topics=topics)
     stats = relay.run(stop, until_idle=until_idle)
     log.info("relay stopped: %s", stats)

@@ -70,7 +70,9 @@ def warehouse_models(
 ) -> Iterator[dg.MaterializeResult]:
     models = sorted(key.path[-1] for key in context.selected_asset_keys)
     context.log.info(f"dbt build --select {' '.join(models)}")
-    result = warehouse.refresh(["build", "--select", *models])
+    # cautious: a test that also reads an unselected model waits for a run that builds it
+    result = warehouse.refresh(["build", "--select", *models,
+                                "--indirect-selection", "cautious"])
     failed = [n for n in result["nodes"] if n["status"] not in ("success", "pass")]
     selected = {key.path[-1]: key for key in context.selected_asset_keys}
     # dbt reports nodes in the order it ran them (dependencies first); Dagster requires
