@@ -162,7 +162,7 @@ LAKE_TABLES: tuple[LakeTable, ...] = (
     ),
     LakeTable(
         name="analytics_bad_events", topic=topics.ANALYTICS_BAD_EVENTS,
-        retention=Retention.LOGS, pii=("raw_payload",),
+        retention=Retention.LOGS, pii=("raw_payload",), pseudonym_columns=("user_pseudo_id",),
         description="Events POST /events refused, with the reason and the raw payload.",
     ),
 )
