@@ -24,6 +24,7 @@ from marketplace_core.db import transaction
 from marketplace_core.migrate import apply_migrations
 from marketplace_core.seed import seed_demo_marketplace
 from orchestration.definitions import defs
+from orchestration.demo_social import SocialWorld, explore_page, post_metrics, seed_social
 from pos_producer.cli import ring_up_demo_sales
 
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -122,17 +123,56 @@ def sell_online(summary: Any, shop_id: UUID, orders_count: int = 3) -> int:
     return len(paid)
 
 
+def print_explore(social: SocialWorld) -> None:
+    """Explore as the core serves it (ranked in the lake), and the top post's metrics."""
+    names = {post_id: name for post_id, _, name in social.posts}
+    age = {post_id: n for n, (post_id, _, _) in enumerate(social.posts)}
+    table = Table(title="Explore (GET /feed/explore?explain=1): order from the lake's ranking")
+    for col in ("#", "shop", "made (1 = first)", "likes", "score", "engagement", "freshness",
+                "ctr", "seller quality"):
+        table.add_column(col, justify="right")
+    deadline = time.monotonic() + 60  # each API process reloads its ranking snapshot
+    page = explore_page()               # within seconds of the new one being written
+    while (not any("engagement" in (p.get("score_parts") or {}) for p in page)
+           and time.monotonic() < deadline):
+        time.sleep(2)
+        page = explore_page()
+    for rank, post in enumerate(page, 1):
+        parts = post.get("score_parts") or {}
+        pid = UUID(post["id"])
+        table.add_row(str(rank), names.get(pid, "(earlier run)"),
+                      str(age[pid] + 1) if pid in age else "—", str(post["like_count"]),
+                      f"{post['score']:.3f}" if post.get("score") is not None else "—",
+                      *(f"{parts[k]:.3f}" if k in parts else "—"
+                        for k in ("engagement", "freshness", "ctr", "seller_quality")))
+    console.print(table)
+    if not page:
+        return
+    top = UUID(page[0]["id"])
+    rows = post_metrics(top)
+    metrics = Table(title=f"post_metric_daily for the top post {str(top)[:8]}")
+    for col in ("date", "impressions", "reach", "clicks", "likes", "saves", "shares",
+                "comments", "ER", "CTR"):
+        metrics.add_column(col, justify="right")
+    for row in rows:
+        metrics.add_row(row["date"], *(str(row[k]) for k in (
+            "impressions", "reach", "clicks", "likes", "saves", "shares", "comments")),
+            *(f"{row[k]:.3f}" if row[k] is not None else "—"
+              for k in ("engagement_rate", "ctr")))
+    console.print(metrics)
+
+
 def main() -> None:
     s = get_settings()
     t0 = time.monotonic()
-    console.rule("[bold]Bishkek marketplace: POS sale → seller report")
-    console.print("[cyan]1/5[/] seeding shops, products and terminals in PostgreSQL")
+    console.rule("[bold]Bishkek marketplace: POS sale → seller report, posts → Explore")
+    console.print("[cyan]1/6[/] seeding shops, products and terminals in PostgreSQL")
     apply_migrations()
     with transaction() as conn:
         summary = seed_demo_marketplace(conn)
     console.print(f"    {len(summary.shops)} shops, {len(summary.devices)} POS terminals")
 
-    console.print("[cyan]2/5[/] ringing up 300 receipts on the terminals → Kafka (Avro)")
+    console.print("[cyan]2/6[/] ringing up 300 receipts on the terminals → Kafka (Avro)")
     # Each terminal records its receipts in its SQLite outbox, then delivers them.
     sales = ring_up_demo_sales(summary, count=300, seed=int(time.time()))
 
@@ -142,18 +182,26 @@ def main() -> None:
     online = sell_online(summary, shop.id)
     console.print(f"    {online} online orders paid through the PSP simulator, one refunded")
 
-    console.print("[cyan]3/5[/] the core applies them (POS ingest) and publishes "
+    console.print("[cyan]3/6[/] shops post, buyers like, save, share, comment and follow; "
+                  "the apps send views, taps, routes and chats (POST /events)")
+    social = seed_social(summary, seed=int(time.time()))
+    console.print(f"    {len(social.posts)} posts, {social.buyers} buyers, {social.reactions} "
+                  f"reactions, {social.comments} comments, {social.events} behavioural events")
+
+    console.print("[cyan]4/6[/] the core applies them (POS ingest) and publishes "
                   "core.pos_receipts (outbox relay)")
     applied = wait_applied([x.sale_id for x in sales] + adjusted)
     console.print(f"    {applied} receipts applied")
 
-    console.print("[cyan]4/5[/] Dagster: land Kafka → Delta (Spark), then dbt build (ClickHouse)")
+    console.print("[cyan]5/6[/] Dagster: land Kafka → Delta (Spark), dbt build (ClickHouse), "
+                  "Explore's ranking written back to the core")
     job = defs.resolve_job_def("lake_refresh")
     result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral())
     if not result.success:
         raise SystemExit("the refresh job failed; see the log above")
 
-    console.print("[cyan]5/5[/] the seller's report from the serving API")
+    console.print("[cyan]6/6[/] the seller's report from the serving API, Explore and a post's "
+                  "metrics")
     today = dt.datetime.now(ZoneInfo(s.timezone)).date()  # business days are local
     url = f"{s.serving_api_url}/analytics/shops/{shop.id}/sales"
     params = {"from": str(today - dt.timedelta(days=3)), "to": str(today + dt.timedelta(days=1))}
@@ -174,11 +222,13 @@ def main() -> None:
                Decimal("0.00"))
     console.print(f"    sent to this shop in this run: {sent} KGS "
                   "(the report also counts earlier runs)")
+    print_explore(social)
     console.rule(f"done in {time.monotonic() - t0:.0f}s")
     console.print(f"  report JSON   {url}?from={params['from']}&to={params['to']}")
     console.print(f"  report CSV    {url}?from={params['from']}&to={params['to']}&format=csv")
     console.print(f"  API docs      {s.serving_api_url}/docs")
     console.print(f"  core API docs {s.core_api_url}/docs  (buyers, sellers, POS terminals)")
+    console.print(f"  Explore       {s.core_api_url}/feed/explore?explain=1")
     console.print(f"  Dagster       http://{s.bind_host}:{s.dagster_port}")
     console.print(f"  MinIO console http://{s.bind_host}:{s.minio_console_port}"
                   f"  (user {s.s3_access_key})")
