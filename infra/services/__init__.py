@@ -10,6 +10,7 @@ def all_services() -> list[Service]:
         CoreApi,
         DagsterUI,
         LakeLanding,
+        MediaWorker,
         OutboxRelay,
         PosIngest,
         ServingApi,
@@ -21,7 +22,8 @@ def all_services() -> list[Service]:
     from infra.services.spark import SparkJars
 
     return [Postgres(), MinIO(), Kafka(), SchemaRegistry(), SparkJars(), CoreApi(),
-            OutboxRelay(), PosIngest(), LakeLanding(), ServingApi(), DagsterUI()]
+            OutboxRelay(), PosIngest(), MediaWorker(), LakeLanding(), ServingApi(),
+            DagsterUI()]
 
 
 def infrastructure() -> list[Service]:

@@ -162,6 +162,40 @@ class LakeLanding(Service):
                           f"{status.get('batch_at')}, status {age:.0f}s old")
 
 
+class MediaWorker(Service):
+    """Processes uploaded post media off the request path (marketplace_core.social.
+    media_worker): checks the real type, makes thumbnails, reads video duration with
+    ffprobe. ffmpeg comes from Debian's packages."""
+
+    name = "media-worker"
+    is_app = True
+    ready_timeout = 30.0
+
+    def install(self) -> None:
+        import os
+        import shutil
+        import subprocess
+
+        if shutil.which("ffprobe"):
+            return
+        print("  installing ffmpeg from Debian's packages", flush=True)
+        subprocess.run(["apt-get", "update", "-q"], check=True)
+        subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "ffmpeg"],
+                       check=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+
+    def launch(self) -> None:
+        process.spawn(self.name, [sys.executable, "-m", "marketplace_core.social.media_worker"],
+                      cwd=REPO_ROOT)
+
+    def health(self) -> Health:
+        import shutil
+
+        if self.pid() is None:
+            return Health(False, "not running")
+        return Health(True, "running" + ("" if shutil.which("ffprobe")
+                                          else "; ffprobe missing: videos are refused"))
+
+
 def status_file() -> Path:
     """Written by pipelines.landing (same settings, same path)."""
     return get_settings().run_dir / "lake-landing.status.json"
