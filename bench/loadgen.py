@@ -4,6 +4,8 @@
   into `.local/bin/bench-loadgen` on first use) over a file of URLs, at a fixed rate or
   closed-loop with N workers. A Python client on this 2-core machine would measure
   itself, not the server; the Go client costs a fraction of a core.
+* `pg_load()` runs the same generator in its Postgres mode (`-pg`): SQL statements on
+  Postgres directly, same scheduler and clock (the baseline of an HTTP read path).
 * `baseline_load()` calls a Python function (the same service function the API handler
   calls, in the same `transaction(pool)`) from N threads for a while: the baseline.
 * `core_api()` runs the real core API as `uvicorn marketplace_core.api.main:app
@@ -55,22 +57,42 @@ def build_loadgen() -> Path:
     return LOADGEN_BINARY
 
 
-def http_load(urls: Sequence[str], *, seconds: float, rate: float = 0, workers: int = 32
-              ) -> dict[str, Any]:
+def http_load(urls: Sequence[str], *, seconds: float, rate: float = 0, workers: int = 32,
+              header: str | None = None, timeout_s: float = 10) -> dict[str, Any]:
     """Request `urls` round-robin for `seconds`: at `rate` per second, or (rate 0) as fast
     as `workers` concurrent clients can. Returns the generator's JSON summary: requests,
-    succeeded, errors, status counts, throughput (2xx/s), sent_rate, latency_ms."""
+    succeeded, errors, status counts, throughput (2xx/s), sent_rate, latency_ms.
+    `header` ("Name: value") is sent with every request."""
+    extra = ["-header", header] if header else []
+    return _loadgen(urls, seconds=seconds, rate=rate, workers=workers, timeout_s=timeout_s,
+                    extra=extra)
+
+
+def pg_load(statements: Sequence[str], dsn_url: str, *, seconds: float, rate: float = 0,
+            workers: int = 32, timeout_s: float = 10) -> dict[str, Any]:
+    """The same load generator on Postgres directly (`-pg`): each of `statements` (one
+    line of SQL each) round-robin on `workers` connections (a `postgresql://` URL), at
+    `rate` or closed loop; the same summary (a statement that returns counts as a 2xx)."""
+    if any("\n" in s for s in statements):
+        raise ValueError("one SQL statement per line")
+    return _loadgen(statements, seconds=seconds, rate=rate, workers=workers,
+                    timeout_s=timeout_s, extra=["-pg", dsn_url])
+
+
+def _loadgen(targets: Sequence[str], *, seconds: float, rate: float, workers: int,
+             timeout_s: float, extra: list[str]) -> dict[str, Any]:
     binary = build_loadgen()
-    with tempfile.NamedTemporaryFile("w", suffix=".urls", delete=False) as f:
-        f.write("\n".join(urls) + "\n")
-        targets = f.name
+    with tempfile.NamedTemporaryFile("w", suffix=".targets", delete=False) as f:
+        f.write("\n".join(targets) + "\n")
+        path = f.name
     try:
         done = subprocess.run(
-            [str(binary), "-targets", targets, "-duration", f"{seconds}s",
-             "-rate", str(rate), "-workers", str(workers)],
-            check=True, capture_output=True, text=True, timeout=seconds + 60)
+            [str(binary), "-targets", path, "-duration", f"{seconds}s",
+             "-rate", str(rate), "-workers", str(workers), "-timeout", f"{timeout_s}s",
+             *extra],
+            check=True, capture_output=True, text=True, timeout=seconds + timeout_s + 60)
     finally:
-        os.unlink(targets)
+        os.unlink(path)
     summary: dict[str, Any] = json.loads(done.stdout)
     return summary
 

@@ -2,9 +2,10 @@
 
 Names: catalog_card, catalog_search, outbox_lag, pos_producer_throughput, pos_sale_to_stock,
 lake_landing_throughput, lake_marts_refresh, serving_report_latency, lake_freshness,
-events_intake (default: all). One throw-away database with the 100k-variant catalog serves every
-benchmark of the run (pos_producer_throughput and the lake ones need no catalog; each lake
-benchmark runs in a process of its own: one JVM, one chdb engine); each benchmark writes
+events_intake, ranking_refresh, social_feeds (default: all). One throw-away database with the
+100k-variant catalog serves every benchmark of the run (pos_producer_throughput, social_feeds
+and the lake ones need no catalog; each lake benchmark and social_feeds runs in a process of
+its own: one JVM, one chdb engine); each benchmark writes
 `bench/results/<name>.json` (see bench/results.py for the shape) and the run ends with a
 summary table. `--quick` is a smoke check (short runs); the figures worth quoting come
 from a full run. Performance targets are reported here, never asserted in tests.
@@ -30,10 +31,12 @@ from bench.results import RESULTS_DIR, Result, postgres_version
 
 NAMES = ("catalog_card", "catalog_search", "outbox_lag", "pos_producer_throughput",
          "pos_sale_to_stock", "lake_landing_throughput", "lake_marts_refresh",
-         "serving_report_latency", "lake_freshness", "events_intake")
+         "serving_report_latency", "lake_freshness", "events_intake", "ranking_refresh",
+         "social_feeds")
 LAKE = {"lake_landing_throughput", "lake_marts_refresh", "serving_report_latency",
-        "lake_freshness"}
-NO_CATALOG = {"pos_producer_throughput", "events_intake"} | LAKE
+        "lake_freshness", "ranking_refresh"}
+# Each makes a database of its own (bench/social_feeds.py), in a process of its own.
+NO_CATALOG = {"pos_producer_throughput", "events_intake", "social_feeds"} | LAKE
 
 
 def _lake(names: list[str], args: argparse.Namespace) -> list[Result]:
@@ -61,7 +64,25 @@ def _lake(names: list[str], args: argparse.Namespace) -> list[Result]:
         extra = ["--seconds", str(args.seconds)] if args.seconds else []
         out += run_in_subprocess("bench.lake_freshness", [*common, *extra],
                                  ["lake_freshness"], args.results_dir)
+    if "ranking_refresh" in names:
+        print("==> ranking_refresh", flush=True)
+        extra = ["--events", str(args.ranking_events)] if args.ranking_events else []
+        out += run_in_subprocess("bench.ranking_refresh", [*common, *extra],
+                                 ["ranking_refresh"], args.results_dir)
     return out
+
+
+def _social(names: list[str], args: argparse.Namespace) -> list[Result]:
+    """social_feeds in its own process (its own database, API processes and snapshots)."""
+    if "social_feeds" not in names:
+        return []
+    print("==> social_feeds", flush=True)
+    extra = [*(["--quick"] if args.quick else []),
+             *(["--runs", str(args.runs)] if args.runs else []),
+             *(["--seconds", str(args.seconds)] if args.seconds else []),
+             *(["--posts", str(args.feeds_posts)] if args.feeds_posts else []),
+             "--rate", str(args.feeds_rate)]
+    return run_in_subprocess("bench.social_feeds", extra, ["social_feeds"], args.results_dir)
 
 
 def _pos_params(args: argparse.Namespace) -> tuple[ProducerParams, SaleToStockParams]:
@@ -135,6 +156,18 @@ def _summary(results: list[Result]) -> str:
             measured = (f"event->silver p50 {m['silver_p50_s']} p95 {m['silver_p95_s']} s;"
                         f" +refresh = {m['event_to_report_estimate_p95_s']} s (sum)")
             base = f"bare p95 {b['bare_p95_ms']} ms"
+        elif r.name == "ranking_refresh" and m:
+            measured = (f"full {m['full_build_seconds']}s | +{r.params.get('append_events')}"
+                        f" events: {m['refresh_seconds']}s (models"
+                        f" {m['refresh_models_seconds']}s)")
+            base = (f"lake scan {b['lake_scan_seconds']}s"
+                    f" (x{r.ratio.get('refresh_over_lake_scan')})")
+        elif r.name == "social_feeds" and m:
+            ex, fo = m["explore"], m["following"]
+            measured = (f"@{r.params['rate']:.0f}/s explore {ex['throughput']:.0f}/s p99"
+                        f" {ex['p99']:.0f}ms | following {fo['throughput']:.0f}/s p99"
+                        f" {fo['p99']:.0f}ms")
+            base = (f"SQL p99 {b['explore']['p99']:.0f} / {b['following']['p99']:.0f} ms")
         elif r.name == "pos_sale_to_stock" and m:
             measured = (f"@{r.params['rate']:.0f}/s: API p50 {m['p50_ms']:.0f} p99"
                         f" {m['p99_ms']:.0f} max {m['max_ms']:.0f} ms")
@@ -170,6 +203,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="silver events under lake_marts_refresh (10M; quick 200000)")
     parser.add_argument("--intake-events", type=int, default=None,
                         help="events per events_intake run (200000; quick 20000)")
+    parser.add_argument("--ranking-events", type=int, default=None,
+                        help="silver behavioural events under ranking_refresh (10M; quick 200k)")
+    parser.add_argument("--feeds-posts", type=int, default=None,
+                        help="posts and score rows under social_feeds (1M; quick 20k)")
+    parser.add_argument("--feeds-rate", type=float, default=500.0,
+                        help="requests per second in social_feeds")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     unknown = sorted(set(args.names) - set(NAMES))
@@ -214,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
                 runs=args.runs or 3,
                 events=args.intake_events or (20_000 if args.quick else 200_000))))
         results += _lake(names, args)
+        results += _social(names, args)
         pg = postgres_version(dsn)
     for r in results:
         r.machine["postgres"] = pg

@@ -1,3 +1,3 @@
 module bazaar/bench/loadgen
 
-go 1.22
+go 1.24

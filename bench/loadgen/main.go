@@ -8,6 +8,10 @@
 // With -bodies FILE it POSTs each line of FILE (a JSON body) exactly once, round-robin
 // over the URLs, with N workers, and stops when every body was sent (POST /events).
 //
+// With -pg DSN (postgresql://user:pass@host:port/db) each line of -targets is one SQL
+// statement instead of a URL, run on Postgres directly (pg.go): one connection per worker,
+// opened before the clock starts; a statement that returns is a success ("200").
+//
 // Why not vegeta: the module proxy refused its version list here; hey takes a single URL.
 package main
 
@@ -89,6 +93,7 @@ func main() {
 	timeout := flag.Duration("timeout", 10*time.Second, "per-request timeout")
 	bodiesFile := flag.String("bodies", "", "file of JSON bodies, one per line: POST each once")
 	header := flag.String("header", "", "an extra request header, \"Name: value\"")
+	pgDSN := flag.String("pg", "", "postgresql:// URL: targets are SQL statements run there")
 	flag.Parse()
 
 	urls, err := readTargets(*targets)
@@ -122,9 +127,27 @@ func main() {
 	}
 	var next atomic.Uint64
 	var nextBody atomic.Int64
-	do := func() sample {
+	var pgConns []*pgConn
+	if *pgDSN != "" {
+		for w := 0; w < *workers; w++ {
+			c, err := pgConnect(*pgDSN, *timeout)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "postgres:", err)
+				os.Exit(2)
+			}
+			defer c.conn.Close()
+			pgConns = append(pgConns, c)
+		}
+	}
+	do := func(w int) sample {
 		url := urls[next.Add(1)%uint64(len(urls))]
 		start := time.Now()
+		if pgConns != nil {
+			if _, err := pgConns[w].query(url, *timeout); err != nil {
+				return sample{latency: time.Since(start), err: err.Error()}
+			}
+			return sample{latency: time.Since(start), status: 200}
+		}
 		var resp *http.Response
 		var err error
 		if bodies != nil {
@@ -136,7 +159,11 @@ func main() {
 			}
 			resp, err = client.Do(req)
 		} else {
-			resp, err = client.Get(url)
+			req, _ := http.NewRequest("GET", url, nil)
+			if name, value, ok := strings.Cut(*header, ":"); ok {
+				req.Header.Set(strings.TrimSpace(name), strings.TrimSpace(value))
+			}
+			resp, err = client.Do(req)
 		}
 		if err != nil {
 			return sample{latency: time.Since(start), err: err.Error()}
@@ -162,7 +189,7 @@ func main() {
 			go func(w int) {
 				defer wg.Done()
 				for range jobs {
-					perWorker[w] = append(perWorker[w], do())
+					perWorker[w] = append(perWorker[w], do(w))
 				}
 			}(w)
 		}
@@ -188,7 +215,7 @@ func main() {
 			go func(w int) {
 				defer wg.Done()
 				for claimed.Add(1) <= int64(len(bodies)) {
-					perWorker[w] = append(perWorker[w], do())
+					perWorker[w] = append(perWorker[w], do(w))
 					sent.Add(1)
 				}
 			}(w)
@@ -199,7 +226,7 @@ func main() {
 			go func(w int) {
 				defer wg.Done()
 				for time.Now().Before(deadline) {
-					perWorker[w] = append(perWorker[w], do())
+					perWorker[w] = append(perWorker[w], do(w))
 					sent.Add(1)
 				}
 			}(w)
