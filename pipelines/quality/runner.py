@@ -158,6 +158,12 @@ def read_window(spec: SuiteSpec, *, today: date, days: int = WINDOW_DAYS,
     df = lake.query_df(f"SELECT {select} FROM {source} WHERE {window.where()} LIMIT {max_rows}")
     if "_no_columns" in df.columns:
         df = df.drop(columns=["_no_columns"])
+    if df.empty and len(df.columns) == 0:
+        # an empty result comes back without columns; the table has them (a landed topic
+        # with no record yet): validate an empty frame of the table's columns
+        import pandas as pd
+
+        df = pd.DataFrame({c: pd.Series(dtype=object) for c in spec.columns if c in present})
     return df, window, None
 
 

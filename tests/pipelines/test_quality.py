@@ -247,3 +247,17 @@ def test_bronze_suite_reads_the_landing_layout(spark: Any) -> None:
         "unique:partition,offset", "not_null:value", "known_codes:decode_error"}
     assert [f.check_id for f in result.failures if f.severity is Severity.WARN] == [
         "decoded:decode_error"]
+
+
+@pytest.mark.integration
+def test_a_landed_table_with_no_record_yet_passes(spark: Any) -> None:
+    """The landing creates every catalog table empty (a topic with no event yet): its
+    suites must pass on zero rows, not fail every column_exists."""
+    from pipelines.landing import ensure_tables
+
+    table = by_name("analytics_bad_events")
+    ensure_tables(spark, [table])
+    for layer in (Layer.BRONZE, Layer.SILVER):
+        result = run_suite(table, layer, now=NOW)
+        assert result.landed and result.rows == 0
+        assert result.failures == [], [f.line() for f in result.failures]
