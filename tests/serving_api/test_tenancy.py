@@ -226,3 +226,11 @@ def test_the_report_documents_its_security(world: World) -> None:
     op = spec["paths"]["/analytics/shops/{shop_id}/sales"]["get"]
     assert op["security"] == [{"HTTPBearer": []}]
     assert {"401", "403", "404", "422", "503"} <= set(op["responses"])
+
+
+def test_the_serving_api_reads_the_core_on_read_only_connections(world: World) -> None:
+    import psycopg
+
+    pool = world.serving.app.state.access.pool
+    with pool.connection() as conn, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        conn.execute("update users set full_name = 'x' where false")
