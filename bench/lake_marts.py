@@ -518,7 +518,8 @@ def bench_lake_marts(params: MartsParams) -> tuple[Result, Result | None]:
     serving = Result(SERVING, {
         "api_seconds": params.api_seconds, "concurrency": list(params.concurrency),
         "runs": params.runs, "ranges_days": dict(RANGES),
-        "api": "uvicorn serving_api.main:app, 1 process; bench/loadgen closed loop",
+        "api": "uvicorn serving_api.main:app, 1 process; bench/loadgen closed loop; "
+               "X-Internal-Token (the synthetic shops are not in the core)",
         "baseline": "serving_api.reports.shop_sales.read() in-process, closed loop threads",
     }) if params.serve else None
     with lake_prefix("marts") as prefix, \
@@ -568,10 +569,14 @@ def bench_lake_marts(params: MartsParams) -> tuple[Result, Result | None]:
                     from bench.loadgen import http_load
 
                     urls = [base + p for p in urls_file]
-                    http_load(urls[:50], seconds=2, workers=1)  # warm-up, not counted
+                    # The synthetic shops exist in the lake only, not in the core, so the
+                    # report is read with the platform's internal credential (every shop).
+                    auth = f"X-Internal-Token: {get_settings().internal_token}"
+                    http_load(urls[:50], seconds=2, workers=1, header=auth)  # warm-up
                     for i in range(params.runs):
                         load_before = loadavg()
-                        api = {c: http_load(urls, seconds=params.api_seconds, workers=c)
+                        api = {c: http_load(urls, seconds=params.api_seconds, workers=c,
+                                            header=auth)
                                for c in params.concurrency}
                         serving.runs.append({"run": i + 1, "load_before": load_before,
                                              "api": {str(c): v for c, v in api.items()},

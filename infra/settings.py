@@ -93,8 +93,15 @@ class Settings(BaseSettings):
     core_api_port: int = Field(default=8000, alias="CORE_API_PORT")
     serving_api_port: int = Field(default=8001, alias="SERVING_API_PORT")
     dagster_port: int = Field(default=3000, alias="DAGSTER_PORT")
-    # Shared secret for the serving process's internal refresh endpoint.
+    # Shared secret of the platform's own processes (header X-Internal-Token): the serving
+    # process's internal endpoints (refresh, raw marts), and its reports read by the
+    # reconciliation; set a long random value anywhere but a laptop.
     internal_token: str = Field(default="local-internal-token", alias="PLATFORM_INTERNAL_TOKEN")
+    # The serving API remembers a caller's account state (active, session not revoked,
+    # role) and a seller's shops for this long; a logout, a deactivation or a membership
+    # change reaches it within these seconds (0: look up on every request).
+    serving_access_cache_seconds: float = Field(default=5.0, ge=0,
+                                                alias="SERVING_ACCESS_CACHE_SECONDS")
 
     # --- transactional core (marketplace_core) ----------------------------------------
     # Signing key of access tokens; set a long random value anywhere but a laptop.

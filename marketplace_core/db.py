@@ -33,21 +33,29 @@ def open_pool(
     name: str = "marketplace_core",
     timeout: float = 30.0,
     autocommit: bool = False,
+    read_only: bool = False,
+    wait: bool = True,
 ) -> ConnectionPool:
     """An opened psycopg pool on the core database; close it (or use `with`) when done.
 
     `autocommit=True` gives connections for single-statement reads: no BEGIN/COMMIT
-    round trips around a lone SELECT."""
+    round trips around a lone SELECT. `read_only=True` makes every transaction of its
+    connections read-only (the server refuses any write): for readers outside the core,
+    such as the serving API. `wait=False` returns at once and connects in the background
+    (a borrower waits up to `timeout`)."""
+    kwargs: dict[str, Any] = {"autocommit": autocommit}
+    if read_only:
+        kwargs["options"] = "-c default_transaction_read_only=on"
     pool = ConnectionPool(
         resolve_dsn(dsn),
         min_size=min_size,
         max_size=max_size,
         name=name,
         timeout=timeout,
-        kwargs={"autocommit": autocommit},
+        kwargs=kwargs,
         open=False,
     )
-    pool.open(wait=True, timeout=timeout)
+    pool.open(wait=wait, timeout=timeout)
     return pool
 
 

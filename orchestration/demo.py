@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -129,6 +129,35 @@ def sell_online(summary: Any, shop_id: UUID, orders_count: int = 3) -> int:
     return len(paid)
 
 
+@dataclass(frozen=True)
+class SellerSignIn:
+    email: str
+    password: str
+    totp_secret: str
+    access_token: str
+
+
+def demo_seller(shop_id: UUID) -> SellerSignIn:
+    """A seller who owns the shop's merchant, with 2FA on, logged in: the serving API shows
+    a seller only the shops of their merchants, so the report is read as this seller."""
+    import secrets
+
+    from marketplace_core.accounts import ownership, service, totp
+    from marketplace_core.catalog.service import get_shop
+
+    email = f"demo-seller-{secrets.token_hex(4)}@bazaar.kg"
+    password = secrets.token_urlsafe(12)
+    with transaction() as conn:
+        shop = get_shop(conn, shop_id)
+        assert shop is not None
+        reg = service.register_user(conn, email=email, password=password,
+                                    full_name="Demo seller", role="seller", password_rounds=4)
+        assert reg.totp is not None
+        ownership.add_merchant_member(conn, shop.merchant_id, reg.user.id)
+        pair = service.confirm_totp(conn, email, password, totp.current_code(reg.totp.secret))
+    return SellerSignIn(email, password, reg.totp.secret, pair.access_token)
+
+
 def print_explore(social: SocialWorld) -> None:
     """Explore as the core serves it (ranked in the lake), and the top post's metrics."""
     names = {post_id: name for post_id, _, name in social.posts}
@@ -211,7 +240,9 @@ def main() -> None:
     today = dt.datetime.now(ZoneInfo(s.timezone)).date()  # business days are local
     url = f"{s.serving_api_url}/analytics/shops/{shop.id}/sales"
     params = {"from": str(today - dt.timedelta(days=3)), "to": str(today + dt.timedelta(days=1))}
-    report = httpx.get(url, params=params, timeout=30).raise_for_status().json()
+    seller = demo_seller(shop.id)
+    auth = {"Authorization": f"Bearer {seller.access_token}"}
+    report = httpx.get(url, params=params, headers=auth, timeout=30).raise_for_status().json()
     table = Table(title=f"{shop.name} ({shop.market}) — daily sales, till and online, KGS")
     table.add_column("date", justify="right")
     for _, title in REPORT_COLUMNS:
@@ -232,6 +263,14 @@ def main() -> None:
     console.rule(f"done in {time.monotonic() - t0:.0f}s")
     console.print(f"  report JSON   {url}?from={params['from']}&to={params['to']}")
     console.print(f"  report CSV    {url}?from={params['from']}&to={params['to']}&format=csv")
+    console.print("  the report needs the shop's seller: sign in with "
+                  f"{seller.email} / {seller.password}, TOTP secret {seller.totp_secret}")
+    console.print(f"    token: curl -s {s.core_api_url}/auth/login -H 'Content-Type: "
+                  f"application/json' -d '{{\"email\": \"{seller.email}\", \"password\": "
+                  f"\"{seller.password}\", \"totp_code\": \"<code>\"}}'  (code: "
+                  f"python -c \"import pyotp; print(pyotp.TOTP('{seller.totp_secret}').now())\")")
+    console.print("    then:  curl -H 'Authorization: Bearer <access_token>' "
+                  f"'{url}?from={params['from']}&to={params['to']}'")
     console.print(f"  API docs      {s.serving_api_url}/docs")
     console.print(f"  core API docs {s.core_api_url}/docs  (buyers, sellers, POS terminals)")
     console.print(f"  Explore       {s.core_api_url}/feed/explore?explain=1")

@@ -7,7 +7,9 @@ layer the data passes through, and compared:
     kafka    the core's change events on Kafka (core.pos_receipts, core.orders), decoded
     delta    the lake's silver tables (Delta on MinIO, read by ClickHouse's Delta reader)
     mart     the dbt mart `shop_metric_daily` in ClickHouse
-    api      the serving API's report (`GET /analytics/shops/{id}/sales`)
+    api      the serving API's report (`GET /analytics/shops/{id}/sales`), read with the
+             platform's internal credential (`X-Internal-Token`, PLATFORM_INTERNAL_TOKEN
+             from the settings), which the serving API lets read every shop
 
 Prints one table and exits 1 on any difference (or a layer that could not be read).
 
@@ -234,7 +236,8 @@ def from_api(keys: Iterable[Key]) -> LayerRows:
         while lo <= hi:  # the API serves at most a year per request
             end = min(hi, lo + dt.timedelta(days=365))
             r = httpx.get(f"{s.serving_api_url}/analytics/shops/{shop_id}/sales",
-                          params={"from": str(lo), "to": str(end)}, timeout=60)
+                          params={"from": str(lo), "to": str(end)},
+                          headers={"X-Internal-Token": s.internal_token}, timeout=60)
             r.raise_for_status()
             for d in r.json()["days"]:
                 rows[(shop_id, dt.date.fromisoformat(d["date"]))] = {

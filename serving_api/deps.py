@@ -1,4 +1,5 @@
-"""Request dependencies: the warehouse client and the internal-call guard."""
+"""Request dependencies: the warehouse client and the internal-call guard (the report
+readers' authentication is `serving_api.auth`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header
 
 from infra.settings import get_settings
-from serving_api.errors import ApiError
+from platform_common.errors import ErrorCode, UnauthorizedError
 
 
 def warehouse() -> Any:
@@ -24,5 +25,7 @@ Warehouse = Annotated[Any, Depends(warehouse)]
 
 def internal_caller(x_internal_token: Annotated[str | None, Header()] = None) -> None:
     expected = get_settings().internal_token
-    if not x_internal_token or not secrets.compare_digest(x_internal_token, expected):
-        raise ApiError(401, "UNAUTHORIZED", "internal endpoint: missing or wrong X-Internal-Token")
+    if not x_internal_token or not secrets.compare_digest(x_internal_token.encode(),
+                                                          expected.encode()):
+        raise UnauthorizedError(ErrorCode.UNAUTHORIZED,
+                                "internal endpoint: missing or wrong X-Internal-Token")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
-from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, Field, PlainSerializer
+from pydantic import BaseModel, Field
 
-# Money leaves as a string ("1499.00") so no JSON client turns it into a float.
-Money = Annotated[Decimal, PlainSerializer(lambda d: f"{d:.2f}", return_type=str)]
+# Money leaves as a string ("1499.00") so no JSON client turns it into a float: the
+# platform's one Money type, the core API's too.
+from platform_common.money import Money
 
 
 # The figures of the sales report, per day and in total (`shop_metric_daily`, see

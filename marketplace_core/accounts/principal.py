@@ -6,10 +6,14 @@ from dataclasses import dataclass
 from typing import Literal
 from uuid import UUID
 
-Role = Literal["buyer", "seller", "admin"]
-ROLES: tuple[Role, ...] = ("buyer", "seller", "admin")
-# Roles that must use TOTP 2FA (spec §14): they move money and manage other people's data.
-ROLES_REQUIRING_TOTP: frozenset[str] = frozenset({"seller", "admin"})
+Role = Literal["buyer", "seller", "admin", "analyst"]
+ROLES: tuple[Role, ...] = ("buyer", "seller", "admin", "analyst")
+# Roles that must use TOTP 2FA (spec §14): they move money and manage other people's data,
+# or (analysts) read every shop's figures.
+ROLES_REQUIRING_TOTP: frozenset[str] = frozenset({"seller", "admin", "analyst"})
+# Roles that read every shop's reports on the serving API (sellers read their own shops'):
+# admins, and analysts, who manage nothing in the core (ownership answers them 403).
+ROLES_READING_ALL_REPORTS: frozenset[str] = frozenset({"admin", "analyst"})
 
 
 @dataclass(frozen=True)

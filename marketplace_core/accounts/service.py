@@ -213,6 +213,16 @@ def create_admin(
                          role="admin", password_rounds=password_rounds)
 
 
+def create_analyst(
+    conn: Connection, *, email: str, password: str, full_name: str,
+    password_rounds: int | None = None,
+) -> Registration:
+    """An analyst account: reads every shop's reports on the serving API, manages nothing
+    (never self-registered: the CLI and fixtures call this; TOTP 2FA like admins)."""
+    return register_user(conn, email=email, password=password, full_name=full_name,
+                         role="analyst", password_rounds=password_rounds)
+
+
 def deactivate_user(conn: Connection, actor: AuthenticatedUser | None, user_id: UUID) -> None:
     """Switch an account off: its tokens stop working at once (sessions revoked too).
     Emits user.updated (status disabled)."""

@@ -17,8 +17,8 @@ from fastapi import APIRouter, Body, Depends
 from fastapi.concurrency import run_in_threadpool
 
 from infra.settings import get_settings
+from platform_common.errors import ErrorCode, NotFoundError, ServiceUnavailableError
 from serving_api.deps import Warehouse, internal_caller
-from serving_api.errors import ApiError
 from serving_api.schemas import Health, RefreshNode, RefreshResponse
 
 router = APIRouter(tags=["internal"])
@@ -46,7 +46,7 @@ READABLE_MARTS = ("shop_metric_daily", "post_metric_daily", "explore_post_scores
 )
 async def mart_rows(name: str, db: Warehouse, shop_id: UUID | None = None) -> dict[str, Any]:
     if name not in READABLE_MARTS:
-        raise ApiError(404, "NOT_FOUND", f"no readable mart named {name!r}")
+        raise NotFoundError(ErrorCode.NOT_FOUND, f"no readable mart named {name!r}")
     database = get_settings().warehouse_database
     where = " WHERE shop_id = {shop:String}" if shop_id else ""
     try:
@@ -56,7 +56,8 @@ async def mart_rows(name: str, db: Warehouse, shop_id: UUID | None = None) -> di
     except Exception as exc:
         if "UNKNOWN_TABLE" in str(exc) or "does not exist" in str(exc) or \
                 "doesn't exist" in str(exc):
-            raise ApiError(503, "REPORT_NOT_READY", f"{name} has not been built yet") from exc
+            raise ServiceUnavailableError(
+                ErrorCode.REPORT_NOT_READY, f"{name} has not been built yet") from exc
         raise
     rows = [{col: _plain(v) for col, v in zip(result.column_names, row, strict=True)}
             for row in result.result_rows]

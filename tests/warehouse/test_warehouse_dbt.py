@@ -54,6 +54,20 @@ def lake(spark: Any, lake_prefix: str, warehouse_env: Path) -> Iterator[TestLake
     get_settings.cache_clear()
 
 
+@pytest.fixture(scope="module")
+def core_dsn(make_database: Any) -> str:
+    """The core's database the serving API checks its callers against (migrated, empty:
+    the report is read with the platform's internal credential, which reads every shop)."""
+    from marketplace_core.migrate import apply_migrations
+
+    dsn: str = make_database()
+    apply_migrations(dsn)
+    return dsn
+
+
+INTERNAL = {"X-Internal-Token": get_settings().internal_token}
+
+
 def assert_ok(result: RefreshResult) -> None:
     bad = [(n.name, n.status, n.message) for n in result.failed]
     assert result.success, (result.error, bad)
@@ -99,15 +113,19 @@ def stock() -> dict[tuple[Any, ...], tuple[Any, ...]]:
     return read("stock_discrepancies", ("device_id", "item_ref"), m.STOCK_COLUMNS)
 
 
-def test_reports_are_not_ready_before_the_first_build(warehouse_env: Path) -> None:
+def test_reports_are_not_ready_before_the_first_build(warehouse_env: Path, core_dsn: str
+                                                      ) -> None:
     from fastapi.testclient import TestClient
 
-    from serving_api.main import app
+    from serving_api.main import create_app
 
-    with TestClient(app) as api:
+    with TestClient(create_app(core_dsn)) as api:
+        r = api.get(f"/analytics/shops/{m.SHOP_A}/sales",
+                    params={"from": "2024-05-01", "to": "2024-05-03"}, headers=INTERNAL)
+        assert r.status_code == 503 and r.json()["error"]["code"] == "REPORT_NOT_READY"
         r = api.get(f"/analytics/shops/{m.SHOP_A}/sales",
                     params={"from": "2024-05-01", "to": "2024-05-03"})
-    assert r.status_code == 503 and r.json()["error"]["code"] == "REPORT_NOT_READY"
+        assert r.status_code == 401 and r.json()["error"]["code"] == "UNAUTHORIZED"
 
 
 def test_build_computes_every_mart_exactly(lake: TestLake) -> None:
@@ -214,13 +232,13 @@ def test_full_refresh_gives_the_same_marts_and_swaps_them_atomically(
     assert get_settings().s3_secret_key not in log  # scrubbed by dbt's logger
 
 
-def test_the_sales_report_serves_the_mart(lake: TestLake) -> None:
+def test_the_sales_report_serves_the_mart(lake: TestLake, core_dsn: str) -> None:
     from fastapi.testclient import TestClient
 
-    from serving_api.main import app
+    from serving_api.main import create_app
 
     D = Decimal
-    with TestClient(app) as api:
+    with TestClient(create_app(core_dsn), headers=INTERNAL) as api:
         r = api.get(f"/analytics/shops/{m.SHOP_A}/sales",
                     params={"from": "2024-05-01", "to": "2024-05-03"})
         assert r.status_code == 200, r.text
