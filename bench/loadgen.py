@@ -58,25 +58,31 @@ def build_loadgen() -> Path:
 
 
 def http_load(urls: Sequence[str], *, seconds: float, rate: float = 0, workers: int = 32,
-              header: str | None = None, timeout_s: float = 10) -> dict[str, Any]:
+              header: str | None = None, timeout_s: float = 10,
+              stop_at_deadline: bool = False) -> dict[str, Any]:
     """Request `urls` round-robin for `seconds`: at `rate` per second, or (rate 0) as fast
     as `workers` concurrent clients can. Returns the generator's JSON summary: requests,
     succeeded, errors, status counts, throughput (2xx/s), sent_rate, latency_ms.
-    `header` ("Name: value") is sent with every request."""
-    extra = ["-header", header] if header else []
+    `header` ("Name: value") is sent with every request. At a fixed rate the generator
+    catches up on sends it could not make in time (so a saturated server stretches the
+    run); `stop_at_deadline` stops at `seconds` instead."""
+    extra = [*(["-header", header] if header else []),
+             *(["-stop-at-deadline"] if stop_at_deadline else [])]
     return _loadgen(urls, seconds=seconds, rate=rate, workers=workers, timeout_s=timeout_s,
                     extra=extra)
 
 
 def pg_load(statements: Sequence[str], dsn_url: str, *, seconds: float, rate: float = 0,
-            workers: int = 32, timeout_s: float = 10) -> dict[str, Any]:
+            workers: int = 32, timeout_s: float = 10, stop_at_deadline: bool = False
+            ) -> dict[str, Any]:
     """The same load generator on Postgres directly (`-pg`): each of `statements` (one
     line of SQL each) round-robin on `workers` connections (a `postgresql://` URL), at
     `rate` or closed loop; the same summary (a statement that returns counts as a 2xx)."""
     if any("\n" in s for s in statements):
         raise ValueError("one SQL statement per line")
     return _loadgen(statements, seconds=seconds, rate=rate, workers=workers,
-                    timeout_s=timeout_s, extra=["-pg", dsn_url])
+                    timeout_s=timeout_s, extra=["-pg", dsn_url, *(
+                        ["-stop-at-deadline"] if stop_at_deadline else [])])
 
 
 def _loadgen(targets: Sequence[str], *, seconds: float, rate: float, workers: int,

@@ -93,6 +93,8 @@ func main() {
 	timeout := flag.Duration("timeout", 10*time.Second, "per-request timeout")
 	bodiesFile := flag.String("bodies", "", "file of JSON bodies, one per line: POST each once")
 	header := flag.String("header", "", "an extra request header, \"Name: value\"")
+	stopAtDeadline := flag.Bool("stop-at-deadline", false,
+		"fixed rate: stop sending at the deadline even if behind schedule (default: catch up)")
 	pgDSN := flag.String("pg", "", "postgresql:// URL: targets are SQL statements run there")
 	flag.Parse()
 
@@ -206,6 +208,9 @@ func main() {
 			}
 			jobs <- struct{}{}
 			sent.Add(1)
+			if *stopAtDeadline && !time.Now().Before(deadline) {
+				break // behind schedule at the deadline: stop, the achieved rate shows it
+			}
 		}
 		close(jobs)
 	} else if bodies != nil {
