@@ -143,7 +143,7 @@ class Lake:
             "pmod(id, 1000) = 7 AS pinned",
             f"array({_pick(TAGS, 'id')}, {_pick(TAGS, 'id div 10')}) AS hashtags",
             f"IF(r < 60, array({uuid_sql(PRODUCT, f'pmod(pid, {SHOPS}) * 1000 + pmod(pid, 20)')}),"
-            " array()) AS product_ids",
+            " CAST(array() AS ARRAY<STRING>)) AS product_ids",
             "CAST(1 + pmod(id, 4) AS INT) AS media_count",
             "pmod(id, 10) = 0 AS has_video",
             "CAST(pmod(xxhash64(id, 6), 500) AS INT) AS text_length",
