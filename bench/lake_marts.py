@@ -31,7 +31,8 @@ temporary directory too, so nobody else's dbt run is disturbed), in this process
 Serving (`serving_report_latency`): requests for random shops and date ranges (7, 30, 90
 or 365 days, ending anywhere in the 13 months):
 
-* baseline — `serving_api.reports.shop_sales.read()` (the function the endpoint calls, same
+* baseline — `serving_api.reports.model.read_page()` of the sales report (what the
+  endpoint calls, same
   SQL) on the warehouse from this process, closed loop, 1 and 4 threads;
 * api — the real serving API (`uvicorn serving_api.main:app`, one process: it owns the
   embedded warehouse) on that warehouse, after this process closed its clients; the Go
@@ -467,12 +468,17 @@ def requests(timeline: Timeline, n: int, seed: int) -> list[Request]:
 def direct(reqs: Sequence[Request], seconds: float, threads: int) -> dict[str, Any]:
     """The report's own query function on this process's warehouse client, closed loop."""
     from bench.loadgen import baseline_load
-    from serving_api.reports import shop_sales
+    from serving_api.reports import model
+    from serving_api.reports.catalog import SALES
     from warehouse.client import get_client
+
+    order = model.Sort.parse(SALES, None)
+    assert order is not None
 
     def call(rng: random.Random) -> object:
         r = rng.choice(reqs)
-        return shop_sales.read(get_client(), r.shop_id, r.date_from, r.date_to)
+        query = model.ReportQuery(r.shop_id, r.date_from, r.date_to)
+        return model.read_page(get_client(), SALES, query, order, 1, 500)
 
     return baseline_load(call, seconds=seconds, threads=threads)
 
@@ -520,7 +526,8 @@ def bench_lake_marts(params: MartsParams) -> tuple[Result, Result | None]:
         "runs": params.runs, "ranges_days": dict(RANGES),
         "api": "uvicorn serving_api.main:app, 1 process; bench/loadgen closed loop; "
                "X-Internal-Token (the synthetic shops are not in the core)",
-        "baseline": "serving_api.reports.shop_sales.read() in-process, closed loop threads",
+        "baseline": "serving_api.reports.model.read_page() of the sales report, "
+                    "in-process, closed loop threads",
     }) if params.serve else None
     with lake_prefix("marts") as prefix, \
             tempfile.TemporaryDirectory(prefix="bench-marts-") as tmp:

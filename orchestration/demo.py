@@ -251,7 +251,7 @@ def main() -> None:
     def cells(figures: dict[str, object]) -> list[str]:
         return ["—" if figures[k] is None else str(figures[k]) for k, _ in REPORT_COLUMNS]
 
-    for d in report["days"]:
+    for d in report["rows"]:
         table.add_row(d["date"], *cells(d))
     table.add_row("total", *cells(report["totals"]), style="bold")
     console.print(table)

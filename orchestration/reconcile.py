@@ -236,10 +236,10 @@ def from_api(keys: Iterable[Key]) -> LayerRows:
         while lo <= hi:  # the API serves at most a year per request
             end = min(hi, lo + dt.timedelta(days=365))
             r = httpx.get(f"{s.serving_api_url}/analytics/shops/{shop_id}/sales",
-                          params={"from": str(lo), "to": str(end)},
+                          params={"from": str(lo), "to": str(end), "page_size": 500},
                           headers={"X-Internal-Token": s.internal_token}, timeout=60)
             r.raise_for_status()
-            for d in r.json()["days"]:
+            for d in r.json()["rows"]:
                 rows[(shop_id, dt.date.fromisoformat(d["date"]))] = {
                     k: Decimal(d[k]) for k in FIGURES}
             lo = end + dt.timedelta(days=1)

@@ -163,6 +163,8 @@ class ErrorCode(StrEnum):
     # --- analytics (serving API): reports over the warehouse's marts --------------------
     INVALID_DATE_RANGE = "INVALID_DATE_RANGE"
     REPORT_NOT_READY = "REPORT_NOT_READY"
+    INVALID_SURFACE = "INVALID_SURFACE"
+    INVALID_SORT = "INVALID_SORT"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 
 

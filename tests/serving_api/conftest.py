@@ -73,7 +73,8 @@ def create_shop_metric_daily(rows: list[dict[str, Any]]) -> None:
     client.command(f"CREATE DATABASE IF NOT EXISTS `{db}`")
     cols = ["shop_id String", "merchant_id String", "date Date",
             *(f"{c} Decimal(18, 2)" for c in MONEY), *(f"{c} Int64" for c in COUNTS),
-            "avg_receipt Nullable(Decimal(18, 2))"]
+            "avg_receipt Nullable(Decimal(18, 2))",
+            "_ingested_through DateTime64(6, 'UTC') DEFAULT now64(6)"]
     client.command(f"CREATE OR REPLACE TABLE `{db}`.shop_metric_daily ({', '.join(cols)}) "
                    "ENGINE = MergeTree ORDER BY (shop_id, date)")
     for row in rows:

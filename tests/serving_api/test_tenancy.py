@@ -121,7 +121,7 @@ def test_tenancy_matrix(world: World, case: str, fmt: str) -> None:
     if fmt == "json":
         body = r.json()
         assert body["shop_id"] == str(shop)
-        assert [d["net"] for d in body["days"]] == expected_net
+        assert [d["net"] for d in body["rows"]] == expected_net
     else:
         assert r.headers["content-type"].startswith("text/csv")
         lines = r.text.strip().splitlines()

@@ -244,8 +244,8 @@ def test_the_sales_report_serves_the_mart(lake: TestLake, core_dsn: str) -> None
         assert r.status_code == 200, r.text
         body = r.json()
         assert (body["currency"], body["timezone"]) == ("KGS", "Asia/Bishkek")
-        assert [d["date"] for d in body["days"]] == ["2024-05-01", "2024-05-02", "2024-05-03"]
-        d2 = body["days"][1]
+        assert [d["date"] for d in body["rows"]] == ["2024-05-01", "2024-05-02", "2024-05-03"]
+        d2 = body["rows"][1]
         assert d2 == {
             "date": "2024-05-02", "pos_gross": "266.65", "pos_discounts": "5.99",
             "pos_refunds": "133.33", "pos_voids": "65.67", "pos_net": "61.66",
@@ -261,7 +261,7 @@ def test_the_sales_report_serves_the_mart(lake: TestLake, core_dsn: str) -> None
             "avg_receipt": "147.50", "online_orders": 2, "online_gross": "399.99",
             "online_refunds": "200.00", "online_net": "199.99", "net": "684.98",
         }
-        for day in body["days"]:
+        for day in body["rows"]:
             assert (D(day["pos_gross"]) - D(day["pos_discounts"]) - D(day["pos_refunds"])
                     - D(day["pos_voids"])) == D(day["pos_net"])
             assert D(day["pos_net"]) + D(day["online_net"]) == D(day["net"])
@@ -276,7 +276,7 @@ def test_the_sales_report_serves_the_mart(lake: TestLake, core_dsn: str) -> None
 
         r = api.get(f"/analytics/shops/{m.SHOP_B}/sales",
                     params={"from": "2023-01-01", "to": "2023-12-31"})
-        assert r.json()["days"] == [] and r.json()["totals"]["avg_receipt"] is None
+        assert r.json()["rows"] == [] and r.json()["totals"]["avg_receipt"] is None
         assert r.json()["totals"]["net"] == "0.00"
 
         r = api.get(f"/analytics/shops/{m.SHOP_A}/sales",
