@@ -86,6 +86,8 @@ REASONS: dict[str, str] = {
     "UNKNOWN_ORIGINAL_RECEIPT": ErrorCode.INVALID_POS_EVENT,
     "NOT_VOIDABLE": ErrorCode.INVALID_POS_EVENT,
     "ALREADY_VOIDED": ErrorCode.INVALID_POS_EVENT,
+    "NOT_REFUNDABLE": ErrorCode.INVALID_POS_EVENT,
+    "REFUND_EXCEEDS_SALE": ErrorCode.INVALID_POS_EVENT,
     "UNDECODABLE": ErrorCode.INVALID_POS_EVENT,
     "NO_ITEMS": ErrorCode.INVALID_ITEM,
     "TOO_MANY_ITEMS": ErrorCode.INVALID_ITEM,
@@ -384,6 +386,8 @@ def _stock_moves(conn: Connection, auth: credentials.DeviceAuth, event_type: str
         per_variant: dict[UUID, int] = {}
         for ln in lines:
             per_variant[ln.variant_id] = per_variant.get(ln.variant_id, 0) + ln.qty
+        if event_type == "refund":
+            _check_refund(conn, auth.device_id, original, receipt, per_variant)
         try:
             units = inventory.till_stock_units(conn, auth.shop_id, per_variant)
         except DomainError as exc:  # a bundle with a deleted component
@@ -406,10 +410,60 @@ def _stock_moves(conn: Connection, auth: credentials.DeviceAuth, event_type: str
             raise Rejection("ALREADY_VOIDED", f"receipt {original} was voided by {target[2]}")
         if original == receipt:
             raise Rejection("NOT_VOIDABLE", "a receipt cannot void itself")
+        if target[1] == "sale" and _live_refunds(conn, auth.device_id, original):
+            # Voiding would put back the whole sale on top of what its refunds returned.
+            raise Rejection("NOT_VOIDABLE",
+                            f"receipt {original} was partly refunded; void its refunds first")
         taken = conn.execute("select variant_id, delta from pos_receipt_moves"
                              " where receipt_id = %s", (target[0],)).fetchall()
         return {variant_id: -delta for variant_id, delta in taken if delta}
     return {}
+
+
+def _live_refunds(conn: Connection, device_id: str, original: str) -> list[tuple[UUID, int]]:
+    """(variant, qty) of every line of the refunds of `original` that stand (not voided)."""
+    return [(v, int(q)) for v, q in conn.execute(
+        "select i.variant_id, i.qty from pos_receipts r"
+        " join pos_receipt_items i on i.receipt_id = r.id"
+        " where r.device_id = %s and r.original_receipt_number = %s"
+        " and r.event_type = 'refund' and r.voided_by is null",
+        (device_id, original)).fetchall()]
+
+
+def _check_refund(conn: Connection, device_id: str, original: str | None, receipt: str,
+                  per_variant: dict[UUID, int]) -> None:
+    """A refund reverses a sale this device applied and returns at most what it sold, per
+    variant, counting the refunds of that sale already applied (a forged or mistaken
+    refund must not raise stock)."""
+    if original is None:
+        raise Rejection("MISSING_ORIGINAL_RECEIPT", "a refund names the sale it refunds")
+    if original == receipt:
+        raise Rejection("NOT_REFUNDABLE", "a receipt cannot refund itself")
+    # Locked: two refunds of one sale (HTTP and Kafka) must not both pass the check.
+    target = conn.execute(
+        "select id, event_type, voided_by from pos_receipts"
+        " where device_id = %s and receipt_number = %s for update",
+        (device_id, original)).fetchone()
+    if target is None:
+        raise Rejection("UNKNOWN_ORIGINAL_RECEIPT",
+                        f"receipt {original} of {device_id} was not applied")
+    if target[1] != "sale":
+        raise Rejection("NOT_REFUNDABLE", f"receipt {original} is a {target[1]}, not a sale")
+    if target[2] is not None:
+        raise Rejection("NOT_REFUNDABLE", f"receipt {original} was voided by {target[2]}")
+    sold: dict[UUID, int] = {}
+    for variant_id, qty in conn.execute(
+            "select variant_id, qty from pos_receipt_items where receipt_id = %s",
+            (target[0],)).fetchall():
+        sold[variant_id] = sold.get(variant_id, 0) + int(qty)
+    for variant_id, qty in _live_refunds(conn, device_id, original):
+        sold[variant_id] = sold.get(variant_id, 0) - qty
+    for variant_id, qty in per_variant.items():
+        left = sold.get(variant_id, 0)
+        if qty > left:
+            raise Rejection("REFUND_EXCEEDS_SALE",
+                            f"receipt {original} has {max(left, 0)} unit(s) of {variant_id}"
+                            f" left to refund, not {qty}")
 
 
 # --- outcomes of refusals ----------------------------------------------------------------------

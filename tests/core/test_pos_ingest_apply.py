@@ -64,7 +64,8 @@ def test_sale_refund_void_move_stock_once_and_emit_variant_events(conn: Conn) ->
     assert stock_of(conn, hat) == 7
 
     refund = till_event(creds, [(hat, 1, "1400.00")], event_type="refund",
-                        original_receipt_number=sale["receipt_number"], sequence_number=3)
+                        original_receipt_number=by_barcode["receipt_number"],
+                        sequence_number=3)
     assert _apply(conn, refund, creds.token).status == "applied"  # refunds are not price-checked
     assert stock_of(conn, hat) == 8
 
@@ -294,3 +295,56 @@ def test_next_device_id_follows_the_highest_number(conn: Conn) -> None:
     stored = conn.execute("select token_sha256, secret from pos_devices where id = %s",
                           (issued.device_id,)).fetchone()
     assert stored == (credentials.token_digest(issued.token), issued.secret)
+
+
+def test_a_refund_must_name_a_sale_of_the_device_and_return_at_most_what_it_sold(
+        conn: Conn) -> None:
+    """A signed refund naming a receipt the device never sold used to raise stock by any
+    quantity; now a refund names a standing sale of its device and returns at most what that
+    sale sold (minus its earlier refunds), and nothing moves when it is refused."""
+    _, shop_id = make_shop(conn)
+    creds = make_device(conn, shop_id)
+    other = make_device(conn, shop_id)
+    hat = make_variant(conn, shop_id, price="1500.00", stock=10)
+    scarf = make_variant(conn, shop_id, price="800.50", stock=10)
+    sale = till_event(creds, [(hat, 2, "1500.00")], sequence_number=1)
+    assert _apply(conn, sale, creds.token).status == "applied"
+    others_sale = till_event(other, [(scarf, 1, "800.50")], sequence_number=1)
+    assert _apply(conn, others_sale, other.token).status == "applied"
+    assert (stock_of(conn, hat), stock_of(conn, scarf)) == (8, 9)
+
+    def refund(items: list[Any], original: str | None, seq: int) -> dict[str, Any]:
+        return till_event(creds, items, event_type="refund", original_receipt_number=original,
+                          sequence_number=seq)
+
+    refused = [
+        (refund([(hat, 1, "1500.00")], None, 2), "MISSING_ORIGINAL_RECEIPT"),
+        (refund([(hat, 500, "1500.00")], "NEVER-SOLD", 3), "UNKNOWN_ORIGINAL_RECEIPT"),
+        # another terminal's sale is not this terminal's to refund
+        (refund([(scarf, 1, "800.50")], others_sale["receipt_number"], 4),
+         "UNKNOWN_ORIGINAL_RECEIPT"),
+        (refund([(hat, 500, "1500.00")], sale["receipt_number"], 5), "REFUND_EXCEEDS_SALE"),
+        (refund([(scarf, 1, "800.50")], sale["receipt_number"], 6), "REFUND_EXCEEDS_SALE"),
+    ]
+    for record, reason in refused:
+        outcome = _apply(conn, record, creds.token)
+        assert (outcome.status, outcome.reason) == ("rejected", reason), record
+    assert (stock_of(conn, hat), stock_of(conn, scarf)) == (8, 9)  # nothing moved
+
+    first = refund([(hat, 1, "1500.00")], sale["receipt_number"], 7)
+    assert _apply(conn, first, creds.token).status == "applied"
+    second = refund([(hat, 2, "1500.00")], sale["receipt_number"], 8)
+    assert _apply(conn, second, creds.token).reason == "REFUND_EXCEEDS_SALE"  # 1 unit left
+    # a partly refunded sale cannot be voided (it would put back the refunded unit again)
+    void = till_event(creds, [], event_type="void", total=None, sequence_number=9,
+                      original_receipt_number=sale["receipt_number"])
+    assert _apply(conn, void, creds.token).reason == "NOT_VOIDABLE"
+    last = refund([(hat, 1, "1500.00")], sale["receipt_number"], 10)
+    assert _apply(conn, last, creds.token).status == "applied"
+    assert stock_of(conn, hat) == 10  # exactly what the sale took, back once
+    again = refund([(hat, 1, "1500.00")], sale["receipt_number"], 11)
+    assert _apply(conn, again, creds.token).reason == "REFUND_EXCEEDS_SALE"
+    # a refund of a refund is refused too
+    of_refund = refund([(hat, 1, "1500.00")], first["receipt_number"], 12)
+    assert _apply(conn, of_refund, creds.token).reason == "NOT_REFUNDABLE"
+    assert stock_of(conn, hat) == 10

@@ -89,6 +89,7 @@ class Terminal:
     variants: list[UUID]
     stock: dict[UUID, int]
     sales: dict[str, dict[UUID, int]] = field(default_factory=dict)
+    refunded: set[str] = field(default_factory=set)  # sales with refunds: not voidable
     applied: int = 0
     duplicates: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
@@ -157,17 +158,25 @@ def _record_events(t: Terminal, producer: TerminalProducer, rng: random.Random,
             producer.send(t.creds, {}, raw=b"\x00garbage")
             t.rejected["UNDECODABLE"] += 1
             continue
-        if roll < 0.18 and open_sales:
-            receipt = rng.choice(open_sales)
+        voidable = [r for r in open_sales if r not in t.refunded]
+        if roll < 0.18 and voidable:
+            receipt = rng.choice(voidable)
             record = till_event(t.creds, [], event_type="void", total=None,
                                 original_receipt_number=receipt, sequence_number=t.sequence)
             for variant, qty in t.sales.pop(receipt).items():
                 t.stock[variant] += qty
-        elif roll < 0.25:
-            i = rng.randrange(2)
-            record = till_event(t.creds, [(t.variants[i], 1, PRICES[i])], event_type="refund",
-                                sequence_number=t.sequence)
-            t.stock[t.variants[i]] += 1
+        elif roll < 0.25 and open_sales:
+            # One unit back of a sale still holding some (a refund names its sale).
+            receipt = rng.choice(open_sales)
+            variant = rng.choice([v for v, q in t.sales[receipt].items() if q > 0])
+            i = t.variants.index(variant)
+            record = till_event(t.creds, [(variant, 1, PRICES[i])], event_type="refund",
+                                original_receipt_number=receipt, sequence_number=t.sequence)
+            t.sales[receipt][variant] -= 1
+            if not any(t.sales[receipt].values()):
+                del t.sales[receipt]
+            t.refunded.add(receipt)
+            t.stock[variant] += 1
         else:
             lines = {t.variants[i]: rng.randint(1, 3) for i in rng.sample([0, 1],
                                                                           rng.randint(1, 2))}

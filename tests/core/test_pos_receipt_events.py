@@ -125,18 +125,19 @@ def test_refund_discount_voids_and_cash_events_each_emit_their_net(conn: Conn) -
                              None, None, None)
     assert event["total"] == Decimal("-100.00") and event["items"] == []
 
-    void_sale = till_event(creds, [], event_type="void", total=None, sequence_number=4,
+    # The refund first: a sale with a standing refund cannot be voided.
+    void_refund = till_event(creds, [], event_type="void", total=None, sequence_number=4,
+                             original_receipt_number=refund["receipt_number"])
+    assert _money(_applied_once(conn, void_refund, creds.token)) == (
+        Decimal("0.00"), Decimal("0.00"), Decimal("1400.00"),
+        "refund", Decimal("1400.00"), Decimal("0.00"))
+
+    void_sale = till_event(creds, [], event_type="void", total=None, sequence_number=5,
                            original_receipt_number=sale["receipt_number"])
     event = _applied_once(conn, void_sale, creds.token)
     assert _money(event) == (Decimal("0.00"), Decimal("0.00"), Decimal("-2750.00"),
                              "sale", Decimal("3000.00"), Decimal("250.00"))
     assert event["total"] is None
-
-    void_refund = till_event(creds, [], event_type="void", total=None, sequence_number=5,
-                             original_receipt_number=refund["receipt_number"])
-    assert _money(_applied_once(conn, void_refund, creds.token)) == (
-        Decimal("0.00"), Decimal("0.00"), Decimal("1400.00"),
-        "refund", Decimal("1400.00"), Decimal("0.00"))
 
     for event_type in ("cash_in", "cash_out"):
         cash = till_event(creds, [], event_type=event_type, total=None,
@@ -150,10 +151,10 @@ def test_refund_discount_voids_and_cash_events_each_emit_their_net(conn: Conn) -
     assert event["out_of_order"] is True
 
     nets = [e["net_amount"] for e in _receipt_events(conn, creds.device_id)]
-    # sale 2750.00, refund -1400.00, discount -100.00, void of the sale -2750.00, void of
-    # the refund +1400.00, cash 0.00 twice: what is left is the standalone discount.
-    assert nets == [Decimal(n) for n in ("2750.00", "-1400.00", "-100.00", "-2750.00",
-                                         "1400.00", "0.00", "0.00")]
+    # sale 2750.00, refund -1400.00, discount -100.00, void of the refund +1400.00, void
+    # of the sale -2750.00, cash 0.00 twice: what is left is the standalone discount.
+    assert nets == [Decimal(n) for n in ("2750.00", "-1400.00", "-100.00", "1400.00",
+                                         "-2750.00", "0.00", "0.00")]
     assert sum(nets, Decimal("0.00")) == Decimal("-100.00")
 
 
