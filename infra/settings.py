@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=str(REPO_ROOT / ".env"), env_file_encoding="utf-8", extra="ignore"
     )
+
+    # "production" refuses to start with any credential left at its local default (the
+    # defaults are public: they are in this file).
+    environment: Literal["local", "production"] = Field(default="local", alias="PLATFORM_ENV")
 
     # --- where local services keep their state ---------------------------------------
     local_dir: Path = Field(default=REPO_ROOT / ".local", alias="PLATFORM_LOCAL_DIR")
@@ -184,6 +188,21 @@ class Settings(BaseSettings):
     def warehouse_path(self) -> Path:
         return self.warehouse_dir or self.local_dir / "warehouse"
 
+    @model_validator(mode="after")
+    def _no_default_credentials_in_production(self) -> Settings:
+        if self.environment != "production":
+            return self
+        fields = type(self).model_fields
+        left = [fields[name].alias or name for name in SECRET_FIELDS
+                if getattr(self, name) == fields[name].default]
+        short = [fields[name].alias or name for name in SIGNING_KEYS
+                 if len(getattr(self, name)) < 32]
+        if left or short:
+            problems = ([f"still the public local default: {', '.join(left)}"] if left else [])
+            problems += [f"shorter than 32 characters: {', '.join(short)}"] if short else []
+            raise ValueError("PLATFORM_ENV=production refuses to start; " + "; ".join(problems))
+        return self
+
     @property
     def ivy_cache_dir(self) -> Path:
         return self.local_dir / "cache" / "ivy"
@@ -241,6 +260,13 @@ class Settings(BaseSettings):
     @property
     def core_api_url(self) -> str:
         return f"http://{self.bind_host}:{self.core_api_port}"
+
+
+# Credentials whose defaults are published in this file: production must set each one.
+SECRET_FIELDS = ("jwt_secret", "pseudonym_secret", "internal_token", "psp_webhook_secret",
+                 "postgres_password", "s3_secret_key")
+# Keys that sign or derive (HMAC): long enough not to be guessed.
+SIGNING_KEYS = ("jwt_secret", "pseudonym_secret", "internal_token")
 
 
 @lru_cache(maxsize=1)
