@@ -8,6 +8,11 @@ landing job is SIGKILLed mid-batch twice (each batch spans several topics), rest
 and finished; dbt builds the marts; `reconcile` then finds every figure equal across
 PostgreSQL, Kafka, Delta, the marts and the serving API, to the tyiyn. A second test deletes
 the lake and replays it from Kafka: identical marts.
+
+The same world carries the social scenario (tests/integration/explore_scenario.py): posts
+and engagement sent through the core API land with everything else, and the ranking built
+from them reorders Explore. Tests run in file order: the first lands and builds, the last
+deletes and replays the lake.
 """
 
 from __future__ import annotations
@@ -35,8 +40,10 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
+from fastapi.testclient import TestClient
 
 from infra.settings import REPO_ROOT, get_settings
+from marketplace_core.api.app import create_app
 from marketplace_core.migrate import apply_migrations
 from marketplace_core.orders import service as orders
 from marketplace_core.orders.service import OrderRequest
@@ -50,6 +57,7 @@ from tests.core.test_orders_support import make_buyer, make_online_shop, make_va
 from tests.core.test_payments_flow import make_admin
 from tests.core.test_pos_ingest_support import make_device, till_event
 from tests.integration.apps import core_api, serving_api
+from tests.integration.explore_scenario import ExplorePosts, check_reordered, send_engagement
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("stack")]
 
@@ -64,6 +72,8 @@ class Spine:
     online_shop: uuid.UUID
     serving_url: str
     log_dir: Path
+    core: Any  # the core API in process (TestClient)
+    posts: ExplorePosts
 
     def run(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, *args], cwd=REPO_ROOT,
@@ -229,12 +239,16 @@ def spine(make_database: Callable[[], str],
                 timeout=30)
             assert r.status_code == 200, r.text
         online_shop = _online_sales(dsn, now)
-        _wait("the outbox to drain",
-              lambda: _count(dsn, "select count(*) from outbox where published_at is null") == 0)
         assert forged["receipt_number"]
-        with serving_api(env, logs / "serving-api.log") as url:
-            yield Spine(env=env, dsn=dsn, pos_shop=pos_shop, online_shop=online_shop,
-                        serving_url=url, log_dir=logs)
+        # The whole module runs under this world's settings (the core app in process, the
+        # Dagster asset, the lake readers).
+        with patched_env(env), TestClient(create_app(dsn, run_sweeper=False)) as core:
+            posts = send_engagement(core)
+            _wait("the outbox to drain", lambda: _count(
+                dsn, "select count(*) from outbox where published_at is null") == 0)
+            with serving_api(env, logs / "serving-api.log") as url:
+                yield Spine(env=env, dsn=dsn, pos_shop=pos_shop, online_shop=online_shop,
+                            serving_url=url, log_dir=logs, core=core, posts=posts)
     finally:
         relay.terminate()
         relay.wait(15)
@@ -362,6 +376,11 @@ def test_killed_landing_then_reconcile_finds_no_difference(spine: Spine) -> None
                       "SERVING_API_PORT": spine.serving_url.rsplit(":", 1)[1]}):
         for shop in (spine.pos_shop, spine.online_shop):
             assert reconcile(shop) == 0
+
+
+def test_engagement_landed_in_the_lake_reorders_explore(spine: Spine) -> None:
+    """Runs on the marts the first test built (tests/integration/explore_scenario.py)."""
+    check_reordered(spine.core, spine.serving_url, spine.posts)
 
 
 def test_replaying_the_lake_from_kafka_gives_identical_marts(spine: Spine) -> None:
