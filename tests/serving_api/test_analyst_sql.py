@@ -69,8 +69,11 @@ def settings_env(**env: str) -> Iterator[None]:
         for k, v in env.items():
             mp.setenv(k, v)
         get_settings.cache_clear()
-        yield
-    get_settings.cache_clear()
+        try:
+            yield
+        finally:
+            mp.undo()
+            get_settings.cache_clear()
 
 
 @pytest.mark.parametrize(("who", "status", "code"), [
