@@ -106,6 +106,18 @@ class Settings(BaseSettings):
     # change reaches it within these seconds (0: look up on every request).
     serving_access_cache_seconds: float = Field(default=5.0, ge=0,
                                                 alias="SERVING_ACCESS_CACHE_SECONDS")
+    # Analysts' read-only SQL on the serving API (POST /analytics/sql): each query runs on
+    # an engine session locked with readonly=1 and these limits (a longer query is stopped,
+    # a longer result cut at the row limit), at most `max_concurrent` at a time so sellers'
+    # reports keep their share of the warehouse.
+    analyst_sql_timeout_seconds: float = Field(default=30.0, gt=0,
+                                               alias="ANALYST_SQL_TIMEOUT_SECONDS")
+    analyst_sql_max_rows: int = Field(default=100_000, ge=1, alias="ANALYST_SQL_MAX_ROWS")
+    analyst_sql_max_concurrent: int = Field(default=2, ge=1,
+                                            alias="ANALYST_SQL_MAX_CONCURRENT")
+    analyst_sql_max_threads: int = Field(default=2, ge=1, alias="ANALYST_SQL_MAX_THREADS")
+    analyst_sql_max_memory_bytes: int = Field(default=2_000_000_000, ge=10_000_000,
+                                              alias="ANALYST_SQL_MAX_MEMORY_BYTES")
 
     # --- transactional core (marketplace_core) ----------------------------------------
     # Signing key of access tokens; set a long random value anywhere but a laptop.

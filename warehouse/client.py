@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlparse
 
@@ -81,6 +82,37 @@ def get_client() -> Client:
     return client
 
 
+def get_session_client(key: str, settings: Sequence[tuple[str, Any]], *,
+                       database: str | None = None) -> Client:
+    """This thread's client whose session carries `settings`, SET in the given order
+    (created on first use for this `key` and these settings, then cached).
+
+    Session settings bind every later query of the client: e.g. a trailing
+    ("readonly", 1) locks in the ones before it, since a read-only session refuses any
+    SET or SETTINGS clause. Closed by `close_clients()` like `get_client()`'s.
+    """
+    sessions: dict[tuple[str, tuple[tuple[str, Any], ...]], Client] | None = getattr(
+        _local, "sessions", None)
+    if sessions is None or getattr(_local, "sessions_generation", None) != _generation:
+        sessions = {}
+        _local.sessions, _local.sessions_generation = sessions, _generation
+    cache_key = (key, tuple(settings))
+    cached = sessions.get(cache_key)
+    if cached is not None:
+        return cached
+    client = new_client(database=database)
+    try:
+        for name, value in settings:
+            client.set_client_setting(name, value)
+    except Exception:
+        client.close()
+        raise
+    with _lock:
+        _clients.add(client)
+    sessions[cache_key] = client
+    return client
+
+
 def close_clients() -> None:
     """Close every client `get_client()` handed out, in all threads.
 
@@ -96,3 +128,4 @@ def close_clients() -> None:
     for client in clients:
         client.close()
     _local.__dict__.pop("client", None)
+    _local.__dict__.pop("sessions", None)

@@ -393,3 +393,19 @@ def test_replaying_the_lake_from_kafka_gives_identical_marts(spine: Spine) -> No
     _refresh(spine, "--full-refresh", "--select", "+shop_metric_daily")
     after = {shop: _mart_rows(spine, shop) for shop in before}
     assert after == before
+
+
+def test_analysts_notebooks_run_on_the_lake(spine: Spine, tmp_path: Path) -> None:
+    """Last, on the lake and marts the tests above built: every notebook in notebooks/
+    top to bottom (each checks the warehouse against the lake and itself), as an analyst
+    reads them: the serving API's read-only SQL with an analyst's token, Delta through
+    polars under this lake's prefix."""
+    from tests.integration.notebooks import analyst_token, run_notebooks
+
+    outputs = run_notebooks({"SERVING_API_URL": spine.serving_url,
+                             "ANALYST_TOKEN": analyst_token(spine.dsn),
+                             "LAKE_PREFIX": spine.env["LAKE_PREFIX"]}, tmp_path)
+    assert len(outputs) == 4
+    # the spine's online shop: two paid orders, one refunded (and whatever else the
+    # shared broker held when the lake was landed)
+    assert " paid (" in outputs["order_funnel"]
