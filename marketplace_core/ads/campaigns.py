@@ -537,7 +537,7 @@ def update_campaign(conn: Connection, actor: Actor, campaign_id: UUID, patch: Ca
         values["updated_at"] = at
         updated = _update(conn, c.id, **values)
         if updated.status == "active":
-            updated = _set_hold(conn, updated, strict=True)
+            updated = _set_hold(conn, updated, strict=True, at=at)
         _emit(conn, updated, "ad_campaign.updated")
         audit.record(conn, actor, "ads.campaign.update", "ad_campaign", c.id,
                      {k: str(v) for k, v in values.items() if k != "updated_at"})
@@ -576,14 +576,15 @@ def _move(conn: Connection, c: Campaign, action: str, to_status: str, actor: Act
     return moved
 
 
-def _set_hold(conn: Connection, c: Campaign, *, strict: bool) -> Campaign:
+def _set_hold(conn: Connection, c: Campaign, *, strict: bool,
+              at: datetime | None = None) -> Campaign:
     """Bring an active campaign's hold to its target (caller locked the campaign). More
     money is taken from the wallet's free part: all of it or 409 AD_INSUFFICIENT_FUNDS if
     `strict`, else as much as there is. Returns the campaign with its new `held`."""
     wallet.lock_wallet(conn, c.merchant_id)
     target = c.hold_target if c.status == "active" else Decimal("0.00")
     if target < c.held:
-        wallet.release(conn, c.merchant_id, c.held - target, f"campaign {c.id}")
+        wallet.release(conn, c.merchant_id, c.held - target, f"campaign {c.id}", at)
         return _update(conn, c.id, held=target)
     need = target - c.held
     if need == 0:
@@ -595,16 +596,16 @@ def _set_hold(conn: Connection, c: Campaign, *, strict: bool) -> Campaign:
                             " top it up first")
     take = min(need, free)
     if take > 0:
-        wallet.hold(conn, c.merchant_id, take, f"campaign {c.id}")
+        wallet.hold(conn, c.merchant_id, take, f"campaign {c.id}", at)
         return _update(conn, c.id, held=c.held + take)
     return c
 
 
-def _release_all(conn: Connection, c: Campaign) -> Campaign:
+def _release_all(conn: Connection, c: Campaign, at: datetime | None = None) -> Campaign:
     if c.held == 0:
         return c
     wallet.lock_wallet(conn, c.merchant_id)
-    wallet.release(conn, c.merchant_id, c.held, f"campaign {c.id}")
+    wallet.release(conn, c.merchant_id, c.held, f"campaign {c.id}", at)
     return replace(c, held=Decimal("0.00"))
 
 
@@ -647,7 +648,7 @@ def act(conn: Connection, actor: Actor, campaign_id: UUID, action: str, *,
                 return _move(conn, c, action, "paused", actor, at,
                              pause_reason="insufficient_funds", **base)
             moved = _move(conn, c, action, "active", actor, at, pause_reason=None, **base)
-            return _set_hold(conn, moved, strict=True)
+            return _set_hold(conn, moved, strict=True, at=at)
         if action == "reject":
             if not note or not note.strip():
                 raise ValidationError(ErrorCode.INVALID_ARGUMENT, "say why: a note is required")
@@ -655,7 +656,7 @@ def act(conn: Connection, actor: Actor, campaign_id: UUID, action: str, *,
                          moderation_note=_note(note))
         if action == "pause":
             check_transition(c.status, action, "paused")
-            c = _release_all(conn, c)
+            c = _release_all(conn, c, at)
             return _move(conn, c, action, "paused", actor, at, held=c.held,
                          pause_reason="seller")
         if action == "resume":
@@ -669,10 +670,10 @@ def act(conn: Connection, actor: Actor, campaign_id: UUID, action: str, *,
                                     "the campaign's end_date has passed")
             _require_funds(conn, c)
             moved = _move(conn, c, action, "active", actor, at, pause_reason=None)
-            return _set_hold(conn, moved, strict=True)
+            return _set_hold(conn, moved, strict=True, at=at)
         # end
         check_transition(c.status, action, "ended")
-        c = _release_all(conn, c)
+        c = _release_all(conn, c, at)
         return _move(conn, c, action, "ended", actor, at, held=c.held, ended_at=at,
                      pause_reason=None)
 
@@ -710,12 +711,12 @@ def after_charge(conn: Connection, c: Campaign, *, at: datetime) -> Campaign:
     free money as far as it goes, and one left with nothing held is paused
     (`insufficient_funds`)."""
     if c.hold_target <= 0 and c.status in ("active", "paused"):
-        c = _release_all(conn, c)
+        c = _release_all(conn, c, at)
         return _move(conn, c, "budget_spent", "budget_spent", None, at, held=c.held,
                      pause_reason=None)
     if c.status != "active":
         return c
-    c = _set_hold(conn, c, strict=False)
+    c = _set_hold(conn, c, strict=False, at=at)
     if c.held == 0:
         return _move(conn, c, "unfunded", "paused", None, at, pause_reason="insufficient_funds")
     return c
@@ -732,7 +733,7 @@ def finish_ended_campaigns(conn: Connection, now: datetime | None = None) -> int
             c = get_campaign(conn, campaign_id, lock=True)
             if c.status == "ended":
                 continue
-            c = _release_all(conn, c)
+            c = _release_all(conn, c, at)
             _move(conn, c, "finish", "ended", None, at, held=c.held, ended_at=at,
                   pause_reason=None)
     return len(ids)

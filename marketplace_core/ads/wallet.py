@@ -112,18 +112,21 @@ def balance(conn: Connection, merchant_id: UUID, at: datetime | None = None) -> 
     return Balance(merchant_id, got[free], got[held])
 
 
-def hold(conn: Connection, merchant_id: UUID, amount: Decimal, memo: str) -> None:
+def hold(conn: Connection, merchant_id: UUID, amount: Decimal, memo: str,
+         at: datetime | None = None) -> None:
     """Move `amount` from free to held (caller holds the wallet lock and checked funds)."""
     ledger.post(conn, "ad_hold", [ledger.debit(ledger.ad_wallet(merchant_id), amount),
                                   ledger.credit(ledger.ad_hold(merchant_id), amount)],
-                memo=memo)
+                memo=memo, created_at=at)
 
 
-def release(conn: Connection, merchant_id: UUID, amount: Decimal, memo: str) -> None:
+def release(conn: Connection, merchant_id: UUID, amount: Decimal, memo: str,
+            at: datetime | None = None) -> None:
     """Move `amount` from held back to free."""
     ledger.post(conn, "ad_hold_release",
                 [ledger.debit(ledger.ad_hold(merchant_id), amount),
-                 ledger.credit(ledger.ad_wallet(merchant_id), amount)], memo=memo)
+                 ledger.credit(ledger.ad_wallet(merchant_id), amount)], memo=memo,
+                created_at=at)
 
 
 # --- top-ups -----------------------------------------------------------------------------------

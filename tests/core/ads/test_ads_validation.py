@@ -115,7 +115,7 @@ def test_what_is_refused_only_at_submit(api: Any, shop: Any) -> None:
 
 
 def test_creatives_belong_to_the_shop(api: Any, shop: Any) -> None:
-    seller, _, shop_id, _ = shop
+    _seller, _, shop_id, _ = shop
     other, _, other_shop = pro_seller(api)
     their_post = shop_post(api, other, other_shop)
     r = _post(api, shop, creative={"post_id": their_post})
