@@ -8,6 +8,7 @@ is a matter of setting its variable: `KAFKA_BOOTSTRAP_SERVERS`, `SCHEMA_REGISTRY
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -178,6 +179,30 @@ class Settings(BaseSettings):
         default="all", alias="CORE_SOCIAL_COMMENTS_MODE")
     # Media uploads (presigned PUT to MinIO/S3) land in this bucket.
     social_media_bucket: str = Field(default="social-media", alias="SOCIAL_MEDIA_BUCKET")
+
+    # --- ads: campaigns and the ad wallet (marketplace_core.ads) -----------------------
+    # Policy limits of a campaign (KGS): a bid or budget outside them is 422 AD_INVALID_BID /
+    # AD_INVALID_BUDGET. CPM bids are per 1,000 impressions; fixed bids are per day.
+    ads_min_bid: Decimal = Field(default=Decimal("1.00"), alias="ADS_MIN_BID")
+    ads_max_bid: Decimal = Field(default=Decimal("10000.00"), alias="ADS_MAX_BID")
+    ads_min_daily_budget: Decimal = Field(default=Decimal("50.00"),
+                                          alias="ADS_MIN_DAILY_BUDGET")
+    ads_max_daily_budget: Decimal = Field(default=Decimal("500000.00"),
+                                          alias="ADS_MAX_DAILY_BUDGET")
+    ads_max_total_budget: Decimal = Field(default=Decimal("10000000.00"),
+                                          alias="ADS_MAX_TOTAL_BUDGET")
+    # A campaign runs at most this many days and starts at most this far ahead.
+    ads_max_campaign_days: int = Field(default=366, ge=1, alias="ADS_MAX_CAMPAIGN_DAYS")
+    ads_max_start_ahead_days: int = Field(default=180, ge=0, alias="ADS_MAX_START_AHEAD_DAYS")
+    # Targeting: radius around a point (km), and how many categories / tags / markets.
+    ads_max_radius_km: Decimal = Field(default=Decimal("50"), alias="ADS_MAX_RADIUS_KM")
+    ads_min_radius_km: Decimal = Field(default=Decimal("0.5"), alias="ADS_MIN_RADIUS_KM")
+    ads_max_targeting_items: int = Field(default=20, ge=1, alias="ADS_MAX_TARGETING_ITEMS")
+    # Sponsored products per campaign.
+    ads_max_products: int = Field(default=20, ge=1, alias="ADS_MAX_PRODUCTS")
+    # A wallet top-up through the PSP (KGS).
+    ads_min_topup: Decimal = Field(default=Decimal("100.00"), alias="ADS_MIN_TOPUP")
+    ads_max_topup: Decimal = Field(default=Decimal("1000000.00"), alias="ADS_MAX_TOPUP")
 
     # --- derived values -----------------------------------------------------------------
     @property

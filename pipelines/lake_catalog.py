@@ -154,6 +154,9 @@ LAKE_TABLES: tuple[LakeTable, ...] = (
           pseudonyms=("user_pseudo_id",)),
     _core(topics.SOCIAL_FOLLOWS, None, "Follows and unfollows of shops and accounts.",
           pseudonyms=("follower_pseudo_id", "target_id")),
+    _core(topics.ADS_CAMPAIGNS, "campaign_id",
+          "Ad campaigns after each change: pricing, budgets, schedule, targeting, creative "
+          "references (no text), status, and spend after each charge or credit."),
     LakeTable(
         name="analytics_raw", topic=topics.ANALYTICS_RAW, pii=("lat", "lon", "anonymous_id"),
         pseudonym_columns=("user_pseudo_id",),

@@ -29,10 +29,11 @@ def parse_money(value: Any) -> Decimal:
         raise ValueError("money must be a decimal string such as \"1250.00\"") from exc
     if not amount.is_finite():
         raise ValueError("money must be a finite amount")
-    if amount != amount.quantize(CENT):
-        raise ValueError("money has at most 2 decimal places (tyiyn)")
+    # the size first: quantizing a 40-digit number overflows the decimal context
     if amount.copy_abs() > MAX_AMOUNT:
         raise ValueError("money amount is too large")
+    if amount != amount.quantize(CENT):
+        raise ValueError("money has at most 2 decimal places (tyiyn)")
     return amount.quantize(CENT)
 
 

@@ -112,6 +112,16 @@ SOCIAL_TOPICS: tuple[Topic, ...] = (SOCIAL_POSTS, SOCIAL_REACTIONS, SOCIAL_COMME
                                     SOCIAL_FOLLOWS)
 
 # --- behavioural events from the apps (POST /events; seed 000 §23.3 names analytics.raw) ---
+# --- ads (marketplace_core.ads, through the outbox) -------------------------------------
+ADS_CAMPAIGNS = Topic(
+    name="ads.campaigns",
+    key="campaign_id",
+    schema_file="ads/ad_campaign.avsc",
+    partitions=3,
+    retention_ms=CORE_RETENTION_MS,
+)
+ADS_TOPICS: tuple[Topic, ...] = (ADS_CAMPAIGNS,)
+
 ANALYTICS_RAW = Topic(
     name="analytics.raw",
     key="session_id (keeps a session's events in order)",
@@ -134,10 +144,11 @@ CORE_TOPICS: tuple[Topic, ...] = (
 )
 
 # Every topic the core's outbox writes (and its relay publishes).
-OUTBOX_TOPICS: tuple[Topic, ...] = (*CORE_TOPICS, *SOCIAL_TOPICS)
+OUTBOX_TOPICS: tuple[Topic, ...] = (*CORE_TOPICS, *SOCIAL_TOPICS, *ADS_TOPICS)
 
 CATALOG: tuple[Topic, ...] = (POS_SALES, POS_HEARTBEATS, POS_DEAD_LETTER, *CORE_TOPICS,
-                              *SOCIAL_TOPICS, ANALYTICS_RAW, ANALYTICS_BAD_EVENTS)
+                              *SOCIAL_TOPICS, *ADS_TOPICS, ANALYTICS_RAW,
+                              ANALYTICS_BAD_EVENTS)
 
 
 @cache

@@ -38,6 +38,8 @@ def registered_sweeps() -> list[tuple[str, Sweep]]:
     sweeps.append(("sweep_offline_pos_devices", sweep_offline_devices))
     from marketplace_core.behaviour.intake import sweep_dedup
     sweeps.append(("sweep_behaviour_dedup", sweep_dedup))
+    from marketplace_core.ads.campaigns import finish_ended_campaigns
+    sweeps.append(("finish_ended_ad_campaigns", finish_ended_campaigns))
     return sweeps
 
 

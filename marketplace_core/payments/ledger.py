@@ -24,17 +24,31 @@ credit-positive for liabilities and revenue):
   `psp_clearing` by the bank settlement, which is outside this system.
 - `buyer_refunds_payable` (liability): late payments we must return to the buyer.
 - `subscription_receivable:<merchant>` (asset): subscription fees the merchant owes.
+- `ad_wallet:<merchant>` (liability): the merchant's prepaid ad money still free to spend
+  (credited by PSP top-ups and invalid-traffic credits); `ad_hold:<merchant>` (liability):
+  the part of it held for active campaigns (moved there from `ad_wallet` and back). Both
+  are NEVER NEGATIVE: see below. `platform_revenue:ads` (revenue): ad charges.
+
+Never-negative accounts (migration 0016): an account created with `never_negative` keeps a
+running `guarded_balance` in `ledger_accounts`, updated by a trigger on every line posted
+to it, under a CHECK that its normal-side balance stays >= 0. The row update serialises
+concurrent postings to the account and the check sees the committed total, so no code path
+and no race can overdraw it: `post` raises LEDGER_OVERDRAWN (409) and the entry is not
+written.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
-from marketplace_core.db import Connection
-from marketplace_core.errors import ErrorCode, ValidationError
+import psycopg
+
+from marketplace_core.db import Connection, violated_constraint
+from marketplace_core.errors import ConflictError, ErrorCode, ValidationError
 
 CURRENCY = "KGS"
 _CENT = Decimal("0.01")
@@ -47,6 +61,10 @@ PAYOUTS_IN_TRANSIT = "payouts_in_transit"
 BUYER_REFUNDS_PAYABLE = "buyer_refunds_payable"
 SELLER_PAYABLE_PREFIX = "seller_payable"
 SUBSCRIPTION_RECEIVABLE_PREFIX = "subscription_receivable"
+AD_WALLET_PREFIX = "ad_wallet"
+AD_HOLD_PREFIX = "ad_hold"
+ADS_REVENUE = "platform_revenue:ads"
+NEVER_NEGATIVE_CONSTRAINT = "ledger_accounts_never_negative"
 
 _KIND_BY_PREFIX = {
     PSP_CLEARING: "asset",
@@ -56,8 +74,13 @@ _KIND_BY_PREFIX = {
     BUYER_REFUNDS_PAYABLE: "liability",
     SELLER_PAYABLE_PREFIX: "liability",
     SUBSCRIPTION_RECEIVABLE_PREFIX: "asset",
+    AD_WALLET_PREFIX: "liability",
+    AD_HOLD_PREFIX: "liability",
 }
-_MERCHANT_PREFIXES = (SELLER_PAYABLE_PREFIX, SUBSCRIPTION_RECEIVABLE_PREFIX)
+_MERCHANT_PREFIXES = (SELLER_PAYABLE_PREFIX, SUBSCRIPTION_RECEIVABLE_PREFIX, AD_WALLET_PREFIX,
+                      AD_HOLD_PREFIX)
+# accounts whose balance can never go below zero (enforced by the database)
+_NEVER_NEGATIVE_PREFIXES = (AD_WALLET_PREFIX, AD_HOLD_PREFIX)
 _CREDIT_NORMAL = ("liability", "revenue")
 
 
@@ -67,6 +90,20 @@ def seller_payable(merchant_id: UUID) -> str:
 
 def subscription_receivable(merchant_id: UUID) -> str:
     return f"{SUBSCRIPTION_RECEIVABLE_PREFIX}:{merchant_id}"
+
+
+def ad_wallet(merchant_id: UUID) -> str:
+    """The merchant's ad money free to spend (never negative)."""
+    return f"{AD_WALLET_PREFIX}:{merchant_id}"
+
+
+def ad_hold(merchant_id: UUID) -> str:
+    """The merchant's ad money held for its active campaigns (never negative)."""
+    return f"{AD_HOLD_PREFIX}:{merchant_id}"
+
+
+def is_never_negative(code: str) -> bool:
+    return code.split(":", 1)[0] in _NEVER_NEGATIVE_PREFIXES
 
 
 @dataclass(frozen=True)
@@ -87,6 +124,10 @@ def credit(account: str, amount: Decimal) -> Line:
 
 class LedgerUnbalancedError(ValidationError):
     """The lines of an entry do not sum to zero (a bug in the caller)."""
+
+
+class LedgerOverdrawnError(ConflictError):
+    """The entry would take a never-negative account below zero; nothing was written."""
 
 
 def account_kind(code: str) -> str:
@@ -126,35 +167,47 @@ def post(
     refund_id: UUID | None = None,
     subscription_id: UUID | None = None,
     currency: str = CURRENCY,
+    created_at: datetime | None = None,
 ) -> UUID | None:
     """Write one balanced journal entry; returns its id (None if every line was zero).
 
-    Raises LEDGER_UNBALANCED if the lines do not sum to zero.
+    `created_at` defaults to the transaction's time (`now()`). Raises LEDGER_UNBALANCED if
+    the lines do not sum to zero, LEDGER_OVERDRAWN (409) if a never-negative account would
+    go below zero (checked by the database; nothing of the entry is kept).
     """
     kept = _check_lines(lines)
     if not kept:
         return None
-    with conn.transaction():
-        for code in sorted({line.account for line in kept}):
-            merchant = code.split(":", 1)[1] if code.startswith(_MERCHANT_PREFIXES) else None
-            conn.execute(
-                "insert into ledger_accounts (code, kind, merchant_id) values (%s, %s, %s)"
-                " on conflict (code) do nothing",
-                (code, account_kind(code), merchant),
-            )
-        row = conn.execute(
-            "insert into journal_entries (kind, memo, payment_id, payout_id, refund_id,"
-            " subscription_id) values (%s, %s, %s, %s, %s, %s) returning id",
-            (kind, memo, payment_id, payout_id, refund_id, subscription_id),
-        ).fetchone()
-        assert row is not None
-        entry_id: UUID = row[0]
-        with conn.cursor() as cur:
-            cur.executemany(
-                "insert into journal_lines (entry_id, account_code, currency, amount)"
-                " values (%s, %s, %s, %s)",
-                [(entry_id, line.account, currency, line.amount) for line in kept],
-            )
+    try:
+        with conn.transaction():
+            for code in sorted({line.account for line in kept}):
+                merchant = (code.split(":", 1)[1] if code.startswith(_MERCHANT_PREFIXES)
+                            else None)
+                conn.execute(
+                    "insert into ledger_accounts (code, kind, merchant_id, never_negative)"
+                    " values (%s, %s, %s, %s) on conflict (code) do nothing",
+                    (code, account_kind(code), merchant, is_never_negative(code)),
+                )
+            row = conn.execute(
+                "insert into journal_entries (kind, memo, payment_id, payout_id, refund_id,"
+                " subscription_id, created_at) values (%s, %s, %s, %s, %s, %s,"
+                " coalesce(%s::timestamptz, now())) returning id",
+                (kind, memo, payment_id, payout_id, refund_id, subscription_id, created_at),
+            ).fetchone()
+            assert row is not None
+            entry_id: UUID = row[0]
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "insert into journal_lines (entry_id, account_code, currency, amount)"
+                    " values (%s, %s, %s, %s)",
+                    [(entry_id, line.account, currency, line.amount) for line in kept],
+                )
+    except psycopg.errors.CheckViolation as exc:
+        if violated_constraint(exc) != NEVER_NEGATIVE_CONSTRAINT:
+            raise
+        raise LedgerOverdrawnError(
+            ErrorCode.LEDGER_OVERDRAWN,
+            f"{kind}: the entry would take a never-negative account below zero") from exc
     return entry_id
 
 
@@ -169,6 +222,56 @@ def balance(conn: Connection, account: str, currency: str = CURRENCY) -> Decimal
     raw: Decimal = row[0] if row else Decimal(0)
     signed = -raw if account_kind(account) in _CREDIT_NORMAL else raw
     return signed.quantize(_CENT)
+
+
+def balances_at(conn: Connection, accounts: Sequence[str], at: datetime | None = None,
+                currency: str = CURRENCY) -> dict[str, Decimal]:
+    """Each account's normal-side balance from the entries written before `at` (all of
+    them if None); an account without lines is 0.00."""
+    rows = conn.execute(
+        "select l.account_code, sum(l.amount) from journal_lines l"
+        " join journal_entries e on e.id = l.entry_id"
+        " where l.account_code = any(%s) and l.currency = %s"
+        " and (%s::timestamptz is null or e.created_at < %s) group by l.account_code",
+        (list(accounts), currency, at, at),
+    ).fetchall()
+    raw = {code: total for code, total in rows}
+    out: dict[str, Decimal] = {}
+    for code in accounts:
+        value: Decimal = raw.get(code, Decimal(0))
+        out[code] = (-value if account_kind(code) in _CREDIT_NORMAL else value).quantize(_CENT)
+    return out
+
+
+@dataclass(frozen=True)
+class AccountMovement:
+    """One entry's effect on a set of accounts (debit-positive sum of its lines there)."""
+
+    entry_id: UUID
+    kind: str
+    memo: str | None
+    created_at: datetime
+    lines: dict[str, Decimal]
+
+
+def movements(conn: Connection, accounts: Sequence[str], start: datetime, end: datetime,
+              currency: str = CURRENCY) -> list[AccountMovement]:
+    """The entries written in [start, end) that touch `accounts`, oldest first, each with
+    its lines on those accounts (raw, debit-positive amounts)."""
+    rows = conn.execute(
+        "select e.id, e.kind, e.memo, e.created_at, l.account_code, sum(l.amount)"
+        " from journal_lines l join journal_entries e on e.id = l.entry_id"
+        " where l.account_code = any(%s) and l.currency = %s"
+        " and e.created_at >= %s and e.created_at < %s"
+        " group by e.id, e.kind, e.memo, e.created_at, l.account_code"
+        " order by e.created_at, e.id",
+        (list(accounts), currency, start, end),
+    ).fetchall()
+    out: dict[UUID, AccountMovement] = {}
+    for entry_id, kind, memo, created_at, code, amount in rows:
+        move = out.setdefault(entry_id, AccountMovement(entry_id, kind, memo, created_at, {}))
+        move.lines[code] = amount
+    return list(out.values())
 
 
 def entry_lines(conn: Connection, entry_id: UUID) -> list[Line]:
@@ -188,8 +291,10 @@ def unbalanced_entries(conn: Connection) -> list[UUID]:
 
 
 __all__ = [
-    "ACQUIRING_FEES", "BUYER_REFUNDS_PAYABLE", "PAYOUTS_IN_TRANSIT", "PSP_CLEARING",
-    "SUBSCRIPTION_REVENUE", "TAKE_RATE_REVENUE", "LedgerUnbalancedError", "Line",
-    "account_kind", "balance", "credit", "debit", "entry_lines", "post", "seller_payable",
+    "ACQUIRING_FEES", "ADS_REVENUE", "AD_HOLD_PREFIX", "AD_WALLET_PREFIX",
+    "BUYER_REFUNDS_PAYABLE", "PAYOUTS_IN_TRANSIT", "PSP_CLEARING", "SUBSCRIPTION_REVENUE",
+    "TAKE_RATE_REVENUE", "AccountMovement", "LedgerOverdrawnError", "LedgerUnbalancedError",
+    "Line", "account_kind", "ad_hold", "ad_wallet", "balance", "balances_at", "credit", "debit",
+    "entry_lines", "is_never_negative", "movements", "post", "seller_payable",
     "subscription_receivable", "unbalanced_entries",
 ]

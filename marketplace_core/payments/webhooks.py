@@ -10,6 +10,10 @@ Answers: bad or missing signature → INVALID_SIGNATURE (401); malformed → INV
 once our payment row exists); amount different from the payment's → AMOUNT_MISMATCH (422):
 the event is recorded (outcome `amount_mismatch`) and nothing else changes.
 
+Ad wallet top-ups (marketplace_core.ads.wallet) are PSP payments too: an event whose PSP id
+is no order payment's is handed to `ads.wallet.process_topup_event` (same idempotency,
+same amount check).
+
 Idempotency: the event id is inserted into `psp_webhook_events` (primary key) in the same
 transaction as the change it causes. A redelivery — even concurrent: the second insert
 waits for the first transaction, then finds the row — changes nothing and gets the same
@@ -173,8 +177,19 @@ def process_event(conn: Connection, event: PspEvent, *, now: datetime | None = N
         provider = psp.provider_for(conn)
         payment = service.find_by_psp_id(conn, provider.name, event.psp_payment_id, lock=True)
         if payment is None:
-            raise NotFoundError(ErrorCode.PAYMENT_NOT_FOUND,
-                                f"no payment with PSP id {event.psp_payment_id!r}")
+            # Not an order's payment: an ad wallet top-up (marketplace_core.ads.wallet)?
+            from marketplace_core.ads import wallet as ad_wallet
+
+            handled = ad_wallet.process_topup_event(
+                conn, provider.name, event.psp_payment_id, event.type, event.amount,
+                event.fee, provider.acquiring_fee(event.amount), now=now)
+            if handled is None:
+                raise NotFoundError(ErrorCode.PAYMENT_NOT_FOUND,
+                                    f"no payment with PSP id {event.psp_payment_id!r}")
+            topup_outcome, error = handled
+            if topup_outcome != "processed":
+                _set_outcome(conn, event, topup_outcome)
+            return WebhookResult(event.event_id, topup_outcome), error
         if event.amount != payment.amount:
             _set_outcome(conn, event, "amount_mismatch")
             return (WebhookResult(event.event_id, "amount_mismatch"),

@@ -30,4 +30,6 @@ def all_routers() -> list[APIRouter]:
     routers.extend([feeds.router, feeds.map_router])
     from marketplace_core.api.routers import privacy
     routers.append(privacy.router)
+    from marketplace_core.api.routers import ads
+    routers.append(ads.router)
     return routers

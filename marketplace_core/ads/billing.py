@@ -1,0 +1,226 @@
+"""Charging campaigns and crediting invalid traffic: the wallet's two entry points for the
+later billing job (issue 12 §3), which computes what each campaign owes per day from the
+lake and posts it here (service function; no HTTP route yet).
+
+`charge(campaign, day, amount, idempotency_key)`:
+- exactly once per (campaign, Asia/Bishkek day) and per idempotency key: the same key with
+  the same campaign, day and amount returns the stored charge (`replayed=True`, nothing
+  posted again); the key reused for anything else is 409 IDEMPOTENCY_KEY_REUSED; another
+  key for a day already charged is 409 AD_CHARGE_CONFLICT;
+- only for a day inside the campaign's schedule, not in the future (422
+  AD_INVALID_PERIOD), during which the campaign was active at some moment (409
+  AD_CAMPAIGN_NOT_BILLABLE: a draft, a campaign in review or one paused all day is never
+  charged, whatever clicks were counted);
+- NEVER OVERDRAWS, by capping: charged = min(requested, daily budget, total budget left,
+  the campaign's hold + the wallet's free money). `capped_by` says which limit bit
+  (daily_budget | total_budget | wallet); the uncharged rest is the platform's loss
+  (delivery beyond a budget or beyond the money is not billed). The money comes from the
+  campaign's hold first, then from the free part. The ledger's never-negative accounts
+  refuse any overdraft underneath (LEDGER_OVERDRAWN), so even a bug here cannot overdraw.
+- afterwards: a spent total budget moves the campaign to `budget_spent`; an active
+  campaign's hold is refilled (or it is paused, `insufficient_funds`, when nothing is
+  left); an `ad_campaign.charged` event carries the amount.
+
+`credit_invalid_traffic(charge, amount, idempotency_key, reason)`: gives back part of a
+charge (at most what is left of it: 422 AD_CREDIT_EXCEEDS_CHARGE) to the wallet's free
+money and lowers the campaign's `spent`; idempotent on the key like a charge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from psycopg.rows import class_row
+
+from infra.settings import get_settings
+from marketplace_core import audit
+from marketplace_core.ads import campaigns, wallet
+from marketplace_core.audit.log import Actor
+from marketplace_core.db import Connection
+from marketplace_core.errors import (
+    ConflictError,
+    ErrorCode,
+    NotFoundError,
+    ValidationError,
+)
+from marketplace_core.payments import ledger
+from marketplace_core.social.text import clean_text
+
+
+@dataclass(frozen=True)
+class Charge:
+    id: UUID
+    campaign_id: UUID
+    merchant_id: UUID
+    day: date
+    idempotency_key: str
+    requested: Decimal
+    charged: Decimal
+    from_hold: Decimal
+    capped_by: str | None
+    credited: Decimal
+    journal_entry_id: UUID | None
+    created_at: datetime
+    replayed: bool = False
+
+
+_COLS = ("id, campaign_id, merchant_id, day, idempotency_key, requested, charged, from_hold,"
+         " capped_by, credited, journal_entry_id, created_at")
+
+
+def _key(value: Any) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= 200 or not value.isprintable():
+        raise ValidationError(ErrorCode.INVALID_ARGUMENT,
+                              "idempotency_key is 1-200 printable characters")
+    return value
+
+
+def _one(conn: Connection, where: str, params: tuple[Any, ...]) -> Charge | None:
+    with conn.cursor(row_factory=class_row(Charge)) as cur:
+        return cur.execute(f"select {_COLS} from ad_charges where {where}".encode(),
+                           params).fetchone()
+
+
+def get_charge(conn: Connection, charge_id: UUID) -> Charge:
+    found = _one(conn, "id = %s", (charge_id,))
+    if found is None:
+        raise NotFoundError(ErrorCode.AD_CHARGE_NOT_FOUND, f"charge {charge_id} does not exist")
+    return found
+
+
+def charges_of(conn: Connection, campaign_id: UUID) -> list[Charge]:
+    with conn.cursor(row_factory=class_row(Charge)) as cur:
+        return cur.execute(f"select {_COLS} from ad_charges where campaign_id = %s"
+                           " order by day".encode(), (campaign_id,)).fetchall()
+
+
+def charge(conn: Connection, campaign_id: UUID, day: date, amount: Decimal,
+           idempotency_key: str, *, now: datetime | None = None) -> Charge:
+    """Charge a campaign for one day (see the module doc). Raises AD_CAMPAIGN_NOT_FOUND,
+    AD_INVALID_AMOUNT, AD_INVALID_PERIOD, AD_CAMPAIGN_NOT_BILLABLE, AD_CHARGE_CONFLICT,
+    IDEMPOTENCY_KEY_REUSED."""
+    at = now or datetime.now(UTC)
+    key = _key(idempotency_key)
+    requested = wallet.validate_amount(amount, Decimal("0.01"),
+                                       get_settings().ads_max_daily_budget, "amount")
+    if not isinstance(day, date) or isinstance(day, datetime):
+        raise ValidationError(ErrorCode.AD_INVALID_PERIOD, "day is a date (Asia/Bishkek)")
+    with conn.transaction():
+        c = campaigns.get_campaign(conn, campaign_id, lock=True)
+        previous = _one(conn, "idempotency_key = %s", (key,))
+        if previous is not None:
+            if (previous.campaign_id, previous.day, previous.requested) != (c.id, day, requested):
+                raise ConflictError(ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                                    "this idempotency key was used for another charge")
+            return _replayed(previous)
+        if _one(conn, "campaign_id = %s and day = %s", (c.id, day)) is not None:
+            raise ConflictError(ErrorCode.AD_CHARGE_CONFLICT,
+                                f"campaign {c.id} is already charged for {day}")
+        if not c.start_date <= day <= c.end_date or day > wallet.today(at):
+            raise ValidationError(ErrorCode.AD_INVALID_PERIOD,
+                                  f"{day} is outside the campaign's run so far")
+        start = wallet.day_start(day)
+        if not campaigns.was_active_during(conn, c.id, start, start + timedelta(days=1)):
+            raise ConflictError(ErrorCode.AD_CAMPAIGN_NOT_BILLABLE,
+                                f"the campaign was not active on {day}: nothing to charge")
+        wallet.lock_wallet(conn, c.merchant_id)
+        funds = wallet.balance(conn, c.merchant_id)
+        # never more than the campaign's hold plus the free money (the hold is part of
+        # the wallet's held money, so this never exceeds the wallet's total)
+        limits = [("daily_budget", c.daily_budget), ("total_budget", c.total_budget - c.spent),
+                  ("wallet", min(c.held, funds.held) + funds.available)]
+        charged, capped_by = requested, None
+        for name, limit in limits:
+            if limit < charged:
+                charged, capped_by = max(limit, Decimal("0.00")), name
+        from_hold = min(charged, c.held, funds.held)
+        from_free = charged - from_hold
+        entry = ledger.post(conn, "ad_charge", [
+            ledger.debit(ledger.ad_hold(c.merchant_id), from_hold),
+            ledger.debit(ledger.ad_wallet(c.merchant_id), from_free),
+            ledger.credit(ledger.ADS_REVENUE, charged),
+        ], memo=f"campaign {c.id} {day}", created_at=at)
+        with conn.cursor(row_factory=class_row(Charge)) as cur:
+            row = cur.execute(
+                "insert into ad_charges (campaign_id, merchant_id, day, idempotency_key,"
+                " requested, charged, from_hold, capped_by, journal_entry_id, created_at)"
+                " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                f" returning {_COLS}".encode(),
+                (c.id, c.merchant_id, day, key, requested, charged, from_hold, capped_by,
+                 entry, at)).fetchone()
+        assert row is not None
+        c = campaigns.update_money(conn, c.id, spent=c.spent + charged,
+                                   held=c.held - from_hold, updated_at=at)
+        campaigns.emit_charged(conn, c, "ad_campaign.charged", charged)
+        campaigns.after_charge(conn, c, at=at)
+        return row
+
+
+def _replayed(found: Charge) -> Charge:
+    return Charge(**{**found.__dict__, "replayed": True})
+
+
+@dataclass(frozen=True)
+class Credit:
+    id: UUID
+    charge_id: UUID
+    campaign_id: UUID
+    amount: Decimal
+    reason: str
+    created_at: datetime
+    replayed: bool = False
+
+
+def credit_invalid_traffic(conn: Connection, charge_id: UUID, amount: Decimal,
+                           idempotency_key: str, reason: str, *, actor: Actor | None = None,
+                           now: datetime | None = None) -> Credit:
+    """Give back `amount` of a charge for invalid traffic (see the module doc). Raises
+    AD_CHARGE_NOT_FOUND, AD_INVALID_AMOUNT, AD_CREDIT_EXCEEDS_CHARGE,
+    IDEMPOTENCY_KEY_REUSED, INVALID_TEXT."""
+    at = now or datetime.now(UTC)
+    key = _key(idempotency_key)
+    value = wallet.validate_amount(amount, Decimal("0.01"), Decimal("9999999999.99"), "amount")
+    why = clean_text(reason, limit=500, field="reason", required=True)
+    with conn.transaction():
+        found = get_charge(conn, charge_id)
+        c = campaigns.get_campaign(conn, found.campaign_id, lock=True)
+        previous = conn.execute(
+            "select id, charge_id, campaign_id, amount, reason, created_at from ad_credits"
+            " where idempotency_key = %s", (key,)).fetchone()
+        if previous is not None:
+            if (previous[1], previous[3]) != (charge_id, value):
+                raise ConflictError(ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                                    "this idempotency key was used for another credit")
+            return Credit(id=previous[0], charge_id=previous[1], campaign_id=previous[2],
+                          amount=previous[3], reason=previous[4], created_at=previous[5],
+                          replayed=True)
+        locked = conn.execute("select charged - credited from ad_charges where id = %s"
+                              " for update", (charge_id,)).fetchone()
+        assert locked is not None
+        if value > locked[0]:
+            raise ValidationError(ErrorCode.AD_CREDIT_EXCEEDS_CHARGE,
+                                  f"at most {locked[0]} KGS of this charge can be credited")
+        wallet.lock_wallet(conn, c.merchant_id)
+        entry = ledger.post(conn, "ad_credit", [
+            ledger.debit(ledger.ADS_REVENUE, value),
+            ledger.credit(ledger.ad_wallet(c.merchant_id), value),
+        ], memo=f"invalid traffic, campaign {c.id} {found.day}", created_at=at)
+        row = conn.execute(
+            "insert into ad_credits (charge_id, campaign_id, merchant_id, idempotency_key,"
+            " amount, reason, journal_entry_id, created_by, created_at) values"
+            " (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " returning id, charge_id, campaign_id, amount, reason, created_at",
+            (charge_id, c.id, c.merchant_id, key, value, why, entry,
+             actor.id if actor else None, at)).fetchone()
+        assert row is not None
+        conn.execute("update ad_charges set credited = credited + %s where id = %s",
+                     (value, charge_id))
+        c = campaigns.update_money(conn, c.id, spent=c.spent - value, updated_at=at)
+        campaigns.emit_charged(conn, c, "ad_campaign.credited", value)
+        audit.record(conn, actor, "ads.wallet.credit", "ad_charge", charge_id,
+                     {"amount": str(value), "reason": why})
+        return Credit(*row)
