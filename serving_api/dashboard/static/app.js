@@ -30,6 +30,16 @@ const PALETTE = ["#0b7a75", "#e07a1f", "#3d5a98", "#b23a48", "#6a994e", "#8e6c8a
 
 const state = { config: null, shops: [], charts: {}, renders: 0, generation: 0 };
 
+// The charting library, fetched and parsed while the first requests are under way (not
+// before them); resolves either way: without it the panels show their tables only.
+const chartReady = new Promise((resolve) => {
+  const script = document.createElement("script");
+  script.src = "/dashboard/vendor/chart.umd.min.js";
+  script.onload = () => resolve(true);
+  script.onerror = () => resolve(false);
+  document.head.append(script);
+});
+
 // --- small helpers -----------------------------------------------------------------------
 
 function el(tag, attrs = {}, ...children) {
@@ -191,10 +201,10 @@ async function onSignIn(event) {
 
 // --- the dashboard -------------------------------------------------------------------------
 
-async function openDashboard() {
+async function openDashboard(shopsRequest = null) {
   let shops;
   try {
-    shops = (await getJson("/analytics/shops")).shops;
+    shops = (await (shopsRequest || getJson("/analytics/shops"))).shops;
   } catch (error) {
     tokens.clear();
     showSignIn(error.status === 403 ? "Аналитика доступна продавцам." : "Войдите снова.");
@@ -265,6 +275,9 @@ async function renderSales(f, generation) {
     return false;
   }
   if (generation !== state.generation) return false;
+  mark("dashboard:sales-data");
+  await chartReady;
+  if (generation !== state.generation) return false;
   const columns = Object.fromEntries(data.columns.map((c) => [c.name, c]));
   kpis.replaceChildren(...KPI_COLUMNS.filter((name) => columns[name]).map((name) => {
     const kind = columns[name].kind;
@@ -295,7 +308,9 @@ async function renderSales(f, generation) {
   chart("chart-revenue", {
     data: { labels: days.map((d) => formatValue("date", d)), datasets },
     options: {
-      scales: { x: { stacked: true }, y: { stacked: true, ticks: { callback: moneyTick } } },
+      scales: { x: { stacked: true, ticks: { autoSkip: true, maxRotation: 45,
+                                               maxTicksLimit: 31 } },
+                y: { stacked: true, ticks: { callback: moneyTick } } },
       plugins: { tooltip: { callbacks: {
         label: (ctx) => `${ctx.dataset.label}: ${formatMoney(exact(ctx.dataset.key,
                                                                         ctx.dataIndex))}`,
@@ -304,24 +319,30 @@ async function renderSales(f, generation) {
   });
   setPanelStatus($("panel-revenue"), data.rows.length ? ""
     : "За выбранный период продаж нет.");
+  // The totals and the chart are what a seller looks at first: painted before the daily
+  // table (below the fold) is built.
+  await markPaint();
+  if (generation !== state.generation) return false;
   panel.querySelector(".table-wrap").replaceChildren(reportTable(data));
   setPanelStatus(panel, data.page.pages > 1
     ? `Показана страница 1 из ${data.page.pages}; полная таблица — в выгрузке.` : "");
   $("as-of").textContent = data.as_of
     ? `Данные по состоянию на ${formatValue("datetime", data.as_of)} (Азия/Бишкек).`
     : "Данные ещё не поступали.";
-  markPaint();
   return true;
 }
 
+function mark(name) {
+  if (!performance.getEntriesByName(name).length) performance.mark(name);
+}
+
+// Resolves after the frame that shows the cards and the chart has been painted.
 function markPaint() {
-  // After the frame that shows the cards and the chart has been painted.
-  requestAnimationFrame(() => setTimeout(() => {
-    if (!performance.getEntriesByName("dashboard:meaningful-paint").length) {
-      performance.mark("dashboard:meaningful-paint");
-    }
+  return new Promise((resolve) => requestAnimationFrame(() => setTimeout(() => {
+    mark("dashboard:meaningful-paint");
     document.body.dataset.painted = "1";
-  }, 0));
+    resolve();
+  }, 0)));
 }
 
 // The overview report (rows = metrics with value, previous and change), when declared.
@@ -387,6 +408,7 @@ async function renderSources(f, generation) {
                             + "о посещениях.");
       return true;
     }
+    await chartReady;
     if (generation !== state.generation) return false;
     const named = labels.map((s) => SURFACES_RU[s] || s);
     chart("chart-sources", {
@@ -421,6 +443,7 @@ async function renderProducts(f, generation) {
   try {
     const data = await getJson(reportUrl("products", f, {
       page_size: "10", ...(measure ? { sort: `-${measure.name}` } : {}) }));
+    await chartReady;
     if (generation !== state.generation) return false;
     const label = firstColumn(data, ["text"], ["product_name", "name", "title"]);
     if (measure && label && data.rows.length) {
@@ -560,6 +583,9 @@ async function onExport() {
 // --- start ---------------------------------------------------------------------------------
 
 async function main() {
+  // A returning seller's shops are asked for at once, beside the configuration.
+  const shopsRequest = tokens.get() ? getJson("/analytics/shops") : null;
+  shopsRequest?.catch(() => {}); // handled by openDashboard
   try {
     state.config = await getPublicJson("/dashboard/config");
   } catch (error) {
@@ -573,8 +599,16 @@ async function main() {
     $("surface").append(el("option", { value: surface }, SURFACES_RU[surface] || surface));
   }
   if (!state.config.reports.some((r) => r.surfaces.length)) $("surface").disabled = true;
-  $("date-to").value = state.config.today;
+  // A link may name the view: /dashboard/?shop=…&from=2024-05-01&to=2024-05-31&surface=map
+  const wanted = new URLSearchParams(location.search);
+  const isoDay = /^\d{4}-\d{2}-\d{2}$/;
+  $("date-to").value = isoDay.test(wanted.get("to") || "") ? wanted.get("to") : state.config.today;
   setRange(30);
+  if (isoDay.test(wanted.get("from") || "")) $("date-from").value = wanted.get("from");
+  if (wanted.get("shop")) sessionStorage.setItem("dashboard.shop", wanted.get("shop"));
+  if (wanted.get("surface") && [...$("surface").options].some((o) => o.value === wanted.get("surface"))) {
+    $("surface").value = wanted.get("surface");
+  }
   fillExport();
 
   $("signin-form").addEventListener("submit", onSignIn);
@@ -587,7 +621,7 @@ async function main() {
   }
   $("export").addEventListener("click", onExport);
 
-  if (tokens.get()) await openDashboard();
+  if (shopsRequest) await openDashboard(shopsRequest);
   else showSignIn();
 }
 
