@@ -2,10 +2,11 @@
 
 Names: catalog_card, catalog_search, outbox_lag, pos_producer_throughput, pos_sale_to_stock,
 lake_landing_throughput, lake_marts_refresh, serving_report_latency, lake_freshness,
-events_intake, ranking_refresh, social_feeds (default: all). One throw-away database with the
-100k-variant catalog serves every benchmark of the run (pos_producer_throughput, social_feeds
-and the lake ones need no catalog; each lake benchmark and social_feeds runs in a process of
-its own: one JVM, one chdb engine); each benchmark writes
+events_intake, ranking_refresh, social_feeds, dashboard_paint (default: all). One throw-away
+database with the 100k-variant catalog serves every benchmark of the run
+(pos_producer_throughput, social_feeds, dashboard_paint and the lake ones need no catalog;
+each lake benchmark, social_feeds and dashboard_paint runs in a process of its own: one
+JVM, one chdb engine); each benchmark writes
 `bench/results/<name>.json` (see bench/results.py for the shape) and the run ends with a
 summary table. `--quick` is a smoke check (short runs); the figures worth quoting come
 from a full run. Performance targets are reported here, never asserted in tests.
@@ -32,11 +33,12 @@ from bench.results import RESULTS_DIR, Result, postgres_version
 NAMES = ("catalog_card", "catalog_search", "outbox_lag", "pos_producer_throughput",
          "pos_sale_to_stock", "lake_landing_throughput", "lake_marts_refresh",
          "serving_report_latency", "lake_freshness", "events_intake", "ranking_refresh",
-         "social_feeds")
+         "social_feeds", "dashboard_paint")
 LAKE = {"lake_landing_throughput", "lake_marts_refresh", "serving_report_latency",
         "lake_freshness", "ranking_refresh"}
 # Each makes a database of its own (bench/social_feeds.py), in a process of its own.
-NO_CATALOG = {"pos_producer_throughput", "events_intake", "social_feeds"} | LAKE
+NO_CATALOG = {"pos_producer_throughput", "events_intake", "social_feeds",
+              "dashboard_paint"} | LAKE
 
 
 def _lake(names: list[str], args: argparse.Namespace) -> list[Result]:
@@ -83,6 +85,17 @@ def _social(names: list[str], args: argparse.Namespace) -> list[Result]:
              *(["--posts", str(args.feeds_posts)] if args.feeds_posts else []),
              "--rate", str(args.feeds_rate)]
     return run_in_subprocess("bench.social_feeds", extra, ["social_feeds"], args.results_dir)
+
+
+def _dashboard(names: list[str], args: argparse.Namespace) -> list[Result]:
+    """dashboard_paint in its own process (its own database, APIs, warehouse, Chromium)."""
+    if "dashboard_paint" not in names:
+        return []
+    print("==> dashboard_paint", flush=True)
+    extra = [*(["--quick"] if args.quick else []),
+             *(["--runs", str(args.runs)] if args.runs else [])]
+    return run_in_subprocess("bench.dashboard_paint", extra, ["dashboard_paint"],
+                             args.results_dir)
 
 
 def _pos_params(args: argparse.Namespace) -> tuple[ProducerParams, SaleToStockParams]:
@@ -172,6 +185,11 @@ def _summary(results: list[Result]) -> str:
             measured = (f"@{r.params['rate']:.0f}/s: API p50 {m['p50_ms']:.0f} p99"
                         f" {m['p99_ms']:.0f} max {m['max_ms']:.0f} ms")
             base = f"DB p50 {b['db_p50_ms']:.0f} p99 {b['db_p99_ms']:.0f} ms"
+        elif r.name == "dashboard_paint" and m:
+            measured = (f"paint 30d {m['30d']['paint_ms']:.0f} ms, 366d"
+                        f" {m['366d']['paint_ms']:.0f} ms (FCP {m['30d']['fcp_ms']:.0f} ms)")
+            base = (f"API {b['30d']['api_ms']:.0f} / {b['366d']['api_ms']:.0f} ms"
+                    f" (x{r.ratio.get('paint_over_api_30d')})")
         else:
             measured, base = "; ".join(r.notes) or "no data", ""
         lines.append(f"{r.name:<16} {measured:<58} {base:<34} {r.targets.get('met')}")
@@ -254,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
                 events=args.intake_events or (20_000 if args.quick else 200_000))))
         results += _lake(names, args)
         results += _social(names, args)
+        results += _dashboard(names, args)
         pg = postgres_version(dsn)
     for r in results:
         r.machine["postgres"] = pg

@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     core_api_port: int = Field(default=8000, alias="CORE_API_PORT")
     serving_api_port: int = Field(default=8001, alias="SERVING_API_PORT")
     dagster_port: int = Field(default=3000, alias="DAGSTER_PORT")
+    # Where the serving API's dashboard forwards sign-ins (the core owns accounts); default
+    # the local core API.
+    core_api_url_override: str | None = Field(default=None, alias="CORE_API_URL")
     # Shared secret of the platform's own processes (header X-Internal-Token): the serving
     # process's internal endpoints (refresh, raw marts), and its reports read by the
     # reconciliation; set a long random value anywhere but a laptop.
@@ -119,6 +122,17 @@ class Settings(BaseSettings):
     analyst_sql_max_threads: int = Field(default=2, ge=1, alias="ANALYST_SQL_MAX_THREADS")
     analyst_sql_max_memory_bytes: int = Field(default=2_000_000_000, ge=10_000_000,
                                               alias="ANALYST_SQL_MAX_MEMORY_BYTES")
+
+    # --- the seller dashboard (serving_api/dashboard) and its browser tests ------------
+    # The charting library installed by `python -m infra install dashboard-assets`
+    # (default .local/opt/dashboard-vendor), served under /dashboard/vendor/.
+    dashboard_vendor_dir_override: Path | None = Field(default=None,
+                                                       alias="DASHBOARD_VENDOR_DIR")
+    # Debian's chromium and chromium-driver (`python -m infra install chromium`), for the
+    # browser test and the paint benchmark.
+    chromium_binary: Path = Field(default=Path("/usr/bin/chromium"), alias="CHROMIUM_BINARY")
+    chromedriver_binary: Path = Field(default=Path("/usr/bin/chromedriver"),
+                                      alias="CHROMEDRIVER_PATH")
 
     # --- transactional core (marketplace_core) ----------------------------------------
     # Signing key of access tokens; set a long random value anywhere but a laptop.
@@ -296,7 +310,15 @@ class Settings(BaseSettings):
 
     @property
     def core_api_url(self) -> str:
-        return f"http://{self.bind_host}:{self.core_api_port}"
+        return self.core_api_url_override or f"http://{self.bind_host}:{self.core_api_port}"
+
+    @property
+    def dashboard_vendor_dir(self) -> Path:
+        return self.dashboard_vendor_dir_override or self.opt_dir / "dashboard-vendor"
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"{self.serving_api_url}/dashboard/"
 
 
 # Credentials whose defaults are published in this file: production must set each one.

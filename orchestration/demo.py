@@ -154,7 +154,10 @@ def demo_seller(shop_id: UUID) -> SellerSignIn:
                                     full_name="Demo seller", role="seller", password_rounds=4)
         assert reg.totp is not None
         ownership.add_merchant_member(conn, shop.merchant_id, reg.user.id)
-        pair = service.confirm_totp(conn, email, password, totp.current_code(reg.totp.secret))
+        # The previous 30 s step's code: the one an authenticator shows now stays unused,
+        # so the printed sign-in works in the dashboard at once (a code counts only once).
+        pair = service.confirm_totp(conn, email, password, totp.current_code(
+            reg.totp.secret, at=time.time() - totp.INTERVAL))
     return SellerSignIn(email, password, reg.totp.secret, pair.access_token)
 
 
@@ -278,6 +281,17 @@ def main() -> None:
     console.print(f"  MinIO console http://{s.bind_host}:{s.minio_console_port}"
                   f"  (user {s.s3_access_key})")
     console.print(f"  Registry      {s.schema_registry_url}/subjects")
+    console.rule("[bold]seller dashboard")
+    page = httpx.get(s.dashboard_url, timeout=10)
+    charts = httpx.get(f"{s.dashboard_url}vendor/chart.umd.min.js", timeout=10)
+    if page.status_code != 200 or charts.status_code != 200:
+        console.print(f"  [red]the dashboard answers HTTP {page.status_code}, its charts "
+                      f"HTTP {charts.status_code}[/] (python -m infra install dashboard-assets)")
+    console.print(f"  Dashboard     {s.dashboard_url}  ({shop.name}, Chromium or any browser)")
+    console.print(f"  sign in as    {seller.email}")
+    console.print(f"  password      {seller.password}")
+    console.print(f"  TOTP secret   {seller.totp_secret}  (add it to an authenticator, or: "
+                  f"python -c \"import pyotp; print(pyotp.TOTP('{seller.totp_secret}').now())\")")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from infra.settings import get_settings
 from marketplace_core.db import open_pool
 from platform_common.http import install_error_handlers
 from serving_api.auth import AccessDirectory
-from serving_api.routers import analyst_sql, internal, reports
+from serving_api.routers import analyst_sql, dashboard, internal, reports
 
 DESCRIPTION = """
 Seller reports over the lakehouse (dbt marts in ClickHouse). Money is KGS, sent as decimal
@@ -57,6 +57,7 @@ def create_app(dsn: str | None = None) -> FastAPI:
     )
     install_error_handlers(app, logger="serving_api")
     app.include_router(analyst_sql.router)
+    app.include_router(dashboard.router)  # before reports: /analytics/shops is not a report
     app.include_router(reports.router)
     app.include_router(internal.router)
     return app

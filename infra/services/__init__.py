@@ -15,6 +15,7 @@ def all_services() -> list[Service]:
         PosIngest,
         ServingApi,
     )
+    from infra.services.dashboard import DashboardAssets
     from infra.services.kafka import Kafka
     from infra.services.minio import MinIO
     from infra.services.postgres import Postgres
@@ -22,8 +23,16 @@ def all_services() -> list[Service]:
     from infra.services.spark import SparkJars
 
     return [Postgres(), MinIO(), Kafka(), SchemaRegistry(), SparkJars(), CoreApi(),
-            OutboxRelay(), PosIngest(), MediaWorker(), LakeLanding(), ServingApi(),
-            DagsterUI()]
+            OutboxRelay(), PosIngest(), MediaWorker(), LakeLanding(), DashboardAssets(),
+            ServingApi(), DagsterUI()]
+
+
+def tools() -> list[Service]:
+    """Installed on demand only (`python -m infra install chromium`), never started: the
+    browser of the dashboard's tests and benchmark."""
+    from infra.services.dashboard import Chromium
+
+    return [Chromium()]
 
 
 def infrastructure() -> list[Service]:
@@ -32,7 +41,7 @@ def infrastructure() -> list[Service]:
 
 
 def by_name(name: str) -> Service:
-    for svc in all_services():
+    for svc in [*all_services(), *tools()]:
         if svc.name == name:
             return svc
     raise KeyError(name)
