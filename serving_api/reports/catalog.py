@@ -110,8 +110,10 @@ PRODUCTS = Report(
             CAST(ifNull(sold.pos_net, 0), 'Decimal(38, 2)') AS pos_net,
             CAST(ifNull(sold.online_net, 0), 'Decimal(38, 2)') AS online_net,
             CAST(ifNull(sold.revenue, 0), 'Decimal(38, 2)') AS revenue,
-            -- orders carry no surface: a rate over one surface's visitors would mislead
-            if({{surface:String}} = '', {pct('online_orders', 'visitors')}, NULL) AS conversion
+            -- orders carry no surface: a rate over one surface's visitors would mislead,
+            -- so under a filter the rate has no denominator (NULL, in the totals too)
+            if({{surface:String}} = '', visitors, 0) AS conversion_visitors,
+            {pct('online_orders', 'conversion_visitors')} AS conversion
         FROM products
         LEFT JOIN seen ON seen.product_id = products.product_id
         LEFT JOIN sold ON sold.product_id = products.product_id
@@ -133,7 +135,8 @@ PRODUCTS = Report(
         # Online orders paid per visitor-day (the till's walk-in buyers are no app
         # visitors); none under a surface filter.
         Column("conversion", "percent", "Конверсия в онлайн-заказ, %",
-               total=Ratio("online_orders", "visitors")),
+               total=Ratio("online_orders", "conversion_visitors")),
+        Column("conversion_visitors", "count", "Посетители для конверсии", hidden=True),
     ),
     key=("product_id",),
     default_sort="-revenue",
@@ -229,22 +232,26 @@ MAP = Report(
                 "builds, chats and calls from the map (shop_engagement_daily).",
     models=("shop_engagement_daily",),
     freshness_models=("shop_engagement_daily",),
+    # (inner aliases differ from the mart's columns: an alias named like a column would
+    # shadow it inside the other aggregates)
     sql=f"""
-        SELECT date, point_views, visitors, clicks, route_builds, chats, call_clicks,
-               route_builds_all, {pct('route_builds', 'point_views')} AS route_rate
+        SELECT date, m_point_views AS point_views, m_visitors AS visitors,
+               m_clicks AS clicks, m_route_builds AS route_builds, m_chats AS chats,
+               m_call_clicks AS call_clicks, m_route_builds_all AS route_builds_all,
+               {pct('m_route_builds', 'm_point_views')} AS route_rate
         FROM (
             SELECT date,
-                   sumIf(shop_views, surface = 'map') AS point_views,
-                   sumIf(visitors, surface = 'map') AS visitors,
-                   sumIf(clicks, surface = 'map') AS clicks,
-                   sumIf(route_builds, surface = 'map') AS route_builds,
-                   sumIf(chats, surface = 'map') AS chats,
-                   sumIf(call_clicks, surface = 'map') AS call_clicks,
-                   sum(route_builds) AS route_builds_all
+                   sumIf(shop_views, surface = 'map') AS m_point_views,
+                   sumIf(visitors, surface = 'map') AS m_visitors,
+                   sumIf(clicks, surface = 'map') AS m_clicks,
+                   sumIf(route_builds, surface = 'map') AS m_route_builds,
+                   sumIf(chats, surface = 'map') AS m_chats,
+                   sumIf(call_clicks, surface = 'map') AS m_call_clicks,
+                   sum(route_builds) AS m_route_builds_all
             FROM $db.shop_engagement_daily
             WHERE {SHOP_RANGE}
             GROUP BY date
-            HAVING point_views + visitors + clicks + route_builds_all > 0
+            HAVING m_point_views + m_visitors + m_clicks + m_route_builds_all > 0
         )
     """,
     columns=(
