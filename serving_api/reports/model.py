@@ -6,8 +6,8 @@ totals) and the key that makes a row unique. The JSON endpoint, the CSV and XLSX
 and the dashboard all read through the functions here, so they cannot disagree.
 
 The SQL is written against `$db` (the warehouse database) with ClickHouse query
-parameters: `{shop:String}`, `{lo:Date}`, `{hi:Date}` and, for reports with surfaces,
-`{surface:String}` ('' = every surface).
+parameters: `{shop:String}`, `{lo:Date}`, `{hi:Date}`, `{tz:String}` (the business time
+zone, for "today") and, for reports with surfaces, `{surface:String}` ('' = every surface).
 """
 
 from __future__ import annotations
@@ -26,9 +26,13 @@ ZERO = Decimal("0.00")
 _MISSING_TABLE = ("UNKNOWN_TABLE", "UNKNOWN_DATABASE", "doesn't exist", "does not exist")
 
 # date: a local (Asia/Bishkek) day; text/id: labels; count: integer; money: KGS, 2 places;
-# percent: a share in per cent, 2 places (ER, CTR, conversion).
-ColumnKind = Literal["date", "datetime", "text", "id", "count", "money", "percent"]
-NUMERIC_KINDS = ("count", "money", "percent")
+# percent: a share in per cent, 2 places (ER, CTR, conversion); decimal: a plain number
+# with 2 places, neither money nor a share (the overview's values, which mix all three:
+# each of its rows says its own kind).
+ColumnKind = Literal["date", "datetime", "text", "id", "count", "money", "percent",
+                     "decimal"]
+NUMERIC_KINDS = ("count", "money", "percent", "decimal")
+DECIMAL_KINDS = ("money", "percent", "decimal")  # 2 places, a decimal string in JSON
 
 
 class ReportNotReady(Exception):
@@ -72,6 +76,8 @@ class Report:
     surfaces: tuple[str, ...] = ()  # values of the `surface` filter; () = no such filter
     # Models carrying `_ingested_through` (the newest landed event they include).
     freshness_models: tuple[str, ...] = field(default=())
+    # Also served at `GET <query_route>?shop_id=` (the spec's `/analytics/products`).
+    query_route: str | None = None
 
     @property
     def visible(self) -> tuple[Column, ...]:
@@ -92,7 +98,7 @@ class ReportQuery:
 
     def parameters(self) -> dict[str, Any]:
         return {"shop": str(self.shop_id), "lo": self.date_from, "hi": self.date_to,
-                "surface": self.surface or ""}
+                "surface": self.surface or "", "tz": get_settings().timezone}
 
 
 @dataclass(frozen=True)
@@ -209,7 +215,7 @@ def convert(report: Report, row: dict[str, Any]) -> dict[str, Any]:
             out[col.name] = None
         elif col.kind == "count":
             out[col.name] = int(value)
-        elif col.kind in ("money", "percent"):
+        elif col.kind in DECIMAL_KINDS:
             out[col.name] = Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
         elif col.kind in ("id", "text"):
             out[col.name] = str(value)

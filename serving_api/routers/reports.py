@@ -135,7 +135,7 @@ def wire(report: Report, row: dict[str, Any]) -> dict[str, Any]:
         if c.name not in row:
             continue
         value = row[c.name]
-        if value is not None and c.kind in ("money", "percent"):
+        if value is not None and c.kind in model.DECIMAL_KINDS:
             value = format_money(value)
         out[c.name] = value
     return out
@@ -177,16 +177,23 @@ _DOC = ("Sellers read the shops of their merchants; admins and analysts every sh
         "REPORT_NOT_READY before the first build.")
 
 for _report in REPORTS.values():
-    router.add_api_route(
-        f"/analytics/shops/{{shop_id}}/{_report.name}",
-        _reader(_report),
-        methods=["GET"],
-        response_model=ReportResponse,
-        response_model_by_alias=True,
-        summary=_report.description,
-        name=f"report_{_report.name}",
-        responses={200: {"content": {"text/csv": {}},
-                         "description": "JSON, or CSV with format=csv"},
-                   **error_responses(401, 403, 404, 422, 503)},
-        description=_DOC,
-    )
+    # The same reader at `/analytics/shops/{id}/<name>` and, for a report the spec
+    # addresses by query (`/analytics/products?shop_id=`), there: shop_id is then a query
+    # parameter.
+    _paths = [(f"/analytics/shops/{{shop_id}}/{_report.name}", f"report_{_report.name}")]
+    if _report.query_route:
+        _paths.append((_report.query_route, f"report_{_report.name}_by_query"))
+    for _path, _name in _paths:
+        router.add_api_route(
+            _path,
+            _reader(_report),
+            methods=["GET"],
+            response_model=ReportResponse,
+            response_model_by_alias=True,
+            summary=_report.description,
+            name=_name,
+            responses={200: {"content": {"text/csv": {}},
+                             "description": "JSON, or CSV with format=csv"},
+                       **error_responses(401, 403, 404, 422, 503)},
+            description=_DOC,
+        )

@@ -16,10 +16,11 @@ import pytest
 from infra.settings import get_settings
 from marketplace_core.migrate import apply_migrations
 from tests.core.auth_helpers import TestUser, make_seller_with_shop, make_user
+from tests.serving_api.report_marts import create_empty_marts
 
 MONEY = ("pos_gross", "pos_discounts", "pos_refunds", "pos_voids", "pos_net", "online_gross",
          "online_refunds", "online_net", "net", "pos_sales_amount")
-COUNTS = ("receipts", "units", "online_orders")
+COUNTS = ("receipts", "units", "online_orders", "online_units")
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +110,8 @@ class World:
 @pytest.fixture(scope="module")
 def world(core_dsn: str, core_api: Any, serving_env: Path) -> Iterator[World]:
     """Two sellers with a shop each (both with sales in the mart), a buyer, an admin and an
-    analyst, all logged in through the core API; the serving API on the same database."""
+    analyst, all logged in through the core API; the serving API on the same database.
+    Every other mart a report reads exists, empty (tests/serving_api/report_marts.py)."""
     from fastapi.testclient import TestClient
 
     from serving_api.main import create_app
@@ -121,5 +123,6 @@ def world(core_dsn: str, core_api: Any, serving_env: Path) -> Iterator[World]:
         create_shop_metric_daily([day_row(shop_a, "2024-05-01", "100.00"),
                                   day_row(shop_a, "2024-05-02", "50.50"),
                                   day_row(shop_b, "2024-05-01", "999.99")])
+        create_empty_marts()
         yield World(core=core_api, serving=serving, seller_a=seller_a, shop_a=shop_a,
                     seller_b=seller_b, shop_b=shop_b, **people)

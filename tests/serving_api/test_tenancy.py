@@ -1,6 +1,7 @@
 """Who may see what on the serving API (issue 10 §1), against the real apps and a real
 database with the core's migrations: every caller × the sales report as JSON and as CSV,
-with the exact status and code; odd paths never answer 500."""
+and every caller × every declared report (at each of its addresses), with the exact status
+and code; odd paths never answer 500."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from infra.settings import get_settings
 from marketplace_core.accounts import tokens
 from marketplace_core.accounts.tokens import AccessClaims
 from serving_api.auth import AccessDirectory, Reader
+from serving_api.reports.catalog import REPORTS
 from tests.serving_api.conftest import World
 
 pytestmark = pytest.mark.integration
@@ -126,6 +128,29 @@ def test_tenancy_matrix(world: World, case: str, fmt: str) -> None:
         assert r.headers["content-type"].startswith("text/csv")
         lines = r.text.strip().splitlines()
         assert [line.split(",")[-1] for line in lines[1:]] == expected_net
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_tenancy_matrix_for_every_report(world: World, case: str) -> None:
+    """The same matrix over every report of the catalog (its marts exist, empty but for
+    sales), at /analytics/shops/{id}/<name> and at its query address if it has one."""
+    who, which, status, code = CASES[case]
+    shop = shop_of(world, which)
+    headers = headers_of(world, who)
+    for name, report in REPORTS.items():
+        calls = [(f"/analytics/shops/{shop}/{name}", RANGE)]
+        if report.query_route:
+            calls.append((report.query_route, RANGE | {"shop_id": str(shop)}))
+        for path, params in calls:
+            r = world.serving.get(path, headers=headers, params=params)
+            assert r.status_code == status, (case, path, r.text)
+            body = r.json()
+            if code is None:
+                assert (body["report"], body["shop_id"]) == (name, str(shop))
+            else:
+                assert body["error"]["code"] == code and set(body) == {"error"}
+                assert str(world.shop_a if shop != world.shop_a else world.shop_b) \
+                    not in r.text
 
 
 def test_a_foreign_shop_answers_exactly_like_a_missing_one(world: World) -> None:

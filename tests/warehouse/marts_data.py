@@ -467,3 +467,32 @@ STOCK: dict[tuple[str, str], tuple[Any, ...]] = {
     (DEVICE_A, "sku:A-UNKNOWN"): (None, 1, None, None, None, "unknown_item", True),
     (DEVICE_A, V_A3): (V_A3, 2, None, 9, None, "not_yet_on_platform", True),
 }
+
+# product_orders_daily: receipts and online orders holding each product (here one variant
+# per product), each once however many lines it held
+PRODUCT_ORDERS_COLUMNS = ("receipts", "online_orders", "online_refunded_orders")
+PRODUCT_ORDERS_1: dict[tuple[str, str, dt.date], tuple[Any, ...]] = {
+    (SHOP_A, P_A1, D1): (2, 1, 0),   # O1 paid
+    (SHOP_A, P_A2, D1): (1, 1, 0),   # A-1 (with P_A1: once each); O1 paid
+    (SHOP_A, P_A1, D2): (1, 1, 1),   # A-9; O2 paid and refunded the same day
+    (SHOP_A, P_A2, D2): (1, 0, 0),   # minus A-3 voided by A-5 (A-11 voids a
+                                     # refund: not a receipt)
+    (SHOP_B, P_B1, D1): (1, 0, 0),
+}
+PRODUCT_ORDERS_2 = PRODUCT_ORDERS_1 | {
+    (SHOP_B, P_B1, D1): (2, 0, 0),   # + B-2, landed late
+    (SHOP_A, P_A1, D3): (1, 0, 0),
+}
+
+# shop_insights_daily: three days of history judge nothing (a full 28-day window is
+# needed); a day without a row is a zero (B after D1). No behavioural events: no visits.
+INSIGHT_COLUMNS = ("value", "baseline", "change_pct", "baseline_days", "active_days",
+                   "signal", "_ingested_through")
+INSIGHTS_2: dict[tuple[str, str, dt.date], tuple[Any, ...]] = {
+    (SHOP_A, "revenue", D1): (D("523.32"), None, None, 0, 0, "", INGESTED_1),
+    (SHOP_A, "revenue", D2): (D("61.66"), None, None, 1, 1, "", INGESTED_1),
+    (SHOP_A, "revenue", D3): (D("100.00"), None, None, 2, 2, "", INGESTED_2),
+    (SHOP_B, "revenue", D1): (D("3703702.89"), None, None, 0, 0, "", INGESTED_2),
+    (SHOP_B, "revenue", D2): (D("0.00"), None, None, 1, 1, "", INGESTED_2),
+    (SHOP_B, "revenue", D3): (D("0.00"), None, None, 2, 1, "", INGESTED_2),
+}

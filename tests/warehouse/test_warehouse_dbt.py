@@ -36,7 +36,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("stack")]
 
 UTC = dt.UTC
 MARTS = ("shop_metric_daily", "product_metric_daily", "order_funnel_daily",
-         "payments_reconciliation_daily", "pos_device_health_daily", "stock_discrepancies")
+         "payments_reconciliation_daily", "pos_device_health_daily", "stock_discrepancies",
+         "product_orders_daily", "shop_insights_daily")
 NO_LOOKBACK = ["--vars", "{incremental_lookback_hours: 0}"]
 
 
@@ -96,6 +97,15 @@ def product_metrics() -> dict[tuple[Any, ...], tuple[Any, ...]]:
                 m.PRODUCT_METRIC_COLUMNS)
 
 
+def product_orders() -> dict[tuple[Any, ...], tuple[Any, ...]]:
+    return read("product_orders_daily", ("shop_id", "product_id", "date"),
+                m.PRODUCT_ORDERS_COLUMNS)
+
+
+def insights() -> dict[tuple[Any, ...], tuple[Any, ...]]:
+    return read("shop_insights_daily", ("shop_id", "metric", "date"), m.INSIGHT_COLUMNS)
+
+
 def device_health() -> dict[tuple[Any, ...], tuple[Any, ...]]:
     return read("pos_device_health_daily", ("device_id", "date"), m.DEVICE_HEALTH_COLUMNS)
 
@@ -138,6 +148,7 @@ def test_build_computes_every_mart_exactly(lake: TestLake) -> None:
 
     assert shop_metrics() == m.SHOP_METRIC_1
     assert product_metrics() == m.PRODUCT_METRIC_1
+    assert product_orders() == m.PRODUCT_ORDERS_1
     assert funnel() == m.FUNNEL
     assert reconciliation() == m.RECONCILIATION
     assert device_health() == m.DEVICE_HEALTH_1
@@ -173,6 +184,8 @@ def test_incremental_build_recomputes_exactly_the_days_late_events_touch(
     assert_ok(run_dbt(["build", *NO_LOOKBACK]))
     assert shop_metrics() == m.SHOP_METRIC_2
     assert product_metrics() == m.PRODUCT_METRIC_2
+    assert product_orders() == m.PRODUCT_ORDERS_2
+    assert insights() == m.INSIGHTS_2
     assert device_health() == m.DEVICE_HEALTH_2
     assert funnel() == m.FUNNEL and reconciliation() == m.RECONCILIATION
     merchants = read("shop_metric_daily", ("shop_id", "date"),
@@ -222,6 +235,8 @@ def test_full_refresh_gives_the_same_marts_and_swaps_them_atomically(
 
     assert shop_metrics() == m.SHOP_METRIC_2
     assert product_metrics() == m.PRODUCT_METRIC_2
+    assert product_orders() == m.PRODUCT_ORDERS_2
+    assert insights() == m.INSIGHTS_2
     assert device_health() == m.DEVICE_HEALTH_2
     assert funnel() == m.FUNNEL and reconciliation() == m.RECONCILIATION
     assert stock() == m.STOCK
@@ -285,6 +300,35 @@ def test_the_sales_report_serves_the_mart(lake: TestLake, core_dsn: str) -> None
         r = api.get("/analytics/shops/not-a-uuid/sales",
                     params={"from": "2024-05-01", "to": "2024-05-03"})
         assert r.status_code == 422 and r.json()["error"]["code"] == "INVALID_REQUEST"
+
+
+def test_insights_flag_a_sharp_drop_and_rise_against_28_days(lake: TestLake) -> None:
+    """A shop C with 28 days of 1000.00 KGS, then 500.00 (-50 %: a drop) and 2020.00
+    (window 27 x 1000 + 500 = 27500, mean 982.14: +105.67 %, a rise), written into the
+    built mart by hand; only the insights model is rebuilt from it, then C is taken out."""
+    db = get_settings().warehouse_database
+    shop_c, first = "00000000-0000-0000-0000-00000000000c", dt.date(2024, 3, 1)
+    days = [(first + dt.timedelta(days=n), "1000.00") for n in range(28)]
+    days += [(dt.date(2024, 3, 29), "500.00"), (dt.date(2024, 3, 30), "2020.00")]
+    values = ", ".join(f"('{shop_c}', '{d}', {v}, '2024-04-01 00:00:00')" for d, v in days)
+    client = get_client()
+    client.command(f"INSERT INTO `{db}`.shop_metric_daily (shop_id, date, net, "
+                   f"_ingested_through) VALUES {values}")
+    try:
+        assert_ok(run_dbt(["run", "--select", "shop_insights_daily"]))
+        got = {k[2]: v[:-1] for k, v in insights().items() if k[0] == shop_c}
+    finally:
+        client.command(f"DELETE FROM `{db}`.shop_metric_daily WHERE shop_id = '{shop_c}'")
+    D = Decimal
+    assert got[dt.date(2024, 3, 28)] == (D("1000.00"), None, None, 27, 27, "")
+    assert got[dt.date(2024, 3, 29)] == (D("500.00"), D("1000.00"), D("-50.00"), 28, 28,
+                                         "drop")
+    assert got[dt.date(2024, 3, 30)] == (D("2020.00"), D("982.14"), D("105.67"), 28, 28,
+                                         "rise")
+    assert {v[-1] for d, v in got.items() if d < dt.date(2024, 3, 29)} == {""}
+    # C has no row after 03-30 while the other shops go on to D3: a silent day is a zero
+    assert got[dt.date(2024, 3, 31)][0] == D("0.00") and got[dt.date(2024, 3, 31)][-1] == "drop"
+    assert shop_metrics() == m.SHOP_METRIC_2
 
 
 def test_a_missing_delta_table_fails_clearly_and_keeps_the_marts(
