@@ -134,6 +134,30 @@ class Settings(BaseSettings):
     chromedriver_binary: Path = Field(default=Path("/usr/bin/chromedriver"),
                                       alias="CHROMEDRIVER_PATH")
 
+    # --- report exports (serving API: /analytics/export, serving_api/exports/) ---------
+    # Export jobs keep their manifest and file here: `<prefix>jobs/<id>/manifest.json`
+    # and `<prefix>jobs/<id>/<file>`, plus `<prefix>running/<id>` while one runs.
+    exports_bucket: str = Field(default="exports", alias="EXPORTS_BUCKET")
+    exports_prefix: str = Field(default="", alias="EXPORTS_PREFIX")
+    # No export (streamed or job) of more rows than this: 422 EXPORT_TOO_LARGE.
+    export_max_rows: int = Field(default=5_000_000, ge=1, alias="EXPORT_MAX_ROWS")
+    # GET streams up to this many rows; more needs a job (422 EXPORT_JOB_REQUIRED).
+    export_stream_max_rows: int = Field(default=100_000, ge=1, alias="EXPORT_STREAM_MAX_ROWS")
+    # Data rows per XLSX sheet before the next sheet starts (Excel: 1,048,576 rows per
+    # sheet, minus the header and the totals row).
+    export_xlsx_rows_per_sheet: int = Field(default=1_000_000, ge=1, le=1_048_574,
+                                            alias="EXPORT_XLSX_ROWS_PER_SHEET")
+    # How long a job's download link works (each status read mints a fresh one).
+    export_link_ttl_seconds: int = Field(default=3600, ge=1, alias="EXPORT_LINK_TTL_SECONDS")
+    # Rows per warehouse query of a streamed export (LIMIT/OFFSET pages).
+    export_chunk_rows: int = Field(default=50_000, ge=1, alias="EXPORT_CHUNK_ROWS")
+    # Jobs run side by side in the serving process; more wait queued.
+    export_job_workers: int = Field(default=1, ge=1, alias="EXPORT_JOB_WORKERS")
+    # A job rewrites its manifest (progress, heartbeat) at most this often.
+    export_progress_seconds: float = Field(default=1.0, gt=0, alias="EXPORT_PROGRESS_SECONDS")
+    # A running job of another host whose heartbeat is older than this is dead (failed).
+    export_stale_seconds: float = Field(default=120.0, gt=0, alias="EXPORT_STALE_SECONDS")
+
     # --- transactional core (marketplace_core) ----------------------------------------
     # Signing key of access tokens; set a long random value anywhere but a laptop.
     jwt_secret: str = Field(default="local-dev-jwt-secret-change-me-0123456789",

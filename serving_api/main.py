@@ -17,7 +17,8 @@ from infra.settings import get_settings
 from marketplace_core.db import open_pool
 from platform_common.http import install_error_handlers
 from serving_api.auth import AccessDirectory
-from serving_api.routers import analyst_sql, dashboard, internal, reports
+from serving_api.exports.jobs import ExportJobs
+from serving_api.routers import analyst_sql, dashboard, exports, internal, reports
 
 DESCRIPTION = """
 Seller reports over the lakehouse (dbt marts in ClickHouse). Money is KGS, sent as decimal
@@ -44,9 +45,14 @@ def create_app(dsn: str | None = None) -> FastAPI:
         pool = open_pool(dsn, min_size=1, max_size=4, name="serving-api-core-read",
                          autocommit=True, read_only=True, wait=False, timeout=10.0)
         app.state.access = AccessDirectory(pool, get_settings().serving_access_cache_seconds)
+        # Export jobs run in this process; the ones a previous process left running are
+        # failed (in the background: the API starts even while MinIO is not reachable).
+        app.state.exports = ExportJobs()
+        app.state.exports.recover_in_background()
         try:
             yield
         finally:
+            app.state.exports.shutdown()
             pool.close()
 
     app = FastAPI(
@@ -59,6 +65,7 @@ def create_app(dsn: str | None = None) -> FastAPI:
     app.include_router(analyst_sql.router)
     app.include_router(dashboard.router)  # before reports: /analytics/shops is not a report
     app.include_router(reports.router)
+    app.include_router(exports.router)
     app.include_router(internal.router)
     return app
 

@@ -4,7 +4,8 @@
 reports the spec addresses that way, such as products): the rows of a date range (local
 Asia/Bishkek days), filtered by source surface where the report has one, sorted, one page
 at a time, with totals over every row and the as-of time of the newest landed event;
-`format=csv` streams every row instead of a page.
+`format=csv` or `format=xlsx` streams every row as a file instead of a page, through the
+same writers as `/analytics/export` (`serving_api.exports`; `dialect=excel|rfc4180` for CSV).
 
 Who may read which shop: `serving_api.auth` (a seller their merchants' shops, admins and
 analysts every shop; another seller's shop is 404 SHOP_NOT_FOUND, like a missing one).
@@ -12,17 +13,13 @@ analysts every shop; another seller's shop is 404 SHOP_NOT_FOUND, like a missing
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
-from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
 
 from infra.settings import get_settings
 from platform_common.errors import ErrorCode, ServiceUnavailableError, ValidationError
@@ -30,6 +27,8 @@ from platform_common.http import error_responses
 from platform_common.money import format_money
 from serving_api.auth import ReportReader
 from serving_api.deps import Warehouse
+from serving_api.exports import respond
+from serving_api.exports.writers import CsvDialect, ExportFormat
 from serving_api.reports import model
 from serving_api.reports.catalog import REPORTS
 from serving_api.reports.model import Report, ReportNotReady, ReportQuery, Sort
@@ -48,6 +47,7 @@ SURFACE_ALIASES = {"ads": "ad"}
 class ReportFormat(StrEnum):
     json = "json"
     csv = "csv"
+    xlsx = "xlsx"
 
 
 def validate_query(report: Report, shop_id: UUID, date_from: dt.date, date_to: dt.date,
@@ -102,14 +102,17 @@ def _reader(report: Report):  # type: ignore[no-untyped-def]
         page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
         page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
         format: Annotated[ReportFormat, Query()] = ReportFormat.json,
+        dialect: Annotated[CsvDialect, Query(
+            description="CSV: excel (';', decimal comma, UTF-8 BOM, ru titles) or rfc4180 "
+                        "(',', decimal point, column names)")] = CsvDialect.excel,
     ) -> Any:
         reader.require_shop(shop_id)  # before anything else can tell shops apart
         query = validate_query(report, shop_id, date_from, date_to, surface)
         order = parse_sort(report, sort)
+        if format is not ReportFormat.json:
+            return await respond.export_response(db, report, query, order,
+                                                 ExportFormat(format.value), dialect)
         try:
-            if format is ReportFormat.csv:
-                await run_in_threadpool(model.require_built, db, report)
-                return _csv(db, report, query, order)
             data, as_of = await run_in_threadpool(_read, db, report, query, order, page,
                                                   page_size)
         except ReportNotReady as exc:
@@ -150,34 +153,12 @@ def _read(db: Any, report: Report, query: ReportQuery, order: Sort, page: int,
     return data, model.as_of(db, report)
 
 
-def _csv(db: Any, report: Report, query: ReportQuery, order: Sort) -> StreamingResponse:
-    """Every row, the JSON's columns in the JSON's order; money as 1499.00."""
-    columns = report.visible
-
-    def lines() -> Iterator[str]:
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow([c.name for c in columns])
-        for row in model.iter_rows(db, report, query, order):
-            values = wire(report, row)
-            writer.writerow(["" if values[c.name] is None else str(values[c.name])
-                             for c in columns])
-            if buf.tell() > 64 * 1024:
-                yield buf.getvalue()
-                buf.seek(0)
-                buf.truncate()
-        yield buf.getvalue()
-
-    name = f"shop-{query.shop_id}-{report.name}-{query.date_from}-{query.date_to}.csv"
-    return StreamingResponse(lines(), media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
-
-
 _DOC = ("Sellers read the shops of their merchants; admins and analysts every shop. "
         "401 UNAUTHORIZED / TOKEN_EXPIRED without a valid token, 403 FORBIDDEN for a buyer, "
         "404 SHOP_NOT_FOUND for a shop the caller may not read (or that does not exist), 422 "
         "INVALID_REQUEST, INVALID_DATE_RANGE, INVALID_SURFACE or INVALID_SORT, 503 "
-        "REPORT_NOT_READY before the first build.")
+        "REPORT_NOT_READY before the first build. format=csv|xlsx: the file (422 "
+        "EXPORT_JOB_REQUIRED above EXPORT_STREAM_MAX_ROWS rows: POST /analytics/export).")
 
 for _report in REPORTS.values():
     # The same reader at `/analytics/shops/{id}/<name>` and, for a report the spec
@@ -195,8 +176,9 @@ for _report in REPORTS.values():
             response_model_by_alias=True,
             summary=_report.description,
             name=_name,
-            responses={200: {"content": {"text/csv": {}},
-                             "description": "JSON, or CSV with format=csv"},
+            responses={200: {"content": {"text/csv": {}, "application/vnd.openxmlformats-"
+                                         "officedocument.spreadsheetml.sheet": {}},
+                             "description": "JSON, or the file with format=csv|xlsx"},
                        **error_responses(401, 403, 404, 422, 503)},
             description=_DOC,
         )
