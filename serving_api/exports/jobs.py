@@ -329,7 +329,15 @@ class ExportJobs:
             with self._lock:
                 self._active.discard(job_id)
             raise unavailable(exc) from exc
-        self._pool.submit(self._run, manifest)
+        try:
+            self._pool.submit(self._run, manifest)
+        except RuntimeError as exc:  # the API is stopping
+            self._finish_failed(manifest, ErrorCode.EXPORT_INTERRUPTED,
+                                "the API is stopping; start the export again shortly")
+            self.store.clear_running(job_id)
+            with self._lock:
+                self._active.discard(job_id)
+            raise unavailable(exc) from exc
         return manifest
 
     def get(self, job_id: str, reader: Reader) -> dict[str, Any]:

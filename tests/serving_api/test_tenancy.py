@@ -100,7 +100,7 @@ def shop_of(w: World, which: str) -> UUID:
     return {"a": w.shop_a, "b": w.shop_b, "unknown": UNKNOWN_SHOP}[which]
 
 
-@pytest.mark.parametrize("fmt", ["json", "csv"])
+@pytest.mark.parametrize("fmt", ["json", "csv", "xlsx"])
 @pytest.mark.parametrize("case", list(CASES))
 def test_tenancy_matrix(world: World, case: str, fmt: str) -> None:
     who, which, status, code = CASES[case]
@@ -124,10 +124,20 @@ def test_tenancy_matrix(world: World, case: str, fmt: str) -> None:
         body = r.json()
         assert body["shop_id"] == str(shop)
         assert [d["net"] for d in body["rows"]] == expected_net
-    else:
+    elif fmt == "csv":  # the Excel dialect: ';', decimal comma (serving_api.exports)
         assert r.headers["content-type"].startswith("text/csv")
         lines = r.text.strip().splitlines()
-        assert [line.split(",")[-1] for line in lines[1:]] == expected_net
+        assert [line.split(";")[-1] for line in lines[1:]] == \
+            [n.replace(".", ",") for n in expected_net]
+    else:
+        import io
+
+        import openpyxl
+
+        sheet = openpyxl.load_workbook(io.BytesIO(r.content), read_only=True).active
+        assert sheet is not None
+        values = [row[-1] for row in sheet.iter_rows(min_row=2, values_only=True)]
+        assert [f"{v:.2f}" for v in values[:-1]] == expected_net  # then the totals row
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -212,7 +222,8 @@ def test_odd_paths_never_500(world: World, odd: str, who: str) -> None:
 @pytest.mark.parametrize("query", [
     "from=%00&to=2024-05-03", "from=2024-05-01&to=2024-13-45", "from=2024-05-01",
     "from=2024-05-01&to=2024-05-03&format=%FF", "from=" + "9" * 5000 + "&to=2024-05-03",
-    "from=2024-05-01&to=2024-05-03&format=xlsx",
+    "from=2024-05-01&to=2024-05-03&format=pdf",
+    "from=2024-05-01&to=2024-05-03&format=csv&dialect=tsv",
 ])
 def test_odd_queries_are_invalid_requests(world: World, query: str) -> None:
     r = world.serving.get(f"/analytics/shops/{world.shop_a}/sales?{query}",
