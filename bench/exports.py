@@ -220,7 +220,8 @@ def export_once(base: str, pid: int, fmt: str) -> dict[str, Any]:
         download = time.perf_counter() - t1
     assert size == job["bytes"], (size, job["bytes"])
     return {"seconds": round(seconds, 3), "peak_rss_mb": peak,
-            "rss_before_mb": rss_before, "peak_rss_growth_mb": round(peak - rss_before, 1), "peak_reset": reset, "rows": job["rows_written"],
+            "rss_before_mb": rss_before, "peak_rss_growth_mb": round(peak - rss_before, 1),
+            "peak_reset": reset, "rows": job["rows_written"],
             "bytes": size, "download_seconds": round(download, 3), "status_polls": polls}
 
 
@@ -269,8 +270,8 @@ def bench_exports(rows: int, runs: int) -> Result:
     rs = result.runs
     for fmt in ("xlsx", "csv"):
         result.median[fmt] = {k: median_of(rs, f"{fmt}.{k}")
-                              for k in ("seconds", "peak_rss_mb", "peak_rss_growth_mb", "rss_before_mb",
-                                        "bytes", "download_seconds")}
+                              for k in ("seconds", "peak_rss_mb", "peak_rss_growth_mb",
+                                        "rss_before_mb", "bytes", "download_seconds")}
     result.baseline_median = {k: median_of(rs, f"baseline.{k}") for k in (
         "select_rows_seconds", "select_csv_seconds", "peak_rss_mb")}
     base_s = result.baseline_median["select_rows_seconds"]
