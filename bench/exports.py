@@ -237,7 +237,44 @@ def cleanup(prefix: str) -> None:
             s3.delete_objects(Bucket=bucket, Delete={"Objects": keys})
 
 
-def bench_exports(rows: int, runs: int) -> Result:
+def summarize(result: Result, rows: int) -> None:
+    """Medians, ratios and targets over the runs so far."""
+    result.notes.clear()
+    rs = result.runs
+    for fmt in ("xlsx", "csv"):
+        result.median[fmt] = {k: median_of(rs, f"{fmt}.{k}")
+                              for k in ("seconds", "peak_rss_mb", "peak_rss_growth_mb",
+                                        "rss_before_mb", "bytes", "download_seconds")}
+    result.baseline_median = {k: median_of(rs, f"baseline.{k}") for k in (
+        "select_rows_seconds", "select_csv_seconds", "peak_rss_mb")}
+    base_s = result.baseline_median["select_rows_seconds"]
+    for fmt in ("xlsx", "csv"):
+        result.ratio[f"{fmt}_over_select_rows"] = ratio(result.median[fmt]["seconds"], base_s)
+        result.ratio[f"{fmt}_over_engine_csv"] = ratio(
+            result.median[fmt]["seconds"], result.baseline_median["select_csv_seconds"])
+        result.ratio[f"{fmt}_rows_per_s"] = (
+            round(rows / result.median[fmt]["seconds"]) if result.median[fmt]["seconds"]
+            else None)
+    if rows >= 1_000_000:
+        result.targets = {
+            "xlsx_seconds": target(result.median["xlsx"]["seconds"], below=30),
+            "xlsx_peak_rss_mb": target(result.median["xlsx"]["peak_rss_mb"], below=300),
+            # what the export adds to the process (the embedded engine is ~350 MB idle)
+            "xlsx_peak_rss_growth_mb": target(result.median["xlsx"]["peak_rss_growth_mb"],
+                                              below=300),
+        }
+        result.targets["met"] = all_met(result.targets)
+    else:
+        result.notes.append(f"{rows} rows: targets apply to 1,000,000 rows")
+    result.notes.append(
+        "embedded warehouse: the API process is also the chdb engine (rss_before_mb, "
+        "~350 MB idle, like the baseline process); peak_rss_growth_mb is what the export "
+        "itself adds (the query's sort buffers, the writer, the upload)")
+    if not all(r[f]["peak_reset"] for r in rs for f in ("xlsx", "csv")):
+        result.notes.append("clear_refs not writable: peak RSS is since the API started")
+
+
+def bench_exports(rows: int, runs: int, results_dir: Path = RESULTS_DIR) -> Result:
     result = Result(NAME, {"rows": rows, "runs": runs, "columns": len(REPORT.visible),
                            "report": REPORT.name, "api": "uvicorn, 1 process, export job "
                            "(POST /analytics/export, polled every 0.2 s)"})
@@ -265,37 +302,11 @@ def bench_exports(rows: int, runs: int) -> Result:
                 print(f"    baseline: rows {run['baseline']['select_rows_seconds']} s, "
                       f"engine CSV {run['baseline']['select_csv_seconds']} s", flush=True)
                 result.runs.append(run)
+                summarize(result, rows)
+                result.write(results_dir)  # after every run: a long run keeps its figures
         finally:
             cleanup(prefix)
-    rs = result.runs
-    for fmt in ("xlsx", "csv"):
-        result.median[fmt] = {k: median_of(rs, f"{fmt}.{k}")
-                              for k in ("seconds", "peak_rss_mb", "peak_rss_growth_mb",
-                                        "rss_before_mb", "bytes", "download_seconds")}
-    result.baseline_median = {k: median_of(rs, f"baseline.{k}") for k in (
-        "select_rows_seconds", "select_csv_seconds", "peak_rss_mb")}
-    base_s = result.baseline_median["select_rows_seconds"]
-    for fmt in ("xlsx", "csv"):
-        result.ratio[f"{fmt}_over_select_rows"] = ratio(result.median[fmt]["seconds"], base_s)
-        result.ratio[f"{fmt}_over_engine_csv"] = ratio(
-            result.median[fmt]["seconds"], result.baseline_median["select_csv_seconds"])
-        result.ratio[f"{fmt}_rows_per_s"] = (
-            round(rows / result.median[fmt]["seconds"]) if result.median[fmt]["seconds"]
-            else None)
-    if rows >= 1_000_000:
-        result.targets = {
-            "xlsx_seconds": target(result.median["xlsx"]["seconds"], below=30),
-            "xlsx_peak_rss_mb": target(result.median["xlsx"]["peak_rss_mb"], below=300),
-        }
-        result.targets["met"] = all_met(result.targets)
-    else:
-        result.notes.append(f"{rows} rows: targets apply to 1,000,000 rows")
-    result.notes.append(
-        "embedded warehouse: the API process is also the chdb engine (rss_before_mb, "
-        "~350 MB idle, like the baseline process); peak_rss_growth_mb is what the export "
-        "itself adds (the query's sort buffers, the writer, the upload)")
-    if not all(r[f]["peak_reset"] for r in rs for f in ("xlsx", "csv")):
-        result.notes.append("clear_refs not writable: peak RSS is since the API started")
+    summarize(result, rows)
     result.extra["speed_probe_seconds"] = _speed_probe()
     return result
 
@@ -329,7 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         child_serve(args.port)
         return 0
     rows = args.rows or (20_000 if args.quick else 1_000_000)
-    result = bench_exports(rows, args.runs or (1 if args.quick else 3))
+    result = bench_exports(rows, args.runs or (1 if args.quick else 3), args.results_dir)
     result.params["quick"] = args.quick
     print(f"    wrote {result.write(args.results_dir)}", flush=True)
     print(json.dumps({"median": result.median, "baseline": result.baseline_median,
