@@ -25,6 +25,10 @@ Seller reports over the lakehouse (dbt marts in ClickHouse). Money is KGS, sent 
 strings (`"1499.00"`). Every error is `{"error": {"code": "...", "message": "..."}}` with a
 stable `code` — the same envelope and codes as the core API.
 
+Any report also exports as CSV or XLSX (`format=` on the report, `GET /analytics/export`,
+or an export job for large ranges: `POST /analytics/export`, then a time-limited download
+link).
+
 Reports need the core's access token (`Authorization: Bearer ...`, from the core API's
 `POST /auth/login`): a seller reads the shops of their merchants, admins and analysts
 every shop.

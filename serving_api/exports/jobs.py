@@ -296,9 +296,11 @@ class ExportJobs:
 
     @property
     def store(self) -> JobStore:
-        if self._store is None:
-            self._store = JobStore()
-        return self._store
+        # boto3's default session is not safe to make clients from in several threads
+        with self._lock:
+            if self._store is None:
+                self._store = JobStore()
+            return self._store
 
     # -- creating and reading ---------------------------------------------------------
 
