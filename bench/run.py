@@ -2,11 +2,11 @@
 
 Names: catalog_card, catalog_search, outbox_lag, pos_producer_throughput, pos_sale_to_stock,
 lake_landing_throughput, lake_marts_refresh, serving_report_latency, lake_freshness,
-events_intake, ranking_refresh, social_feeds, dashboard_paint (default: all). One throw-away
-database with the 100k-variant catalog serves every benchmark of the run
-(pos_producer_throughput, social_feeds, dashboard_paint and the lake ones need no catalog;
-each lake benchmark, social_feeds and dashboard_paint runs in a process of its own: one
-JVM, one chdb engine); each benchmark writes
+events_intake, ranking_refresh, social_feeds, dashboard_paint, exports (default: all). One
+throw-away database with the 100k-variant catalog serves every benchmark of the run
+(pos_producer_throughput, social_feeds, dashboard_paint, exports and the lake ones need no
+catalog; each lake benchmark, social_feeds, dashboard_paint and exports runs in a process of
+its own: one JVM, one chdb engine); each benchmark writes
 `bench/results/<name>.json` (see bench/results.py for the shape) and the run ends with a
 summary table. `--quick` is a smoke check (short runs); the figures worth quoting come
 from a full run. Performance targets are reported here, never asserted in tests.
@@ -33,12 +33,12 @@ from bench.results import RESULTS_DIR, Result, postgres_version
 NAMES = ("catalog_card", "catalog_search", "outbox_lag", "pos_producer_throughput",
          "pos_sale_to_stock", "lake_landing_throughput", "lake_marts_refresh",
          "serving_report_latency", "lake_freshness", "events_intake", "ranking_refresh",
-         "social_feeds", "dashboard_paint")
+         "social_feeds", "dashboard_paint", "exports")
 LAKE = {"lake_landing_throughput", "lake_marts_refresh", "serving_report_latency",
         "lake_freshness", "ranking_refresh"}
 # Each makes a database of its own (bench/social_feeds.py), in a process of its own.
 NO_CATALOG = {"pos_producer_throughput", "events_intake", "social_feeds",
-              "dashboard_paint"} | LAKE
+              "dashboard_paint", "exports"} | LAKE
 
 
 def _lake(names: list[str], args: argparse.Namespace) -> list[Result]:
@@ -96,6 +96,17 @@ def _dashboard(names: list[str], args: argparse.Namespace) -> list[Result]:
              *(["--runs", str(args.runs)] if args.runs else [])]
     return run_in_subprocess("bench.dashboard_paint", extra, ["dashboard_paint"],
                              args.results_dir)
+
+
+def _exports(names: list[str], args: argparse.Namespace) -> list[Result]:
+    """exports in its own process (its own warehouse, API process and MinIO prefix)."""
+    if "exports" not in names:
+        return []
+    print("==> exports", flush=True)
+    extra = [*(["--quick"] if args.quick else []),
+             *(["--runs", str(args.runs)] if args.runs else []),
+             *(["--rows", str(args.export_rows)] if args.export_rows else [])]
+    return run_in_subprocess("bench.exports", extra, ["exports"], args.results_dir)
 
 
 def _pos_params(args: argparse.Namespace) -> tuple[ProducerParams, SaleToStockParams]:
@@ -181,6 +192,12 @@ def _summary(results: list[Result]) -> str:
                         f" {ex['p99']:.0f}ms | following {fo['throughput']:.0f}/s p99"
                         f" {fo['p99']:.0f}ms")
             base = (f"SQL p99 {b['explore']['p99']:.0f} / {b['following']['p99']:.0f} ms")
+        elif r.name == "exports" and m:
+            x, c = m["xlsx"], m["csv"]
+            measured = (f"{r.params['rows']} rows: xlsx {x['seconds']}s {x['peak_rss_mb']}MB"
+                        f" | csv {c['seconds']}s {c['peak_rss_mb']}MB")
+            base = (f"SELECT rows {b['select_rows_seconds']}s"
+                    f" (xlsx x{r.ratio.get('xlsx_over_select_rows')})")
         elif r.name == "pos_sale_to_stock" and m:
             measured = (f"@{r.params['rate']:.0f}/s: API p50 {m['p50_ms']:.0f} p99"
                         f" {m['p99_ms']:.0f} max {m['max_ms']:.0f} ms")
@@ -227,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="posts and score rows under social_feeds (1M; quick 20k)")
     parser.add_argument("--feeds-rate", type=float, default=500.0,
                         help="requests per second in social_feeds")
+    parser.add_argument("--export-rows", type=int, default=None,
+                        help="rows of the exported report under exports (1M; quick 20k)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
     unknown = sorted(set(args.names) - set(NAMES))
@@ -273,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         results += _lake(names, args)
         results += _social(names, args)
         results += _dashboard(names, args)
+        results += _exports(names, args)
         pg = postgres_version(dsn)
     for r in results:
         r.machine["postgres"] = pg

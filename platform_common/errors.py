@@ -198,7 +198,6 @@ class ErrorCode(StrEnum):
     SQL_BUSY = "SQL_BUSY"
     # exports (/analytics/export, format=csv|xlsx)
     UNKNOWN_REPORT = "UNKNOWN_REPORT"
-    INVALID_FORMAT = "INVALID_FORMAT"
     EXPORT_TOO_LARGE = "EXPORT_TOO_LARGE"
     EXPORT_JOB_REQUIRED = "EXPORT_JOB_REQUIRED"
     EXPORT_NOT_FOUND = "EXPORT_NOT_FOUND"

@@ -36,23 +36,6 @@ def not_ready(report: Report) -> ServiceUnavailableError:
                                    f"the {report.name} report is being built; retry shortly")
 
 
-def parse_format(text: str) -> ExportFormat:
-    try:
-        return ExportFormat(text.lower())
-    except ValueError:
-        raise ValidationError(ErrorCode.INVALID_FORMAT,
-                              "format must be csv or xlsx") from None
-
-
-def parse_dialect(text: str) -> CsvDialect:
-    try:
-        return CsvDialect(text.lower())
-    except ValueError:
-        raise ValidationError(ErrorCode.INVALID_FORMAT,
-                              "dialect must be excel (';', decimal comma, for Excel) or "
-                              "rfc4180 (',', decimal point, for programs)") from None
-
-
 def count_for_export(db: Any, report: Report, query: ReportQuery, *, streamed: bool) -> int:
     """The rows the export will hold (422 EXPORT_TOO_LARGE / EXPORT_JOB_REQUIRED beyond
     the caps); ReportNotReady before the report's marts exist."""

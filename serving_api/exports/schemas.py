@@ -8,6 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from serving_api.exports.writers import CsvDialect, ExportFormat
+
 
 class ExportCreate(BaseModel):
     """What to export: any declared report, one shop, a range of local days."""
@@ -16,8 +18,8 @@ class ExportCreate(BaseModel):
     shop_id: UUID
     date_from: dt.date = Field(alias="from", description="First day (Asia/Bishkek)")
     date_to: dt.date = Field(alias="to", description="Last day, inclusive")
-    format: str = Field(default="xlsx", max_length=16, description="xlsx or csv")
-    dialect: str = Field(default="excel", max_length=16, description=(
+    format: ExportFormat = Field(default=ExportFormat.xlsx, description="xlsx or csv")
+    dialect: CsvDialect = Field(default=CsvDialect.excel, description=(
         "CSV only: excel (';', decimal comma, UTF-8 BOM, Russian titles) or rfc4180 "
         "(',', decimal point, column names)"))
     surface: str | None = Field(default=None, max_length=32)

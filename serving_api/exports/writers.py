@@ -17,6 +17,8 @@ CSV, two dialects (`CsvDialect`):
 - `rfc4180`: for programs: `,`, CRLF, UTF-8 without BOM, the column *names* as the
   header, values exactly as the JSON sends them (`1499.00`, ISO dates).
 
+`decimal` columns (plain 2-place numbers) are written like money, without the currency.
+
 XLSX (`write_xlsx`): xlsxwriter with `constant_memory` (each row is flushed to a temp file
 as soon as the next begins; memory stays flat whatever the row count). One header row of
 Russian titles (bold, frozen, with an autofilter), the rows, then a bold "Итого" row with
@@ -49,7 +51,7 @@ import xlsxwriter
 from infra.settings import get_settings
 from platform_common.money import format_money
 from serving_api.reports import model
-from serving_api.reports.model import NUMERIC_KINDS, Column, Report
+from serving_api.reports.model import DECIMAL_KINDS, NUMERIC_KINDS, Column, Report
 
 
 class ExportFormat(StrEnum):
@@ -120,7 +122,7 @@ def _local(value: dt.datetime) -> dt.datetime:
 
 def _csv_cell(column: Column, dialect: CsvDialect) -> Callable[[Any], str]:
     excel = dialect is CsvDialect.excel
-    if column.kind in ("money", "percent"):
+    if column.kind in DECIMAL_KINDS:
         if excel:
             return lambda v: format_money(v).replace(".", ",")
         return format_money
@@ -178,10 +180,10 @@ def write_csv(path: Path, report: Report, rows: Iterable[dict[str, Any]],
 # --- XLSX ---------------------------------------------------------------------------------
 
 
-_NUM_FORMATS = {"money": "#,##0.00", "percent": "0.00", "count": "#,##0",
-                "date": "dd.mm.yyyy", "datetime": "dd.mm.yyyy hh:mm:ss"}
-_WIDTHS = {"money": 16, "percent": 10, "count": 12, "date": 12, "datetime": 20, "id": 38,
-           "text": 32}
+_NUM_FORMATS = {"money": "#,##0.00", "percent": "0.00", "decimal": "#,##0.00",
+                "count": "#,##0", "date": "dd.mm.yyyy", "datetime": "dd.mm.yyyy hh:mm:ss"}
+_WIDTHS = {"money": 16, "percent": 10, "decimal": 14, "count": 12, "date": 12,
+           "datetime": 20, "id": 38, "text": 32}
 
 
 def sheet_title(report: Report, number: int) -> str:
@@ -256,7 +258,7 @@ def write_xlsx(path: Path, report: Report, rows: Iterable[dict[str, Any]], tally
 
 def _xlsx_cell(column: Column, fmt: Any) -> Callable[[Any, int, int, Any], None]:
     kind = column.kind
-    if kind in ("money", "percent"):
+    if kind in DECIMAL_KINDS:
         return lambda s, r, c, v: s.write_number(r, c, float(v), fmt)
     if kind == "count":
         return lambda s, r, c, v: s.write_number(r, c, v, fmt)

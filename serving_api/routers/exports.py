@@ -8,9 +8,10 @@
 - `GET /analytics/export/download/{token}`: the file (the link is the credential, so a
   browser can follow it; 403 EXPORT_LINK_INVALID / EXPORT_LINK_EXPIRED).
 
-The checks, in order: the caller (401/403), the shop (404 SHOP_NOT_FOUND, the same answer
-for another seller's shop as for none), the report (422 UNKNOWN_REPORT), the format (422
-INVALID_FORMAT), the dates (422 INVALID_DATE_RANGE: inverted, outside 2000–2100, more than
+The checks, in order: malformed input (422 INVALID_REQUEST: a format other than csv/xlsx,
+a dialect other than excel/rfc4180, a bad date or id), the caller (401/403), the shop (404
+SHOP_NOT_FOUND, the same answer for another seller's shop as for none), the report (422
+UNKNOWN_REPORT), the dates (422 INVALID_DATE_RANGE: inverted, outside 2000–2100, more than
 366 days), surface and sort (422), 503 REPORT_NOT_READY before the first build, then the
 size (422 EXPORT_TOO_LARGE above `EXPORT_MAX_ROWS`). A job of another caller is 404
 EXPORT_NOT_FOUND like a job that does not exist. See `serving_api.exports`.
@@ -42,6 +43,7 @@ from serving_api.exports.jobs import (
     unavailable,
 )
 from serving_api.exports.schemas import ExportCreate, ExportJob
+from serving_api.exports.writers import CsvDialect, ExportFormat
 from serving_api.reports.catalog import REPORTS
 from serving_api.reports.model import Report, ReportNotReady
 from serving_api.routers.reports import parse_sort, validate_query
@@ -78,18 +80,17 @@ async def export_file(
     shop_id: UUID,
     date_from: Annotated[dt.date, Query(alias="from", description="First day (Asia/Bishkek)")],
     date_to: Annotated[dt.date, Query(alias="to", description="Last day, inclusive")],
-    format: Annotated[str, Query(max_length=16, description="xlsx or csv")] = "xlsx",
-    dialect: Annotated[str, Query(max_length=16, description=(
-        "CSV: excel (';', decimal comma, BOM, ru titles) or rfc4180"))] = "excel",
+    format: Annotated[ExportFormat, Query(description="xlsx or csv")] = ExportFormat.xlsx,
+    dialect: Annotated[CsvDialect, Query(description=(
+        "CSV: excel (';', decimal comma, BOM, ru titles) or rfc4180"))] = CsvDialect.excel,
     surface: Annotated[str | None, Query(max_length=32)] = None,
     sort: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
     reader.require_shop(shop_id)
     found = find_report(report)
-    fmt, csv_dialect = respond.parse_format(format), respond.parse_dialect(dialect)
     query = validate_query(found, shop_id, date_from, date_to, surface)
     order = parse_sort(found, sort)
-    return await respond.export_response(db, found, query, order, fmt, csv_dialect)
+    return await respond.export_response(db, found, query, order, format, dialect)
 
 
 @router.post(
@@ -104,7 +105,6 @@ async def create_export(body: ExportCreate, request: Request, reader: ReportRead
                         db: Warehouse) -> Any:
     reader.require_shop(body.shop_id)
     report = find_report(body.report)
-    fmt, dialect = respond.parse_format(body.format), respond.parse_dialect(body.dialect)
     query = validate_query(report, body.shop_id, body.date_from, body.date_to, body.surface)
     order = parse_sort(report, body.sort)
     try:
@@ -116,7 +116,7 @@ async def create_export(body: ExportCreate, request: Request, reader: ReportRead
                         date_from=body.date_from.isoformat(),
                         date_to=body.date_to.isoformat(), surface=body.surface,
                         sort=("-" if order.descending else "") + order.column,
-                        format=fmt.value, dialect=dialect.value)
+                        format=body.format.value, dialect=body.dialect.value)
     manifest = await run_in_threadpool(jobs_of(request).submit, job, reader, rows)
     out = job_view(request, manifest)
     return JSONResponse(out.model_dump(mode="json", by_alias=True), status_code=202,

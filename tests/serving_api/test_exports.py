@@ -29,8 +29,9 @@ from infra.settings import get_settings
 from serving_api.exports import writers
 from serving_api.exports.jobs import ExportJobs, JobStore, link_token, this_process
 from serving_api.reports.catalog import REPORTS
-from serving_api.reports.model import Column, Ratio, Report
+from serving_api.reports.model import DECIMAL_KINDS, Column, Ratio, Report
 from tests.serving_api.conftest import World
+from tests.serving_api.test_reports import w  # noqa: F401  (every report's marts, with rows)
 from tests.serving_api.test_tenancy import expired_token, tampered_token
 
 pytestmark = pytest.mark.integration
@@ -157,7 +158,7 @@ def as_json(kind: str, cell: Any, source: str) -> Any:
     if source == "xlsx":
         if cell is None or cell == "":
             return None
-        if kind in ("money", "percent"):
+        if kind in DECIMAL_KINDS:
             assert isinstance(cell, float | int)
             return f"{Decimal(repr(float(cell))).quantize(CENT):f}"
         if kind == "count":
@@ -173,7 +174,7 @@ def as_json(kind: str, cell: Any, source: str) -> Any:
     if cell == "":
         return None
     excel = source == "excel"
-    if kind in ("money", "percent"):
+    if kind in DECIMAL_KINDS:
         return f"{Decimal(cell.replace(',', '.') if excel else cell):f}"
     if kind == "count":
         return int(cell)
@@ -263,7 +264,9 @@ def export_all(w: World, report: str, shop: UUID) -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize("name", sorted(REPORTS))
-def test_every_declared_report_agrees_in_json_csv_and_xlsx(probe: World, name: str) -> None:
+def test_every_declared_report_agrees_in_json_csv_and_xlsx(w: World, probe: World, name: str
+                                                           ) -> None:
+    """With the marts tests/serving_api/test_reports.py fills (shop A has rows in each)."""
     report = REPORTS[name]
     r = probe.serving.get(f"/analytics/shops/{probe.shop_a}/{name}",
                           headers=probe.seller_a.headers, params=RANGE)
@@ -611,9 +614,9 @@ def test_bad_exports_get_clear_codes(probe: World, monkeypatch: pytest.MonkeyPat
                                 w.admin.headers, 422, "UNKNOWN_REPORT"),
         "unknown report": (base | {"report": "nope"}, w.seller_a.headers, 422,
                            "UNKNOWN_REPORT"),
-        "bad format": (base | {"format": "pdf"}, w.seller_a.headers, 422, "INVALID_FORMAT"),
+        "bad format": (base | {"format": "pdf"}, w.seller_a.headers, 422, "INVALID_REQUEST"),
         "bad dialect": (base | {"format": "csv", "dialect": "tsv"}, w.seller_a.headers, 422,
-                        "INVALID_FORMAT"),
+                        "INVALID_REQUEST"),
         "inverted": (base | {"from": "2024-05-03", "to": "2024-05-01"}, w.seller_a.headers,
                      422, "INVALID_DATE_RANGE"),
         "huge range": (base | {"from": "2000-01-01", "to": "2100-12-31"}, w.seller_a.headers,
