@@ -131,11 +131,11 @@ def probe(world: World) -> World:
 # --- reading the three formats back ---------------------------------------------------
 
 
-def json_report(w: World, report: str, shop: UUID, **params: Any) -> dict[str, Any]:
+def json_report(wd: World, report: str, shop: UUID, **params: Any) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     page = 1
     while True:
-        r = w.serving.get(f"/analytics/shops/{shop}/{report}", headers=w.seller_a.headers,
+        r = wd.serving.get(f"/analytics/shops/{shop}/{report}", headers=wd.seller_a.headers,
                           params=RANGE | params | {"page": page, "page_size": 500})
         assert r.status_code == 200, r.text
         body = r.json()
@@ -245,12 +245,12 @@ def assert_agree(report: Report, body: dict[str, Any], files: dict[str, bytes]) 
                     source, c.name, cell, want[c.name])
 
 
-def export_all(w: World, report: str, shop: UUID) -> dict[str, bytes]:
+def export_all(wd: World, report: str, shop: UUID) -> dict[str, bytes]:
     out = {}
     for source, params in (("excel", {"format": "csv"}),
                            ("rfc4180", {"format": "csv", "dialect": "rfc4180"}),
                            ("xlsx", {"format": "xlsx"})):
-        r = w.serving.get("/analytics/export", headers=w.seller_a.headers,
+        r = wd.serving.get("/analytics/export", headers=wd.seller_a.headers,
                           params=RANGE | params | {"report": report, "shop_id": str(shop)})
         assert r.status_code == 200, r.text
         assert r.headers["content-type"] == writers.MEDIA_TYPES[
@@ -263,9 +263,9 @@ def export_all(w: World, report: str, shop: UUID) -> dict[str, bytes]:
 # --- agreement ------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("w")
 @pytest.mark.parametrize("name", sorted(REPORTS))
-def test_every_declared_report_agrees_in_json_csv_and_xlsx(w: World, probe: World, name: str
-                                                           ) -> None:
+def test_every_declared_report_agrees_in_json_csv_and_xlsx(probe: World, name: str) -> None:
     """With the marts tests/serving_api/test_reports.py fills (shop A has rows in each)."""
     report = REPORTS[name]
     r = probe.serving.get(f"/analytics/shops/{probe.shop_a}/{name}",
@@ -398,12 +398,12 @@ def test_writers_use_constant_memory(tmp_path: Path, fmt: str) -> None:
 # --- jobs -----------------------------------------------------------------------------
 
 
-def wait_done(w: World, url: str, headers: dict[str, str], timeout: float = 30.0
+def wait_done(wd: World, url: str, headers: dict[str, str], timeout: float = 30.0
               ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     seen: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        r = w.serving.get(url, headers=headers)
+        r = wd.serving.get(url, headers=headers)
         assert r.status_code == 200, r.text
         seen.append(r.json())
         if r.json()["status"] in ("done", "failed"):
@@ -412,20 +412,20 @@ def wait_done(w: World, url: str, headers: dict[str, str], timeout: float = 30.0
     raise AssertionError(f"export not finished: {seen[-1]}")
 
 
-def start_job(w: World, headers: dict[str, str], **fields: Any) -> Any:
-    body = {"report": "sales", "shop_id": str(w.shop_a), **RANGE} | fields
-    return w.serving.post("/analytics/export", headers=headers, json=body)
+def start_job(wd: World, headers: dict[str, str], **fields: Any) -> Any:
+    body = {"report": "sales", "shop_id": str(wd.shop_a), **RANGE} | fields
+    return wd.serving.post("/analytics/export", headers=headers, json=body)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_an_export_job_writes_the_file_to_minio_and_links_it(probe: World, fmt: str) -> None:
-    w = probe
-    r = start_job(w, w.seller_a.headers, report=PROBE.name, format=fmt)
+    wd = probe
+    r = start_job(wd, wd.seller_a.headers, report=PROBE.name, format=fmt)
     assert r.status_code == 202, r.text
     job = r.json()
     assert job["status"] in ("queued", "running", "done") and job["rows_total"] == len(NAMES)
     assert r.headers["location"].endswith(f"/analytics/export/{job['id']}")
-    done, seen = wait_done(w, r.headers["location"], w.seller_a.headers)
+    done, seen = wait_done(wd, r.headers["location"], wd.seller_a.headers)
     assert done["status"] == "done", done
     assert done["rows_written"] == done["rows_total"] == len(NAMES) and done["progress"] == 1.0
     assert all(0 <= s["rows_written"] <= s["rows_total"] for s in seen)
@@ -433,7 +433,7 @@ def test_an_export_job_writes_the_file_to_minio_and_links_it(probe: World, fmt: 
     ttl = get_settings().export_link_ttl_seconds
     assert abs((expires - dt.datetime.now(dt.UTC)).total_seconds() - ttl) < 30
     # the link needs no other credential, and gives the bytes MinIO holds
-    got = w.serving.get(done["download_url"])
+    got = wd.serving.get(done["download_url"])
     assert got.status_code == 200, got.text
     assert got.headers["content-type"] == done["content_type"]
     assert int(got.headers["content-length"]) == done["bytes"] == len(got.content)
@@ -444,13 +444,13 @@ def test_an_export_job_writes_the_file_to_minio_and_links_it(probe: World, fmt: 
     assert held == got.content
     assert store.running_ids().count(done["id"]) == 0
     # and it is the streamed export's content
-    streamed = w.serving.get("/analytics/export", headers=w.seller_a.headers, params=RANGE | {
-        "report": PROBE.name, "shop_id": str(w.shop_a), "format": fmt})
+    streamed = wd.serving.get("/analytics/export", headers=wd.seller_a.headers, params=RANGE | {
+        "report": PROBE.name, "shop_id": str(wd.shop_a), "format": fmt})
     if fmt == "csv":
         assert streamed.content == got.content
     else:
         assert read_xlsx(streamed.content) == read_xlsx(got.content)
-    assert_agree(PROBE, json_report(w, PROBE.name, w.shop_a),
+    assert_agree(PROBE, json_report(wd, PROBE.name, wd.shop_a),
                  {"excel" if fmt == "csv" else "xlsx": got.content})
 
 
@@ -463,9 +463,9 @@ def test_the_link_ttl_is_a_setting(probe: World, monkeypatch: pytest.MonkeyPatch
 
 
 def test_bad_links_are_refused_with_stable_codes(probe: World) -> None:
-    w = probe
-    r = start_job(w, w.seller_a.headers, format="csv")
-    done, _ = wait_done(w, r.headers["location"], w.seller_a.headers)
+    wd = probe
+    r = start_job(wd, wd.seller_a.headers, format="csv")
+    done, _ = wait_done(wd, r.headers["location"], wd.seller_a.headers)
     token = done["download_url"].rsplit("/", 1)[1]
     header, payload, signature = token.split(".")
     stale, _ = link_token(done["id"], now=dt.datetime.now(dt.UTC) - dt.timedelta(hours=2),
@@ -476,35 +476,35 @@ def test_bad_links_are_refused_with_stable_codes(probe: World) -> None:
                              "EXPORT_LINK_INVALID"),
         "tampered signature": (f"{header}.{payload}.{signature[::-1]}", 403,
                                "EXPORT_LINK_INVALID"),
-        "an access token": (w.seller_a.access_token, 403, "EXPORT_LINK_INVALID"),
+        "an access token": (wd.seller_a.access_token, 403, "EXPORT_LINK_INVALID"),
         "garbage": ("not-a-link", 403, "EXPORT_LINK_INVALID"),
         "huge": ("a" * 5000, 403, "EXPORT_LINK_INVALID"),
         "no such job": (link_token(str(uuid.uuid4()))[0], 404, "EXPORT_NOT_FOUND"),
     }
     for case, (bad, status, code) in cases.items():
-        r = w.serving.get(f"/analytics/export/download/{bad}")
+        r = wd.serving.get(f"/analytics/export/download/{bad}")
         assert (r.status_code, r.json()["error"]["code"]) == (status, code), (case, r.text)
-    assert w.serving.get(done["download_url"]).status_code == 200
+    assert wd.serving.get(done["download_url"]).status_code == 200
 
 
 def test_another_seller_cannot_see_or_start_an_export_of_a_shop_not_theirs(probe: World
                                                                           ) -> None:
-    w = probe
-    r = start_job(w, w.seller_a.headers, format="csv")
+    wd = probe
+    r = start_job(wd, wd.seller_a.headers, format="csv")
     job_id = r.json()["id"]
-    wait_done(w, r.headers["location"], w.seller_a.headers)
-    other = w.serving.get(f"/analytics/export/{job_id}", headers=w.seller_b.headers)
-    missing = w.serving.get(f"/analytics/export/{uuid.uuid4()}", headers=w.seller_b.headers)
+    wait_done(wd, r.headers["location"], wd.seller_a.headers)
+    other = wd.serving.get(f"/analytics/export/{job_id}", headers=wd.seller_b.headers)
+    missing = wd.serving.get(f"/analytics/export/{uuid.uuid4()}", headers=wd.seller_b.headers)
     assert other.status_code == missing.status_code == 404
     assert other.json()["error"] == {"code": "EXPORT_NOT_FOUND",
                                      "message": f"export {job_id} does not exist"}
     assert missing.json()["error"]["code"] == "EXPORT_NOT_FOUND"
-    assert w.serving.get(f"/analytics/export/{job_id}", headers=w.admin.headers
+    assert wd.serving.get(f"/analytics/export/{job_id}", headers=wd.admin.headers
                          ).status_code == 200
-    r = start_job(w, w.seller_b.headers, format="csv")
+    r = start_job(wd, wd.seller_b.headers, format="csv")
     assert (r.status_code, r.json()["error"]["code"]) == (404, "SHOP_NOT_FOUND")
-    r = w.serving.get("/analytics/export", headers=w.seller_b.headers, params=RANGE | {
-        "report": "sales", "shop_id": str(w.shop_a)})
+    r = wd.serving.get("/analytics/export", headers=wd.seller_b.headers, params=RANGE | {
+        "report": "sales", "shop_id": str(wd.shop_a)})
     assert (r.status_code, r.json()["error"]["code"]) == (404, "SHOP_NOT_FOUND")
 
 
@@ -514,7 +514,7 @@ def _dead_pid() -> int:
     return proc.pid
 
 
-def _left_running(w: World, worker: dict[str, Any]) -> str:
+def _left_running(wd: World, worker: dict[str, Any]) -> str:
     """A manifest as a process that died mid-export leaves it: running, its marker set."""
     store = JobStore()
     store.ensure_bucket()
@@ -523,10 +523,10 @@ def _left_running(w: World, worker: dict[str, Any]) -> str:
     store.mark_running(job_id)
     store.put_manifest({
         "id": job_id, "status": "running", "request": {
-            "report": "sales", "shop_id": str(w.shop_a), "date_from": RANGE["from"],
+            "report": "sales", "shop_id": str(wd.shop_a), "date_from": RANGE["from"],
             "date_to": RANGE["to"], "surface": None, "sort": "date", "format": "xlsx",
             "dialect": "excel"},
-        "created_by": str(w.seller_a.id), "created_role": "seller", "created_at": stamp,
+        "created_by": str(wd.seller_a.id), "created_role": "seller", "created_at": stamp,
         "updated_at": stamp, "started_at": stamp, "finished_at": None, "rows_total": 2,
         "rows_written": 1, "file_name": "sales.xlsx", "content_type": "x",
         "object_key": None, "bytes": None, "worker": worker, "error": None})
@@ -539,17 +539,17 @@ def test_a_job_of_a_dead_process_is_failed_when_the_api_restarts(probe: World,
 
     from serving_api.main import create_app
 
-    w = probe
+    wd = probe
     host = this_process()["host"]
-    dead = _left_running(w, {"host": host, "pid": _dead_pid(), "pid_start": "1",
+    dead = _left_running(wd, {"host": host, "pid": _dead_pid(), "pid_start": "1",
                              "instance": "gone"})
-    far = _left_running(w, {"host": "another-host", "pid": 1, "pid_start": "1",
+    far = _left_running(wd, {"host": "another-host", "pid": 1, "pid_start": "1",
                             "instance": "far"})  # heartbeat fresh: still its own
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
         from serving_api.exports.jobs import _pid_start
 
-        alive = _left_running(w, {"host": host, "pid": sleeper.pid,
+        alive = _left_running(wd, {"host": host, "pid": sleeper.pid,
                                   "pid_start": _pid_start(sleeper.pid), "instance": "other"})
         store = JobStore()
         with TestClient(create_app(core_dsn)) as again:  # the API starts again
@@ -561,7 +561,7 @@ def test_a_job_of_a_dead_process_is_failed_when_the_api_restarts(probe: World,
                 time.sleep(0.1)
             assert m is not None and m["status"] == "failed"  # by the start-up scan
             assert dead not in store.running_ids()
-            r = again.get(f"/analytics/export/{dead}", headers=w.seller_a.headers)
+            r = again.get(f"/analytics/export/{dead}", headers=wd.seller_a.headers)
             assert r.status_code == 200
             job = r.json()
             assert job["status"] == "failed" and job["download_url"] is None
@@ -571,12 +571,12 @@ def test_a_job_of_a_dead_process_is_failed_when_the_api_restarts(probe: World,
             r = again.get(f"/analytics/export/download/{link}")
             assert (r.status_code, r.json()["error"]["code"]) == (404, "EXPORT_NOT_FOUND")
             for live in (alive, far):
-                r = again.get(f"/analytics/export/{live}", headers=w.seller_a.headers)
+                r = again.get(f"/analytics/export/{live}", headers=wd.seller_a.headers)
                 assert r.json()["status"] == "running", r.json()
     finally:
         sleeper.kill()
         sleeper.wait()
-    r = w.serving.get(f"/analytics/export/{alive}", headers=w.seller_a.headers)
+    r = wd.serving.get(f"/analytics/export/{alive}", headers=wd.seller_a.headers)
     assert r.json()["status"] == "failed"  # its process has gone now
 
 
@@ -604,48 +604,48 @@ def test_a_job_running_when_the_api_stops_ends_failed(probe: World) -> None:
 
 
 def test_bad_exports_get_clear_codes(probe: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    w = probe
-    a = str(w.shop_a)
+    wd = probe
+    a = str(wd.shop_a)
     base = RANGE | {"report": "sales", "shop_id": a}
     cases: dict[str, tuple[dict[str, Any], dict[str, str], int, str]] = {
-        "unknown shop": (base | {"shop_id": str(UNKNOWN)}, w.seller_a.headers, 404,
+        "unknown shop": (base | {"shop_id": str(UNKNOWN)}, wd.seller_a.headers, 404,
                          "SHOP_NOT_FOUND"),
         "unknown shop, admin": (base | {"shop_id": str(UNKNOWN), "report": "nope"},
-                                w.admin.headers, 422, "UNKNOWN_REPORT"),
-        "unknown report": (base | {"report": "nope"}, w.seller_a.headers, 422,
+                                wd.admin.headers, 422, "UNKNOWN_REPORT"),
+        "unknown report": (base | {"report": "nope"}, wd.seller_a.headers, 422,
                            "UNKNOWN_REPORT"),
-        "bad format": (base | {"format": "pdf"}, w.seller_a.headers, 422, "INVALID_REQUEST"),
-        "bad dialect": (base | {"format": "csv", "dialect": "tsv"}, w.seller_a.headers, 422,
+        "bad format": (base | {"format": "pdf"}, wd.seller_a.headers, 422, "INVALID_REQUEST"),
+        "bad dialect": (base | {"format": "csv", "dialect": "tsv"}, wd.seller_a.headers, 422,
                         "INVALID_REQUEST"),
-        "inverted": (base | {"from": "2024-05-03", "to": "2024-05-01"}, w.seller_a.headers,
+        "inverted": (base | {"from": "2024-05-03", "to": "2024-05-01"}, wd.seller_a.headers,
                      422, "INVALID_DATE_RANGE"),
-        "huge range": (base | {"from": "2000-01-01", "to": "2100-12-31"}, w.seller_a.headers,
+        "huge range": (base | {"from": "2000-01-01", "to": "2100-12-31"}, wd.seller_a.headers,
                        422, "INVALID_DATE_RANGE"),
-        "far past": (base | {"from": "1900-01-01", "to": "1900-01-02"}, w.seller_a.headers,
+        "far past": (base | {"from": "1900-01-01", "to": "1900-01-02"}, wd.seller_a.headers,
                      422, "INVALID_DATE_RANGE"),
-        "bad sort": (base | {"sort": "password"}, w.seller_a.headers, 422, "INVALID_SORT"),
-        "bad surface": (base | {"surface": "moon"}, w.seller_a.headers, 422,
+        "bad sort": (base | {"sort": "password"}, wd.seller_a.headers, 422, "INVALID_SORT"),
+        "bad surface": (base | {"surface": "moon"}, wd.seller_a.headers, 422,
                         "INVALID_SURFACE"),
-        "50 million rows": (base | {"report": HUGE.name}, w.admin.headers, 422,
+        "50 million rows": (base | {"report": HUGE.name}, wd.admin.headers, 422,
                             "EXPORT_TOO_LARGE"),
-        "malformed shop": (base | {"shop_id": "x"}, w.seller_a.headers, 422,
+        "malformed shop": (base | {"shop_id": "x"}, wd.seller_a.headers, 422,
                            "INVALID_REQUEST"),
         "no token": (base, {}, 401, "UNAUTHORIZED"),
-        "expired token": (base, {"Authorization": f"Bearer {expired_token(w)}"}, 401,
+        "expired token": (base, {"Authorization": f"Bearer {expired_token(wd)}"}, 401,
                           "TOKEN_EXPIRED"),
-        "tampered token": (base, {"Authorization": f"Bearer {tampered_token(w)}"}, 401,
+        "tampered token": (base, {"Authorization": f"Bearer {tampered_token(wd)}"}, 401,
                            "UNAUTHORIZED"),
-        "buyer": (base, w.buyer.headers, 403, "FORBIDDEN"),
+        "buyer": (base, wd.buyer.headers, 403, "FORBIDDEN"),
     }
     store = JobStore()
     before = len(store.running_ids())
     for case, (params, headers, status, code) in cases.items():
         for method in ("GET", "POST"):
             if method == "GET":
-                r = w.serving.get("/analytics/export", headers=headers, params=params)
+                r = wd.serving.get("/analytics/export", headers=headers, params=params)
             else:
                 body = {k: v for k, v in params.items()}
-                r = w.serving.post("/analytics/export", headers=headers, json=body)
+                r = wd.serving.post("/analytics/export", headers=headers, json=body)
             assert (r.status_code, r.json()["error"]["code"]) == (status, code), (
                 case, method, r.text)
     assert len(store.running_ids()) == before  # no job was started
@@ -653,22 +653,22 @@ def test_bad_exports_get_clear_codes(probe: World, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(get_settings(), "export_stream_max_rows", 1)
     for url, params in (("/analytics/export", base),
                         (f"/analytics/shops/{a}/sales", RANGE | {"format": "xlsx"})):
-        r = w.serving.get(url, headers=w.seller_a.headers, params=params)
+        r = wd.serving.get(url, headers=wd.seller_a.headers, params=params)
         assert (r.status_code, r.json()["error"]["code"]) == (422, "EXPORT_JOB_REQUIRED")
-    assert start_job(w, w.seller_a.headers).status_code == 202
+    assert start_job(wd, wd.seller_a.headers).status_code == 202
     # a job's cap
     monkeypatch.setattr(get_settings(), "export_max_rows", 1)
-    r = start_job(w, w.seller_a.headers)
+    r = start_job(wd, wd.seller_a.headers)
     assert (r.status_code, r.json()["error"]["code"]) == (422, "EXPORT_TOO_LARGE")
     for bad in ("not-a-uuid", "1" * 5000):
-        r = w.serving.get(f"/analytics/export/{bad}", headers=w.seller_a.headers)
+        r = wd.serving.get(f"/analytics/export/{bad}", headers=wd.seller_a.headers)
         assert r.status_code == 422 and r.json()["error"]["code"] == "INVALID_REQUEST"
-    r = w.serving.get(f"/analytics/export/{uuid.uuid4()}", headers=w.seller_a.headers)
+    r = wd.serving.get(f"/analytics/export/{uuid.uuid4()}", headers=wd.seller_a.headers)
     assert (r.status_code, r.json()["error"]["code"]) == (404, "EXPORT_NOT_FOUND")
-    r = w.serving.get(f"/analytics/export/{uuid.uuid4()}",
-                      headers={"Authorization": f"Bearer {expired_token(w)}"})
+    r = wd.serving.get(f"/analytics/export/{uuid.uuid4()}",
+                      headers={"Authorization": f"Bearer {expired_token(wd)}"})
     assert (r.status_code, r.json()["error"]["code"]) == (401, "TOKEN_EXPIRED")
-    r = w.serving.post("/analytics/export", headers=w.seller_a.headers,
+    r = wd.serving.post("/analytics/export", headers=wd.seller_a.headers,
                        json={"report": "sales", "shop_id": a, **RANGE, "extra": 1})
     assert (r.status_code, r.json()["error"]["code"]) == (422, "INVALID_REQUEST")
 
@@ -703,3 +703,18 @@ def test_no_temporary_files_are_left_behind(probe: World) -> None:
     after = {p.name for p in Path(tempfile.gettempdir()).glob("export-*")}
     assert after <= before | set(), after - before
     assert os.path.isdir(tempfile.gettempdir())
+
+
+def test_the_export_route_declares_its_formats_for_the_dashboard() -> None:
+    """serving_api/routers/dashboard.py offers the formats it reads from the `format`
+    parameter's enum of `GET /analytics/export` (and its query parameters)."""
+    from fastapi.routing import APIRoute
+
+    from serving_api.routers.exports import router
+
+    [route] = [r for r in router.routes if isinstance(r, APIRoute)
+               and r.path == "/analytics/export" and "GET" in (r.methods or set())]
+    params = {p.alias or p.name: p for p in route.dependant.query_params}
+    assert {"report", "shop_id", "from", "to", "format", "dialect"} <= set(params)
+    members = params["format"].field_info.annotation.__members__
+    assert sorted(str(m.value) for m in members.values()) == ["csv", "xlsx"]
