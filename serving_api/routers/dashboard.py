@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -148,10 +149,22 @@ async def dashboard_config(request: Request) -> DashboardConfig:
                            today=dt.datetime.now(ZoneInfo(s.timezone)).date())
 
 
+def _api_routes(routes: Any) -> Iterator[APIRoute]:
+    """Every APIRoute, also inside included routers (FastAPI 0.165 keeps an included
+    router as one `_IncludedRouter` entry of `app.routes`, its routes under
+    `original_router`)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _api_routes(inner.routes)
+
+
 def _export(request: Request) -> ConfigExport | None:
     """The export route as the app declares it (added by the exports work, if present)."""
-    for route in request.app.routes:
-        if isinstance(route, APIRoute) and route.path == EXPORT_PATH and \
+    for route in _api_routes(request.app.routes):
+        if route.path == EXPORT_PATH and \
                 "GET" in (route.methods or set()):
             params = [p.alias or p.name for p in route.dependant.query_params]
             formats = ["csv"]

@@ -718,3 +718,12 @@ def test_the_export_route_declares_its_formats_for_the_dashboard() -> None:
     assert {"report", "shop_id", "from", "to", "format", "dialect"} <= set(params)
     members = params["format"].field_info.annotation.__members__
     assert sorted(str(m.value) for m in members.values()) == ["csv", "xlsx"]
+
+
+def test_the_dashboard_offers_both_formats(probe: World) -> None:
+    r = probe.serving.get("/dashboard/config")
+    assert r.status_code == 200, r.text
+    export = r.json()["export"]
+    assert export is not None and export["path"] == "/analytics/export"
+    assert sorted(export["formats"]) == ["csv", "xlsx"]
+    assert {"report", "shop_id", "from", "to", "format"} <= set(export["params"])
