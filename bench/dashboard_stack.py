@@ -6,9 +6,16 @@
   confirmation and the merchant). The confirmation uses the code of the *previous* 30 s
   step, so the code an authenticator shows now is still unused: the browser signs in at
   once (the core refuses a code twice).
-* `write_marts()` — hand-written marts in an embedded warehouse of its own, written by a
-  child process (chdb allows one process per warehouse directory, and one directory per
-  process: the caller never opens it), before the serving API is started on it.
+* `make_products()` — named products of a shop in the core's catalog (the dashboard shows
+  their names beside the products report's figures).
+* `sales_rows()`, `report_mart_rows()` — plausible marts of a shop: `shop_metric_daily`,
+  then every other mart a declared report reads (serving_api/reports/), derived from those
+  sales days so the figures agree (the products' revenue adds up to the shop's).
+* `write_marts()` — those marts in an embedded warehouse of its own, written by a child
+  process (chdb allows one process per warehouse directory, and one directory per process:
+  the caller never opens it), before the serving API is started on it. The marts' columns
+  (`MART_SCHEMAS`) are those of tests/serving_api/report_marts.py (the dashboard's test
+  checks they stay the same), with the marts' own types.
 * `dashboard_stack()` — the real core API and the real serving API (uvicorn, one process
   each, free loopback ports) on that database and warehouse; the serving API forwards
   sign-ins to that core (`CORE_API_URL`) and serves the installed Chart.js.
@@ -31,7 +38,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -98,6 +105,15 @@ def make_seller(dsn: str, core_url: str, shop_names: Sequence[str], *,
     return Seller(reg.user.id, address, PASSWORD, secret, merchant_id, shops)
 
 
+def make_products(dsn: str, shop_id: UUID, names: Sequence[str]) -> list[UUID]:
+    """Products of a shop in the core's catalog, in the order of `names`."""
+    from marketplace_core.catalog import service as catalog
+    from marketplace_core.db import transaction
+
+    with transaction(dsn) as conn:
+        return [catalog.create_product(conn, shop_id, name).id for name in names]
+
+
 # --- marts ----------------------------------------------------------------------------------
 
 
@@ -136,21 +152,198 @@ def sales_rows(shop_id: UUID, first: date, days: int, *, seed: int = 7,
             "pos_sales_amount": sales_amount, "online_orders": orders,
             "online_gross": online_gross, "online_refunds": online_refunds,
             "online_net": online_net, "net": pos_net + online_net,
+            "online_units": orders,
         })
     return rows
 
 
-def write_marts(local_dir: Path, rows: list[dict[str, Any]]) -> None:
-    """`shop_metric_daily` holding `rows`, in the embedded warehouse under `local_dir`,
-    written by a child process (`python -m bench.dashboard_stack write-marts`)."""
+_COUNT, _INT, _MONEY = "UInt64", "Int64", "Decimal(18, 2)"
+_MARK = "_ingested_through DateTime64(6, 'UTC') DEFAULT now64(6)"
+
+# name: (columns, order by): the marts' columns and types (dbt/models/marts/*/_models.yml),
+# as tests/serving_api/report_marts.py declares them for the serving API's tests.
+MART_SCHEMAS: dict[str, tuple[list[str], str]] = {
+    "shop_engagement_daily": (
+        ["shop_id String", "date Date", "surface String",
+         *(f"{c} {_COUNT}" for c in ("views", "shop_views", "product_views", "post_views",
+                                     "visitors", "clicks", "add_to_cart", "route_builds",
+                                     "chats", "call_clicks", "saves", "shares"))],
+        "(shop_id, date, surface)"),
+    "shop_follows_daily": (
+        ["shop_id String", "date Date", f"follows {_COUNT}", f"unfollows {_COUNT}",
+         f"net_follows {_INT}"], "(shop_id, date)"),
+    "product_engagement_daily": (
+        ["product_id String", "shop_id Nullable(String)", "date Date", "surface String",
+         *(f"{c} {_COUNT}" for c in ("views", "visitors", "clicks", "add_to_cart", "saves",
+                                     "shares"))],
+        "(product_id, date, surface)"),
+    "product_metric_daily": (
+        ["shop_id String", "product_id String", "variant_id String", "date Date",
+         *(f"{c} {_INT}" for c in ("pos_units", "online_units", "units")),
+         *(f"{c} {_MONEY}" for c in ("pos_gross", "pos_discounts", "pos_refunds", "pos_voids",
+                                     "pos_net", "online_gross", "online_refunds",
+                                     "online_net", "net"))],
+        "(shop_id, date, product_id, variant_id)"),
+    "product_orders_daily": (
+        ["shop_id String", "product_id String", "date Date", f"receipts {_INT}",
+         f"online_orders {_COUNT}", f"online_refunded_orders {_COUNT}"],
+        "(shop_id, date, product_id)"),
+    "post_metric_daily": (
+        ["post_id String", "date Date", "shop_id Nullable(String)",
+         *(f"{c} {_COUNT}" for c in ("impressions", "reach", "views", "clicks")),
+         f"likes {_INT}", f"saves {_INT}", f"shares {_COUNT}", f"comments {_COUNT}"],
+        "(post_id, date)"),
+    "order_funnel_daily": (
+        ["shop_id String", "date Date", f"created_orders {_COUNT}", f"paid_orders {_COUNT}",
+         f"paid_amount {_MONEY}"], "(shop_id, date)"),
+    "pos_device_health_daily": (
+        ["device_id String", "date Date", "shop_id Nullable(String)", f"heartbeats {_COUNT}",
+         "first_heartbeat_at Nullable(DateTime64(6, 'UTC'))",
+         "last_heartbeat_at Nullable(DateTime64(6, 'UTC'))", "online_minutes Decimal(10, 2)",
+         f"offline_spells {_COUNT}", f"late_heartbeats {_COUNT}", f"dead_letters {_COUNT}",
+         "dead_letters_by_reason Map(String, UInt64)", f"offline_transitions {_COUNT}"],
+        "(device_id, date)"),
+    "shop_insights_daily": (
+        ["shop_id String", "date Date", "metric String", f"value {_MONEY}",
+         "baseline Nullable(Decimal(18, 2))", "change_pct Nullable(Decimal(18, 2))",
+         "baseline_days UInt32", "active_days UInt32", "signal String"],
+        "(shop_id, date, metric)"),
+}
+# Where the shop's visitors come from, and how many of them (weights).
+SOURCE_WEIGHTS = {"map": 30, "feed": 22, "search": 16, "explore": 10, "following": 8,
+                  "profile": 6, "ad": 5, "other": 3}
+INSIGHT_DROP, INSIGHT_RISE = Decimal("-65"), Decimal("70")
+
+
+def _split(total: Decimal, weights: Sequence[int]) -> list[Decimal]:
+    """`total` in cents over `weights`, exactly (the last part takes the remainder)."""
+    whole = sum(weights)
+    parts = [(total * w / whole).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+             for w in weights[:-1]]
+    return [*parts, total - sum(parts, Decimal("0.00"))]
+
+
+def _split_int(total: int, weights: Sequence[int]) -> list[int]:
+    """`total` over `weights` in whole parts (largest remainders get the leftovers)."""
+    whole = sum(weights)
+    parts = [total * w // whole for w in weights]
+    by_remainder = sorted(range(len(weights)), key=lambda i: -(total * weights[i] % whole))
+    for i in by_remainder[:total - sum(parts)]:
+        parts[i] += 1
+    return parts
+
+
+def report_mart_rows(shop_id: UUID, sales: list[dict[str, Any]], products: Sequence[UUID],
+                     *, posts: int = 8, seed: int = 7) -> dict[str, list[dict[str, Any]]]:
+    """Every mart besides `shop_metric_daily` a report reads, for one shop, from its
+    `sales` rows (`sales_rows()`): visits by source, follows, the products' views and
+    sales (their units and net add up to the day's), posts, the order funnel, a terminal's
+    health and the drops and rises of revenue against the 28 days before."""
+    rng = random.Random(f"{seed}-marts-{shop_id}")
+    shop = str(shop_id)
+    out: dict[str, list[dict[str, Any]]] = {name: [] for name in MART_SCHEMAS}
+    by_day = {row["date"]: row for row in sales}
+    days = sorted(by_day)
+    post_ids = [str(UUID(int=rng.getrandbits(128), version=4)) for _ in range(posts)]
+    weights = [rng.randint(1, 12) ** 2 for _ in products]  # a few products sell most
+    for day in days:
+        sale = by_day[day]
+        receipts, orders = int(sale["receipts"]), int(sale["online_orders"])
+        visitors_total = receipts * rng.randint(3, 6) + orders * 8
+        for surface, weight in SOURCE_WEIGHTS.items():
+            visitors = visitors_total * weight // 100
+            if not visitors:
+                continue
+            views = visitors * rng.randint(2, 4)
+            clicks = views * rng.randint(10, 25) // 100
+            out["shop_engagement_daily"].append({
+                "shop_id": shop, "date": day, "surface": surface, "views": views,
+                "shop_views": visitors, "product_views": views - visitors, "visitors": visitors,
+                "clicks": clicks, "add_to_cart": clicks * rng.randint(10, 30) // 100,
+                "route_builds": visitors // (4 if surface == "map" else 15),
+                "chats": visitors // 25, "call_clicks": visitors // 30})
+        follows, unfollows = rng.randint(0, 9), rng.randint(0, 3)
+        out["shop_follows_daily"].append({"shop_id": shop, "date": day, "follows": follows,
+                                          "unfollows": unfollows,
+                                          "net_follows": follows - unfollows})
+        out["order_funnel_daily"].append({
+            "shop_id": shop, "date": day, "created_orders": orders + rng.randint(0, 3),
+            "paid_orders": orders, "paid_amount": str(sale["online_gross"])})
+        out["pos_device_health_daily"].append({
+            "device_id": f"POS-{shop[:8]}", "shop_id": shop, "date": day,
+            "heartbeats": rng.randint(120, 160), "online_minutes": f"{rng.randint(560, 720)}.00",
+            "offline_spells": rng.choice([0, 0, 0, 1]), "late_heartbeats": rng.randint(0, 4),
+            "dead_letters": 0, "dead_letters_by_reason": {}, "offline_transitions": 0})
+        if not products:
+            continue
+        pos_units, online_units = int(sale["units"]), int(sale.get("online_units", orders))
+        shares = [max(w + rng.randint(-2, 2), 1) for w in weights]
+        for pid, p_units, o_units, pos_net, online_net, share in zip(
+                products, _split_int(pos_units, shares), _split_int(online_units, shares),
+                _split(Decimal(sale["pos_net"]), shares),
+                _split(Decimal(sale["online_net"]), shares), shares, strict=True):
+            product = str(pid)
+            out["product_metric_daily"].append({
+                "shop_id": shop, "product_id": product, "variant_id": product, "date": day,
+                "pos_units": p_units, "online_units": o_units, "units": p_units + o_units,
+                "pos_gross": str(pos_net), "pos_net": str(pos_net),
+                "online_gross": str(online_net), "online_net": str(online_net),
+                "net": str(pos_net + online_net)})
+            out["product_orders_daily"].append({
+                "shop_id": shop, "product_id": product, "date": day,
+                "receipts": min((p_units * 3 + 3) // 4, receipts), "online_orders": o_units})
+            seen = share * rng.randint(2, 5)
+            out["product_engagement_daily"].append({
+                "product_id": product, "shop_id": shop, "date": day,
+                "surface": rng.choice(list(SOURCE_WEIGHTS)[:3]), "views": seen * 3,
+                "visitors": seen, "clicks": seen // 2, "add_to_cart": seen // 6})
+    for n, post in enumerate(post_ids):  # each seen for 12 days, spread over the range
+        start = n * max(len(days) - 12, 0) // max(posts - 1, 1)
+        for day in days[start:start + 12]:
+            impressions = rng.randint(300, 2500)
+            reach = impressions * rng.randint(50, 80) // 100
+            out["post_metric_daily"].append({
+                "post_id": post, "shop_id": shop, "date": day, "impressions": impressions,
+                "reach": reach, "views": reach * rng.randint(40, 90) // 100,
+                "clicks": impressions * rng.randint(1, 6) // 100,
+                "likes": reach * rng.randint(2, 9) // 100, "saves": reach // 60,
+                "shares": reach // 120, "comments": rng.randint(0, 6)})
+    # Revenue against the mean of the 28 days before (days without sales count as 0).
+    first = date.fromisoformat(days[0]) if days else date.today()
+    for day in days:
+        today = date.fromisoformat(day)
+        window = [(today - timedelta(days=k)).isoformat() for k in range(1, 29)]
+        if (today - first).days < 14:
+            continue
+        active = [d for d in window if d in by_day]
+        baseline = (sum((Decimal(by_day[d]["net"]) for d in active), Decimal("0"))
+                    / 28).quantize(Decimal("0.01"))
+        value = Decimal(by_day[day]["net"])
+        change = ((value - baseline) * 100 / baseline).quantize(Decimal("0.01"))
+        signal = ("drop" if change <= INSIGHT_DROP else "rise" if change >= INSIGHT_RISE
+                  else "")
+        out["shop_insights_daily"].append({
+            "shop_id": shop, "date": day, "metric": "revenue", "value": str(value),
+            "baseline": str(baseline), "change_pct": str(change), "baseline_days": 28,
+            "active_days": len(active), "signal": signal})
+    return out
+
+
+def write_marts(local_dir: Path, rows: list[dict[str, Any]],
+                marts: dict[str, list[dict[str, Any]]] | None = None) -> None:
+    """`shop_metric_daily` holding `rows` and every other mart a report reads (`marts`:
+    name → rows; a mart not given is created empty), in the embedded warehouse under
+    `local_dir`, written by a child process (`python -m bench.dashboard_stack
+    write-marts`)."""
     env = {**os.environ, "PLATFORM_LOCAL_DIR": str(local_dir)}
     env.pop("CLICKHOUSE_URL", None)
-    payload = json.dumps(rows, default=str)
+    payload = json.dumps({"shop_metric_daily": rows, "marts": marts or {}}, default=str)
     subprocess.run([sys.executable, "-m", "bench.dashboard_stack", "write-marts"],
                    input=payload.encode(), env=env, cwd=REPO_ROOT, check=True, timeout=300)
 
 
-def _write_marts_here(rows: list[dict[str, Any]]) -> None:
+def _write_marts_here(rows: list[dict[str, Any]],
+                      marts: dict[str, list[dict[str, Any]]]) -> None:
     from warehouse.client import close_clients, get_client
 
     db = get_settings().warehouse_database
@@ -158,17 +351,25 @@ def _write_marts_here(rows: list[dict[str, Any]]) -> None:
     client.command(f"CREATE DATABASE IF NOT EXISTS `{db}`")
     cols = ["shop_id String", "merchant_id String", "date Date",
             *(f"{c} Decimal(18, 2)" for c in MONEY), *(f"{c} Int64" for c in COUNTS),
-            "avg_receipt Nullable(Decimal(18, 2))",
-            "_ingested_through DateTime64(6, 'UTC') DEFAULT now64(6)"]
+            "online_units Int64", "avg_receipt Nullable(Decimal(18, 2))", _MARK]
     client.command(f"CREATE OR REPLACE TABLE `{db}`.shop_metric_daily ({', '.join(cols)}) "
                    "ENGINE = MergeTree ORDER BY (shop_id, date)")
-    names = ["shop_id", "merchant_id", "date", *MONEY, *COUNTS, "avg_receipt"]
+    names = ["shop_id", "merchant_id", "date", *MONEY, *COUNTS, "online_units", "avg_receipt"]
     for start in range(0, len(rows), 1000):
         values = ", ".join(
             "(" + ", ".join("NULL" if row.get(n) is None else f"'{row[n]}'" for n in names)
             + ")" for row in rows[start:start + 1000])
         client.command(f"INSERT INTO `{db}`.shop_metric_daily ({', '.join(names)}) "
                        f"VALUES {values}")
+    for name, (columns, order_by) in MART_SCHEMAS.items():
+        mark = [] if name == "shop_follows_daily" else [_MARK]  # as in dbt: no watermark
+        client.command(f"CREATE OR REPLACE TABLE `{db}`.`{name}` "
+                       f"({', '.join([*columns, *mark])}) ENGINE = MergeTree "
+                       f"ORDER BY {order_by}")
+        found = marts.get(name) or []
+        for start in range(0, len(found), 5000):
+            body = "\n".join(json.dumps(r, default=str) for r in found[start:start + 5000])
+            client.command(f"INSERT INTO `{db}`.`{name}` FORMAT JSONEachRow {body}")
     close_clients()
 
 
@@ -309,7 +510,10 @@ def sign_in(driver: Any, dashboard_url: str, seller: Seller, *, timeout: float =
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["write-marts"]:
-        _write_marts_here(json.loads(sys.stdin.read()))
+        payload = json.loads(sys.stdin.read())
+        if isinstance(payload, list):  # shop_metric_daily alone
+            payload = {"shop_metric_daily": payload, "marts": {}}
+        _write_marts_here(payload["shop_metric_daily"], payload["marts"])
         return 0
     print("usage: python -m bench.dashboard_stack write-marts < rows.json", file=sys.stderr)
     return 2

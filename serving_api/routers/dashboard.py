@@ -14,6 +14,8 @@
   endpoint when the app has one, the local date and time zone.
 * `GET /analytics/shops` — the shops the caller may read (a seller: their merchants'
   shops), with names, for the shop selector.
+* `GET /analytics/shops/{shop_id}/product-names?ids=` — the names of that shop's products
+  (the products report carries ids only), for the top-products panel.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import psycopg
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
@@ -37,7 +39,7 @@ from pydantic import BaseModel, Field
 
 from infra.settings import get_settings
 from marketplace_core.accounts.ownership import merchant_ids_of
-from marketplace_core.catalog.service import list_shops
+from marketplace_core.catalog.service import get_products, list_shops
 from platform_common.errors import ErrorCode, NotFoundError, ServiceUnavailableError
 from platform_common.http import error_responses
 from serving_api.auth import AccessDirectory, Reader, ReportReader
@@ -49,6 +51,7 @@ EXPORT_PATH = "/analytics/export"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 MAX_SHOPS = 1000
+MAX_PRODUCT_NAMES = 100
 
 router = APIRouter(tags=["dashboard"])
 
@@ -272,3 +275,45 @@ def _shops(directory: AccessDirectory, reader: Reader) -> list[ShopItem]:
             ErrorCode.SERVICE_UNAVAILABLE, "cannot list the shops right now") from exc
     return [ShopItem(id=s.id, name=s.name, merchant_id=s.merchant_id, address=s.address,
                      market=s.market) for s in found if reader.may_read(s.id)]
+
+
+# --- product names --------------------------------------------------------------------------
+
+
+class ProductName(BaseModel):
+    id: UUID
+    name: str
+
+
+class ProductNames(BaseModel):
+    products: list[ProductName]
+
+
+@router.get("/analytics/shops/{shop_id}/product-names", response_model=ProductNames,
+            tags=["analytics"],
+            summary="Names (ru) of a shop's products, by id (the products report's ids)",
+            description="Ids of another shop's products, or of none, are left out. 404 "
+                        "SHOP_NOT_FOUND for a shop the caller may not read.",
+            responses=error_responses(401, 403, 404, 422, 503))
+async def product_names(
+    request: Request,
+    shop_id: UUID,
+    reader: ReportReader,
+    ids: Annotated[list[UUID], Query(max_length=MAX_PRODUCT_NAMES,
+                                     description="Product ids (repeat the parameter)")],
+) -> ProductNames:
+    reader.require_shop(shop_id)
+    directory: AccessDirectory = request.app.state.access
+    products = await run_in_threadpool(_product_names, directory, shop_id, ids)
+    return ProductNames(products=products)
+
+
+def _product_names(directory: AccessDirectory, shop_id: UUID, ids: list[UUID]
+                   ) -> list[ProductName]:
+    try:
+        with directory.pool.connection() as conn:
+            found = get_products(conn, list(dict.fromkeys(ids)))
+    except (PoolTimeout, psycopg.OperationalError) as exc:
+        raise ServiceUnavailableError(
+            ErrorCode.SERVICE_UNAVAILABLE, "cannot read the product names right now") from exc
+    return [ProductName(id=p.id, name=p.name_ru) for p in found if p.shop_id == shop_id]

@@ -1,14 +1,17 @@
 """The seller dashboard in a real headless Chromium (issue 10 §4).
 
 The real core API and the real serving API run as uvicorn processes on a database of the
-test's own (the core's migrations) and an embedded warehouse of its own holding a
-hand-written `shop_metric_daily` (bench/dashboard_stack.py). Debian's Chromium, driven by
-Selenium through /usr/bin/chromedriver, signs in as a seller with TOTP (the code typed
-from pyotp), reads the totals and every cell of the daily table off the page, parses the
-Russian money format back ("1 234,50 сом") and compares each figure with the API's JSON
-to the tyiyn; changes the date range and the shop; downloads the export and compares it
-with the API's; signs out. Screenshots go to `.local/screenshots/dashboard/` (git-ignored);
-`UPDATE_SCREENSHOTS=1` also refreshes the README's `docs/images/dashboard.png`.
+test's own (the core's migrations, the shops' named products) and an embedded warehouse of
+its own holding hand-written marts for every declared report (bench/dashboard_stack.py:
+`shop_metric_daily` and the marts derived from it). Debian's Chromium, driven by Selenium
+through /usr/bin/chromedriver, signs in as a seller with TOTP (the code typed from pyotp),
+reads off the page the totals, every cell of the daily table, every overview card (value,
+previous period, change), the top products (names, order, figures) and the sources table,
+parses the Russian formats back ("1 234,50 сом", "+12,50 %") and compares each figure with
+the API's JSON to the tyiyn; changes the date range and the shop; downloads the export and
+compares it with the API's; signs out. Screenshots go to `.local/screenshots/dashboard/`
+(git-ignored); `UPDATE_SCREENSHOTS=1` also refreshes the README's
+`docs/images/dashboard.png`.
 """
 
 from __future__ import annotations
@@ -29,11 +32,14 @@ import httpx
 import pytest
 
 from bench.dashboard_stack import (
+    MART_SCHEMAS,
     Seller,
     Stack,
     chromium,
     dashboard_stack,
+    make_products,
     make_seller,
+    report_mart_rows,
     sales_rows,
     wait_for,
     write_marts,
@@ -49,6 +55,10 @@ SHOP_A, SHOP_B = "Дордой — контейнер 14", "Ош базар — 
 DAYS = 60
 SCREENSHOTS = get_settings().local_dir / "screenshots" / "dashboard"
 README_IMAGE = REPO_ROOT / "docs" / "images" / "dashboard.png"
+PRODUCTS_A = ["Платье летнее, хлопок", "Джинсы мужские прямые", "Кроссовки беговые",
+              "Куртка демисезонная", "Футболка оверсайз", "Шапка вязаная", "Сумка кожаная",
+              "Ремень кожаный", "Носки (5 пар)", "Шарф шерстяной", "Кепка", "Перчатки"]
+PRODUCTS_B = ["Курут домашний", "Мёд горный", "Чай травяной", "Орехи грецкие"]
 
 
 @dataclass
@@ -58,6 +68,7 @@ class World:
     other: Seller
     first: date
     last: date
+    product_names: dict[str, str]  # product id → name (the seller's shops)
 
 
 @pytest.fixture(scope="module")
@@ -75,12 +86,22 @@ def world(make_database: Callable[[], str], tmp_path_factory: pytest.TempPathFac
     with core_api(dsn, workers=1) as core:
         seller = make_seller(dsn, core, [SHOP_A, SHOP_B])
         other = make_seller(dsn, core, ["Чужой магазин"])
-        rows = [*sales_rows(seller.shops[SHOP_A], first, DAYS, scale=2),
-                *sales_rows(seller.shops[SHOP_B], first, DAYS, scale=1),
-                *sales_rows(other.shops["Чужой магазин"], first, DAYS, scale=5)]
-        write_marts(local, rows)
+        shops = [(seller.shops[SHOP_A], 2, PRODUCTS_A), (seller.shops[SHOP_B], 1, PRODUCTS_B),
+                 (other.shops["Чужой магазин"], 5, ["Чужой товар"])]
+        rows: list[dict[str, Any]] = []
+        marts: dict[str, list[dict[str, Any]]] = {name: [] for name in MART_SCHEMAS}
+        names: dict[str, str] = {}
+        for shop, scale, products in shops:
+            ids = make_products(dsn, shop, products)
+            if shop != other.shops["Чужой магазин"]:
+                names.update(zip(map(str, ids), products, strict=True))
+            sales = sales_rows(shop, first, DAYS, scale=scale)
+            rows += sales
+            for name, found in report_mart_rows(shop, sales, ids).items():
+                marts[name] += found
+        write_marts(local, rows, marts)
         with dashboard_stack(dsn, local, core_url=core) as stack:
-            yield World(stack, seller, other, first, last)
+            yield World(stack, seller, other, first, last, names)
 
 
 def parse_figure(kind: str, text: str) -> Any:
@@ -105,6 +126,110 @@ def api_sales(stack: Stack, token: str, shop: str, first: str, last: str) -> dic
     assert answer.status_code == 200, answer.text
     body: dict[str, Any] = answer.json()
     return body
+
+
+def api_report(stack: Stack, token: str, shop: str, report: str, first: str, last: str,
+               **params: Any) -> dict[str, Any]:
+    answer = httpx.get(f"{stack.serving_url}/analytics/shops/{shop}/{report}", timeout=30,
+                       headers={"Authorization": f"Bearer {token}"},
+                       params={"from": first, "to": last, **params})
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def shown_decimal(text: str) -> Decimal | None:
+    """"1 234,50 сом", "+12,50 %", "−3,00 %", "1 008" → the Decimal shown; "—" → None."""
+    plain = re.sub(r"[\s\u00a0\u202f+]|сом|%", "", text).replace(",", ".")
+    plain = plain.replace("\u2212", "-")
+    return None if plain == "—" else Decimal(plain)
+
+
+def same_figure(kind: str, text: str, value: Any) -> bool:
+    """The text shows the API's value exactly: its 2 places for money and per cent (a
+    count with none, the overview's counts arriving as "12.00")."""
+    shown = shown_decimal(text)
+    if value is None or shown is None:
+        return shown is None and value is None
+    if kind in ("money", "percent"):
+        return str(shown.quantize(Decimal("0.01"))) == str(value) and \
+            re.search(r",\d\d(\s|\u00a0)", text) is not None
+    return shown == Decimal(str(value))
+
+
+def check_overview(driver: Any, api: dict[str, Any]) -> int:
+    """One card per overview row, in its order: value, previous and change as the API's."""
+    cards = driver.execute_script("""
+        return [...document.querySelectorAll('#overview-cards .kpi')].map(k => ({
+          metric: k.dataset.metric, kind: k.dataset.kind,
+          value: k.querySelector('.value').textContent,
+          previous: k.querySelector('.previous-value').textContent,
+          change: k.querySelector('.change-value').textContent,
+          up: k.querySelector('.change').classList.contains('up'),
+          down: k.querySelector('.change').classList.contains('down')}))""")
+    assert [c["metric"] for c in cards] == [r["metric"] for r in api["rows"]]
+    compared = 0
+    for card, row in zip(cards, api["rows"], strict=True):
+        assert card["kind"] == row["kind"], (card, row)
+        assert same_figure(row["kind"], card["value"], row["value"]), (card, row)
+        assert same_figure(row["kind"], card["previous"], row["previous"]), (card, row)
+        assert same_figure("percent", card["change"], row["change_pct"]), (card, row)
+        change = Decimal(row["change_pct"]) if row["change_pct"] is not None else Decimal(0)
+        assert (card["up"], card["down"]) == (change > 0, change < 0), (card, row)
+        compared += 3
+    return compared
+
+
+def check_products(driver: Any, api: dict[str, Any], names: dict[str, str]) -> int:
+    """The top products as the API sorts them (revenue descending): names from the
+    catalog, every figure of the table, the chart's bars in the same order."""
+    revenue = [Decimal(r["revenue"]) for r in api["rows"]]
+    assert revenue == sorted(revenue, reverse=True) and len(api["rows"]) == 10
+    kinds = {c["name"]: c["kind"] for c in api["columns"]}
+    table = driver.execute_script("""
+        const t = document.querySelector('#panel-products table');
+        return [...t.querySelectorAll('tbody tr')].map(tr => ({key: tr.dataset.key,
+          cells: [...tr.children].map(td => [td.dataset.column, td.textContent])}))""")
+    assert [r["key"] for r in table] == [r["product_id"] for r in api["rows"]]
+    compared = 0
+    for shown, row in zip(table, api["rows"], strict=True):
+        (label, name), *figures = shown["cells"]
+        assert label == "product_id" and name == names[row["product_id"]]
+        assert {c for c, _ in figures} >= {"revenue", "units", "orders"}
+        for column, text in figures:
+            assert same_figure(kinds[column], text, row[column]), (column, text, row)
+            compared += 1
+    labels = driver.execute_script(
+        "return Chart.getChart('chart-products').data.labels")
+    assert labels == [names[r["product_id"]][:28] for r in api["rows"]]
+    return compared
+
+
+def check_sources(driver: Any, stack: Stack, token: str, shop: str, first: str,
+                  last: str) -> int:
+    """The sources table: each surface's counts and the whole, as the funnel report's
+    totals under each surface filter and without one."""
+    rows = driver.execute_script("""
+        const t = document.querySelector('#panel-sources table');
+        const cells = (tr) => Object.fromEntries([...tr.children].filter(td =>
+          td.dataset.column).map(td => [td.dataset.column, td.textContent]));
+        return {report: t.dataset.report,
+                rows: [...t.querySelectorAll('tbody tr')].map(tr =>
+                  [tr.dataset.surface, cells(tr)]), all: cells(t.tFoot.rows[0])}""")
+    report = rows["report"]
+    compared = 0
+    whole = api_report(stack, token, shop, report, first, last, page_size=1)["totals"]
+    for column, text in rows["all"].items():
+        assert same_figure("count", text, whole[column]), (column, text, whole)
+        compared += 1
+    assert len(rows["rows"]) >= 3
+    for surface, cells in rows["rows"]:
+        totals = api_report(stack, token, shop, report, first, last, page_size=1,
+                            surface=surface)["totals"]
+        for column, text in cells.items():
+            assert same_figure("count", text, totals[column]), (surface, column, text)
+            compared += 1
+    return compared
 
 
 def page_token(driver: Any) -> str:
@@ -173,7 +298,7 @@ def check_page_against_api(driver: Any, api: dict[str, Any]) -> int:
 def screenshot(driver: Any, name: str) -> Path:
     """The whole page (the window grown to the document's height)."""
     height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1440, max(900, min(int(height) + 40, 4000)))
+    driver.set_window_size(1440, max(900, min(int(height) + 160, 4200)))
     time.sleep(0.3)  # the charts resize to the new window
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
@@ -208,6 +333,34 @@ def test_dashboard_routes(world: World) -> None:
     assert refused.status_code == 401
     assert refused.json()["error"]["code"] == "INVALID_CREDENTIALS"
     assert httpx.get(f"{base}/analytics/shops", timeout=10).status_code == 401
+
+
+def test_bench_marts_are_the_report_tests_marts() -> None:
+    """The dashboard's hand-made warehouse has the columns the serving API's report tests
+    declare (tests/serving_api/report_marts.py), so both read the same marts."""
+    from tests.serving_api.report_marts import SCHEMAS
+
+    assert MART_SCHEMAS == SCHEMAS
+
+
+def test_product_names_are_the_shops_own(world: World) -> None:
+    """The other seller signs in (API) and reads their own shop's product names only."""
+    base, other = world.stack.serving_url, world.other
+    login = httpx.post(f"{base}/dashboard/auth/login", timeout=10, json={
+        "email": other.email, "password": other.password, "totp_code": other.code()})
+    assert login.status_code == 200, login.text
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    mine = other.shops["Чужой магазин"]
+    theirs = str(world.seller.shops[SHOP_A])
+    seller_products = list(world.product_names)[:2]
+    own = httpx.get(f"{base}/analytics/shops/{mine}/product-names", headers=headers,
+                    timeout=10, params={"ids": seller_products}).json()
+    assert own == {"products": []}  # another shop's products are left out
+    foreign = httpx.get(f"{base}/analytics/shops/{theirs}/product-names", headers=headers,
+                        timeout=10, params={"ids": seller_products})
+    assert foreign.status_code == 404 and foreign.json()["error"]["code"] == "SHOP_NOT_FOUND"
+    assert httpx.get(f"{base}/analytics/shops/{mine}/product-names", timeout=10,
+                     params={"ids": seller_products}).status_code == 401
 
 
 def test_dashboard_in_chromium(world: World, tmp_path: Path) -> None:
@@ -261,6 +414,21 @@ def test_dashboard_in_chromium(world: World, tmp_path: Path) -> None:
         compared = check_page_against_api(driver, api_sales(stack, token, shop_a, month, last))
         assert driver.execute_script(
             "return !!window.Chart && !!Chart.getChart('chart-revenue')"), "the chart is drawn"
+        compared += check_overview(driver, api_report(stack, token, shop_a, "overview", month,
+                                                      last, page_size=100))
+        compared += check_products(driver, api_report(stack, token, shop_a, "products", month,
+                                                      last, page_size=10, sort="-revenue"),
+                                   world.product_names)
+        compared += check_sources(driver, stack, token, shop_a, month, last)
+        insights = api_report(stack, token, shop_a, "insights", month, last)
+        shown = driver.execute_script(
+            "return [...document.querySelectorAll('#insights-list li')].map(li => "
+            "[li.dataset.date, li.dataset.metric])")
+        assert shown == [[r["date"], r["metric"]] for r in insights["rows"]][:len(shown)]
+        assert insights["rows"] and shown, "the alerts are listed"
+        assert driver.execute_script("return document.querySelectorAll("
+                                     "'#panel-posts tbody tr').length") > 0
+        assert "Не удалось" not in driver.find_element(By.ID, "dashboard").text
         path = screenshot(driver, "02-overview-30-days")
         if os.environ.get("UPDATE_SCREENSHOTS") == "1" or not README_IMAGE.exists():
             README_IMAGE.parent.mkdir(parents=True, exist_ok=True)
@@ -286,6 +454,8 @@ def test_dashboard_in_chromium(world: World, tmp_path: Path) -> None:
         rendered(driver, before)
         compared += check_page_against_api(driver, api_sales(stack, token, shop_b, week, last))
         assert driver.find_element(By.ID, "shop-title").text == SHOP_B
+        compared += check_overview(driver, api_report(stack, token, shop_b, "overview", week,
+                                                      last, page_size=100))
 
         # The export: the file the page downloads is the API's own.
         driver.execute_script("document.getElementById('export-report').value = 'sales'")

@@ -1,16 +1,19 @@
-// The seller dashboard: sign-in (email, password, TOTP), then the overview of one shop
-// over a date range and a source: totals, revenue by day, sources, top products, posts,
+// The seller dashboard: sign-in (email, password, TOTP), then one shop over a date range
+// and a source: totals and revenue by day (`sales`), the anomalies (`insights`), every
+// metric beside the period before (`overview`), visits by source (a report that declares
+// surfaces, per surface), top products (`products`), posts (`posts`), the daily table,
 // any other declared report as a table, and an export. Every panel is drawn from the
-// report's own JSON (its columns with Russian titles and kinds), so a report added to
-// serving_api/reports/catalog.py shows up here without a change; a report that is not
-// built yet (503 REPORT_NOT_READY) says so in its panel and the rest of the page stands.
+// declarations in /dashboard/config and the report's own JSON (its columns with Russian
+// titles and kinds), so a report added to serving_api/reports/catalog.py shows up here
+// without a change; a report that is not built yet (503 REPORT_NOT_READY) says so in its
+// panel and the rest of the page stands.
 //
 // When the totals and the revenue chart are on screen the page sets the performance mark
 // "dashboard:meaningful-paint" and <body data-state="ready" data-render="N"> (the browser
 // test and bench/dashboard_paint.py wait for them).
 
 import { ApiError, authorizedGet, getJson, getPublicJson, signIn, signOut, tokens } from "./api.js";
-import { formatMoney, formatValue, NUMERIC_KINDS } from "./format.js";
+import { formatChange, formatDate, formatMoney, formatValue, NUMERIC_KINDS } from "./format.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -24,7 +27,16 @@ const KPI_LABELS = { net: "Чистая выручка", pos_net: "Касса", 
                      receipts: "Чеков", avg_receipt: "Средний чек", units: "Продано единиц",
                      online_orders: "Онлайн-заказов", pos_refunds: "Возвраты в кассе" };
 // Panels with a place of their own; every other declared report gets a table below.
-const OWN_PANELS = new Set(["sales", "overview", "products", "posts"]);
+const OWN_PANELS = new Set(["sales", "overview", "products", "posts", "insights"]);
+// What the sources panel counts per surface (the first one also draws the chart), and
+// the reports it prefers among those declaring surfaces (a shop's, not a product's).
+const SOURCE_MEASURES = ["visitors", "views", "clicks", "add_to_cart"];
+const SOURCE_REPORTS = ["funnel", "overview", "products"];
+// The columns of the compact tables (those the report declares, in this order).
+const PRODUCT_COLUMNS = ["revenue", "units", "orders", "views", "conversion"];
+const POST_COLUMNS = ["impressions", "reach", "clicks", "engagements", "er", "ctr"];
+const INSIGHTS_SHOWN = 6;
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const PALETTE = ["#0b7a75", "#e07a1f", "#3d5a98", "#b23a48", "#6a994e", "#8e6c8a",
                  "#c9a227", "#5c677d"];
 
@@ -245,9 +257,10 @@ async function render() {
   $("status").textContent = "Загрузка…";
   const started = performance.now();
 
-  const panels = [renderSales(f, generation), renderOverview(f, generation),
-                  renderSources(f, generation), renderProducts(f, generation),
-                  renderPosts(f, generation), renderMore(f, generation)];
+  const panels = [renderSales(f, generation), renderInsights(f, generation),
+                  renderOverview(f, generation), renderSources(f, generation),
+                  renderProducts(f, generation), renderPosts(f, generation),
+                  renderMore(f, generation)];
   const [salesOk] = await Promise.all(panels);
   if (generation !== state.generation) return; // a newer render took over
   const seconds = ((performance.now() - started) / 1000).toFixed(2);
@@ -345,87 +358,225 @@ function markPaint() {
   }, 0)));
 }
 
-// The overview report (rows = metrics with value, previous and change), when declared.
+// A table of chosen columns of a report: a label column (its text built by `label`) and
+// the declared columns named in `names` (all numeric ones when none of them is declared).
+function compactTable(data, labelColumn, labelText, names, { totals = false } = {}) {
+  const byName = Object.fromEntries(data.columns.map((c) => [c.name, c]));
+  let columns = names.map((n) => byName[n]).filter(Boolean);
+  if (!columns.length) columns = data.columns.filter((c) => NUMERIC_KINDS.includes(c.kind));
+  const head = el("tr", {},
+    el("th", { dataset: { column: labelColumn.name } }, labelColumn.title),
+    ...columns.map((c) => el("th", { class: "num", title: c.title, dataset: { column: c.name } },
+                             c.title.replace(/\s*\(все источники\)/, ""))));
+  const body = el("tbody", {}, ...data.rows.map((row) => el("tr",
+    { dataset: { key: String(row[labelColumn.name] ?? "") } },
+    el("td", { class: "label", dataset: { column: labelColumn.name } }, ...labelText(row)),
+    ...columns.map((c) => el("td", { class: "num", dataset: { column: c.name } },
+                             formatValue(c.kind, row[c.name]))))));
+  const table = el("table", { dataset: { report: data.report } }, el("thead", {}, head), body);
+  if (totals && data.rows.length) {
+    table.append(el("tfoot", {}, el("tr", {},
+      el("td", { dataset: { column: labelColumn.name } }, "Итого"),
+      ...columns.map((c) => el("td", { class: "num", dataset: { column: c.name } },
+        data.totals[c.name] === undefined || data.totals[c.name] === null ? ""
+          : formatValue(c.kind, data.totals[c.name]))))));
+  }
+  return table;
+}
+
+// A coloured dot (through the CSSOM: the page's CSP allows no inline style attribute).
+function swatch(color) {
+  const dot = el("span", { class: "swatch" }, "● ");
+  dot.style.color = color;
+  return dot;
+}
+
+function shortId(id) {
+  const text = String(id ?? "");
+  return text.length > 12 ? `${text.slice(0, 8)}…` : text;
+}
+
+// The overview (rows = metrics with value, previous and change): a card per metric, its
+// unit from the row's own `kind` (money, count, percent), beside the period just before.
 async function renderOverview(f, generation) {
   const panel = $("panel-overview");
-  if (!report("overview")) { panel.hidden = true; return true; }
+  const cards = $("overview-cards");
+  const declared = report("overview");
+  if (!declared) { panel.hidden = true; return true; }
   panel.hidden = false;
+  $("overview-period").textContent = previousPeriodText(f);
   try {
-    const data = await getJson(reportUrl("overview", f, { page_size: "100" }));
+    const data = await getJson(reportUrl("overview", f, { page_size: "100",
+                                                          sort: declared.default_sort }));
     if (generation !== state.generation) return false;
-    panel.querySelector(".table-wrap").replaceChildren(reportTable(data, { totals: false }));
+    const has = (name) => data.columns.some((c) => c.name === name);
+    if (!["metric", "value"].every(has)) {  // not the shape this panel knows: a table
+      cards.replaceChildren(reportTable(data, { totals: false }));
+    } else {
+      cards.replaceChildren(...data.rows.map((row) => overviewCard(row)));
+    }
     setPanelStatus(panel, data.rows.length ? "" : "Нет данных за период.");
   } catch (error) {
     if (generation !== state.generation) return false;
-    panel.querySelector(".table-wrap").replaceChildren();
+    cards.replaceChildren();
     setPanelStatus(panel, notReadyText(error));
   }
   return true;
 }
 
-// Where buyers came from: a report with a surface column, else one declaring surfaces
-// (its totals per surface), else nothing yet.
+function previousPeriodText(f) {
+  const days = daysBetween(f.from, f.to).length;
+  const to = addDays(f.from, -1);
+  return `Предыдущий период: ${formatDate(addDays(to, -(days - 1)))} — ${formatDate(to)}`
+    + ` (${days} дн.)`;
+}
+
+function overviewCard(row) {
+  const kind = ["money", "count", "percent"].includes(row.kind) ? row.kind : "decimal";
+  const title = String(row.title ?? row.metric).replace(/,\s*(сом|%)$/, "");
+  const change = row.change_pct;
+  const direction = change === null || change === undefined ? "flat"
+    : (/^-/.test(String(change)) ? "down" : (/^0(\.0+)?$/.test(String(change)) ? "flat" : "up"));
+  const arrow = { up: "▲ ", down: "▼ ", flat: "" }[direction];
+  return el("div", { class: "kpi", dataset: { metric: row.metric, kind } },
+    el("div", { class: "label" }, title),
+    el("div", { class: "value" }, formatValue(kind, row.value)),
+    el("div", { class: "previous" }, "было ",
+       el("span", { class: "previous-value" }, formatValue(kind, row.previous))),
+    el("div", { class: `change ${direction}` }, arrow,
+       el("span", { class: "change-value" }, formatChange(change))));
+}
+
+// Sharp drops and rises (`insights`): a short list, shown only when there are some.
+async function renderInsights(f, generation) {
+  const panel = $("panel-insights");
+  const declared = report("insights");
+  if (!declared) { panel.hidden = true; return true; }
+  try {
+    const data = await getJson(reportUrl("insights", f, { page_size: "50" }));
+    if (generation !== state.generation) return false;
+    panel.hidden = !data.rows.length;
+    panel.querySelector("h2").textContent = `${declared.title}: ${data.page.rows}`;
+    const kinds = Object.fromEntries(data.columns.map((c) => [c.name, c.kind]));
+    $("insights-list").replaceChildren(...data.rows.slice(0, INSIGHTS_SHOWN).map((row) => {
+      const title = String(row.metric_title ?? row.metric ?? "");
+      const money = /,\s*сом$/.test(title);
+      const amount = (v) => (money ? formatMoney(v) : formatValue(kinds.value || "decimal", v));
+      const drop = row.signal === "drop";
+      return el("li", { class: drop ? "drop" : "rise", dataset: { date: row.date,
+                                                                  metric: row.metric } },
+        el("span", { class: "badge" }, drop ? "спад" : "рост"),
+        el("span", { class: "when" }, formatValue("date", row.date)),
+        el("span", {}, `${title.replace(/,\s*сом$/, "")}: ${amount(row.value)} против `
+                       + `${amount(row.baseline)} в среднем (${formatChange(row.change_pct)})`));
+    }));
+    setPanelStatus(panel, data.rows.length > INSIGHTS_SHOWN
+      ? `Показаны последние ${INSIGHTS_SHOWN}; все — в выгрузке «${declared.title}».` : "");
+  } catch (error) {
+    if (generation !== state.generation) return false;
+    panel.hidden = true;  // an alert list, not a panel that must stand
+  }
+  return true;
+}
+
+// Where buyers came from: a report with a surface column (summed per surface), else a
+// report that declares surfaces (its totals under each surface filter).
+function sourcesReport() {
+  const measured = (r) => r.columns.some((c) => SOURCE_MEASURES.includes(c.name)
+                                               && c.kind === "count");
+  const withColumn = state.config.reports.find((r) => measured(r)
+    && r.columns.some((c) => c.name === "surface" || c.name === "source"));
+  if (withColumn) return { declared: withColumn, byColumn: true };
+  const candidates = state.config.reports.filter((r) => r.surfaces.length && measured(r));
+  candidates.sort((a, b) => rank(a.name) - rank(b.name));
+  return candidates.length ? { declared: candidates[0], byColumn: false } : null;
+}
+
+function rank(name) {
+  const i = SOURCE_REPORTS.indexOf(name);
+  return i < 0 ? SOURCE_REPORTS.length : i;
+}
+
 async function renderSources(f, generation) {
   const panel = $("panel-sources");
   const wrap = panel.querySelector(".table-wrap");
-  const withColumn = state.config.reports.find((r) =>
-    r.columns.some((c) => c.name === "surface" || c.name === "source"));
-  const withFilter = ["funnel", "posts", "products", "map"].map(report)
-    .find((r) => r && r.surfaces.length) || state.config.reports.find((r) => r.surfaces.length);
+  const found = sourcesReport();
+  if (!found) {
+    chart("chart-sources", null);
+    wrap.replaceChildren();
+    setPanelStatus(panel, "Разбивка по источникам появится, когда будет готов отчёт "
+                          + "о посещениях.");
+    return true;
+  }
+  const { declared, byColumn } = found;
+  const measures = SOURCE_MEASURES.map((n) => declared.columns.find((c) => c.name === n))
+    .filter((c) => c && c.kind === "count");
   try {
-    let labels = [];
-    let values = [];
-    let title = "";
-    if (withColumn) {
-      const data = await getJson(reportUrl(withColumn.name, { ...f, surface: "" },
+    let perSurface;  // [[surface, {measure: count}]]
+    let all;
+    if (byColumn) {
+      const data = await getJson(reportUrl(declared.name, { ...f, surface: "" },
                                            { page_size: "500" }));
       const key = data.columns.find((c) => c.name === "surface" || c.name === "source");
-      const measure = firstColumn(data, ["count", "money"],
-                                  ["sessions", "visitors", "views", "impressions", "net"]);
-      if (!key || !measure) throw new Error("нет разбивки по источникам");
-      const sums = {};
+      const sums = new Map();
       for (const row of data.rows) {
-        sums[row[key.name]] = (sums[row[key.name]] || 0) + toNumber(row[measure.name]);
+        const into = sums.get(row[key.name]) || {};
+        for (const m of measures) into[m.name] = (into[m.name] || 0) + Number(row[m.name] || 0);
+        sums.set(row[key.name], into);
       }
-      labels = Object.keys(sums);
-      values = labels.map((k) => sums[k]);
-      title = `${measure.title} — ${data.title}`;
-    } else if (withFilter) {
-      const answers = await Promise.all(withFilter.surfaces.map((surface) =>
-        getJson(reportUrl(withFilter.name, { ...f, surface }, { page_size: "1" }))));
-      const measure = firstColumn(answers[0], ["count", "money"],
-                                  ["sessions", "visitors", "views", "impressions", "net"]);
-      if (!measure) throw new Error("нет числовых колонок");
-      labels = withFilter.surfaces;
-      values = answers.map((a) => toNumber(a.totals[measure.name]));
-      title = `${measure.title} — ${answers[0].title}`;
+      perSurface = [...sums.entries()];
+      all = data.totals;
     } else {
-      if (generation !== state.generation) return false;
-      chart("chart-sources", null);
-      panel.classList.add("empty");
-      wrap.replaceChildren();
-      setPanelStatus(panel, "Разбивка по источникам появится, когда будет готов отчёт "
-                            + "о посещениях.");
-      return true;
+      const ask = (surface) => getJson(reportUrl(declared.name, { ...f, surface },
+                                                 { page_size: "1" }));
+      const [whole, ...answers] = await Promise.all(["", ...declared.surfaces].map(ask));
+      perSurface = declared.surfaces.map((s, i) => [s, answers[i].totals]);
+      all = whole.totals;
     }
     await chartReady;
     if (generation !== state.generation) return false;
-    const named = labels.map((s) => SURFACES_RU[s] || s);
-    chart("chart-sources", {
+    const shown = perSurface.filter(([, t]) => measures.some((m) => Number(t[m.name] || 0)));
+    shown.sort((a, b) => Number(b[1][measures[0].name] || 0) - Number(a[1][measures[0].name] || 0));
+    const named = shown.map(([s]) => SURFACES_RU[s] || s);
+    chart("chart-sources", shown.length ? {
       type: "doughnut",
-      data: { labels: named, datasets: [{ data: values, backgroundColor: PALETTE }] },
+      data: { labels: named, datasets: [{ label: measures[0].title,
+        data: shown.map(([, t]) => Number(t[measures[0].name] || 0)),
+        backgroundColor: PALETTE }] },
       options: { plugins: { legend: { position: "right" } } },
-    });
-    wrap.replaceChildren();
-    setPanelStatus(panel, title);
+    } : null);
+    const head = el("tr", {}, el("th", {}, "Источник"), ...measures.map((m) =>
+      el("th", { class: "num", dataset: { column: m.name } }, m.title)));
+    const rows = shown.map(([s, t], i) => el("tr", { dataset: { surface: s } },
+      el("td", {}, swatch(PALETTE[i % PALETTE.length]), SURFACES_RU[s] || s),
+      ...measures.map((m) => el("td", { class: "num", dataset: { column: m.name } },
+                                formatValue("count", t[m.name] ?? 0)))));
+    const foot = el("tr", {}, el("td", {}, "Все источники"), ...measures.map((m) =>
+      el("td", { class: "num", dataset: { column: m.name } }, formatValue("count", all[m.name] ?? 0))));
+    wrap.replaceChildren(el("table", { dataset: { report: declared.name } },
+      el("thead", {}, head), el("tbody", {}, ...rows), el("tfoot", {}, foot)));
+    setPanelStatus(panel, shown.length ? `${measures[0].title} по источникам — ${declared.title}`
+                                        : "За период посещений нет.");
   } catch (error) {
     if (generation !== state.generation) return false;
     chart("chart-sources", null);
-    panel.classList.add("empty");
     wrap.replaceChildren();
     setPanelStatus(panel, notReadyText(error));
   }
   return true;
+}
+
+// The names of a shop's products (the report carries ids); {} when they cannot be read.
+async function productNames(shop, ids) {
+  const wanted = ids.filter((id) => UUID_RE.test(String(id)));
+  if (!wanted.length) return {};
+  const params = new URLSearchParams(wanted.map((id) => ["ids", id]));
+  try {
+    const data = await getJson(`/analytics/shops/${encodeURIComponent(shop)}/product-names?${params}`);
+    return Object.fromEntries(data.products.map((p) => [p.id, p.name]));
+  } catch {
+    return {};
+  }
 }
 
 async function renderProducts(f, generation) {
@@ -434,36 +585,44 @@ async function renderProducts(f, generation) {
   const wrap = panel.querySelector(".table-wrap");
   if (!declared) {
     chart("chart-products", null);
-    panel.classList.add("empty");
     setPanelStatus(panel, "Отчёт по товарам скоро появится.");
     return true;
   }
-  const measure = firstColumn(declared, ["money"], ["net", "revenue", "gross"])
-    || firstColumn(declared, ["count"], ["units", "sold"]);
+  const measure = firstColumn(declared, ["money"], ["revenue", "net", "gross"])
+    || firstColumn(declared, ["count"], ["units", "orders"]);
+  const label = declared.columns.find((c) => c.name === "product_id")
+    || declared.columns.find((c) => c.kind === "id" || c.kind === "text");
   try {
     const data = await getJson(reportUrl("products", f, {
       page_size: "10", ...(measure ? { sort: `-${measure.name}` } : {}) }));
+    const names = label ? await productNames(f.shop, data.rows.map((r) => r[label.name])) : {};
     await chartReady;
     if (generation !== state.generation) return false;
-    const label = firstColumn(data, ["text"], ["product_name", "name", "title"]);
+    const nameOf = (row) => names[row[label.name]] || `Товар ${shortId(row[label.name])}`;
     if (measure && label && data.rows.length) {
       chart("chart-products", {
         type: "bar",
-        data: { labels: data.rows.map((r) => String(r[label.name] ?? "").slice(0, 28)),
+        data: { labels: data.rows.map((r) => nameOf(r).slice(0, 28)),
                 datasets: [{ label: measure.title, data: data.rows.map((r) =>
                   toNumber(r[measure.name])), backgroundColor: PALETTE[0] }] },
-        options: { indexAxis: "y", plugins: { legend: { display: false } } },
+        options: { indexAxis: "y", plugins: { legend: { display: false }, tooltip: {
+          callbacks: { label: (ctx) => formatValue(measure.kind,
+                                                   data.rows[ctx.dataIndex][measure.name]) } } },
+                   scales: { x: { ticks: { callback: moneyTick } } } },
       });
     } else {
       chart("chart-products", null);
-      panel.classList.add("empty");
     }
-    wrap.replaceChildren(reportTable(data, { totals: false }));
-    setPanelStatus(panel, data.rows.length ? "" : "За период продаж товаров нет.");
+    wrap.replaceChildren(label
+      ? compactTable(data, { ...label, title: "Товар" },
+                     (row) => [el("span", { class: "name" }, nameOf(row))], PRODUCT_COLUMNS)
+      : reportTable(data, { totals: false }));
+    setPanelStatus(panel, data.rows.length
+      ? `Первые ${data.rows.length} из ${data.page.rows} по колонке «${measure?.title}»; `
+        + "все — в выгрузке." : "За период продаж товаров нет.");
   } catch (error) {
     if (generation !== state.generation) return false;
     chart("chart-products", null);
-    panel.classList.add("empty");
     wrap.replaceChildren();
     setPanelStatus(panel, notReadyText(error));
   }
@@ -479,13 +638,20 @@ async function renderPosts(f, generation) {
     setPanelStatus(panel, "Отчёт по публикациям скоро появится.");
     return true;
   }
-  const measure = firstColumn(declared, ["count"], ["impressions", "views", "reach"]);
+  const measure = firstColumn(declared, ["count"], ["reach", "impressions", "views"]);
+  const label = declared.columns.find((c) => c.name === "post_id")
+    || declared.columns.find((c) => c.kind === "id" || c.kind === "text");
   try {
     const data = await getJson(reportUrl("posts", f, {
       page_size: "10", ...(measure ? { sort: `-${measure.name}` } : {}) }));
     if (generation !== state.generation) return false;
-    wrap.replaceChildren(reportTable(data, { totals: false }));
-    setPanelStatus(panel, data.rows.length ? "" : "За период публикаций нет.");
+    wrap.replaceChildren(label
+      ? compactTable(data, label, (row) => [`Публикация ${shortId(row[label.name])}`],
+                     POST_COLUMNS, { totals: true })
+      : reportTable(data, { totals: false }));
+    setPanelStatus(panel, data.rows.length
+      ? `${data.rows.length} из ${data.page.rows} по колонке «${measure?.title}»; `
+        + "«Итого» — по всем публикациям периода." : "За период публикаций нет.");
   } catch (error) {
     if (generation !== state.generation) return false;
     wrap.replaceChildren();
@@ -494,14 +660,19 @@ async function renderPosts(f, generation) {
   return true;
 }
 
-// Every other declared report (map, funnel, pos, insights, …): its first rows as a table.
+// Every other declared report (map, funnel, pos, daily, …): its first rows as a table,
+// folded (a click opens it).
 async function renderMore(f, generation) {
   const host = $("more-panels");
   const others = state.config.reports.filter((r) => !OWN_PANELS.has(r.name));
+  const open = new Set([...host.querySelectorAll("details[open]")].map((d) => d.dataset.report));
   const sections = others.map((r) => {
-    const section = el("section", { class: "panel wide", id: `panel-${r.name}` },
-                       el("h2", {}, r.title), el("div", { class: "table-wrap" }),
-                       el("p", { class: "panel-status" }, "Загрузка…"));
+    const section = el("details", { class: "panel wide", id: `panel-${r.name}`,
+                                    dataset: { report: r.name } },
+                       el("summary", {}, r.title, el("span", { class: "panel-status" },
+                                                     "Загрузка…")),
+                       el("div", { class: "table-wrap" }));
+    if (open.has(r.name)) section.open = true;
     return [r, section];
   });
   host.replaceChildren(...sections.map(([, s]) => s));
@@ -511,8 +682,8 @@ async function renderMore(f, generation) {
       if (generation !== state.generation) return;
       section.querySelector(".table-wrap").replaceChildren(reportTable(data));
       setPanelStatus(section, data.page.pages > 1
-        ? `Первые ${data.rows.length} строк из ${data.page.rows}; все — в выгрузке.`
-        : (data.rows.length ? "" : "Нет данных за период."));
+        ? `первые ${data.rows.length} строк из ${data.page.rows}; все — в выгрузке`
+        : (data.rows.length ? `${data.rows.length} строк` : "нет данных за период"));
     } catch (error) {
       if (generation !== state.generation) return;
       setPanelStatus(section, notReadyText(error));

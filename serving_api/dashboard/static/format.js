@@ -42,6 +42,14 @@ export function formatPercent(value) {
 const MONTHS = ["янв", "фев", "мар", "апр", "мая", "июн", "июл", "авг", "сен", "окт", "ноя", "дек"];
 
 // "2024-05-01" → "1 мая 2024"
+// A change in per cent with its sign: "12.5" → "+12,50 %", "-3" → "−3,00 %".
+export function formatChange(value) {
+  const text = formatPercent(value);
+  if (text === "—") return text;
+  if (text.startsWith("-")) return "\u2212" + text.slice(1);
+  return /^0(,0+)?\u00a0%$/.test(text) ? text : "+" + text;
+}
+
 export function formatDate(value) {
   const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(String(value ?? ""));
   if (!m) return value ?? "—";
@@ -63,10 +71,11 @@ export function formatValue(kind, value) {
     case "money": return formatMoney(value);
     case "count": return formatCount(value);
     case "percent": return formatPercent(value);
+    case "decimal": return formatDecimal(value, 2);
     case "date": return formatDate(value);
     case "datetime": return formatDateTime(value);
     default: return String(value);
   }
 }
 
-export const NUMERIC_KINDS = ["money", "count", "percent"];
+export const NUMERIC_KINDS = ["money", "count", "percent", "decimal"];
