@@ -14,8 +14,8 @@
 * `write_marts()` — those marts in an embedded warehouse of its own, written by a child
   process (chdb allows one process per warehouse directory, and one directory per process:
   the caller never opens it), before the serving API is started on it. The marts' columns
-  (`MART_SCHEMAS`) are those of tests/serving_api/report_marts.py (the dashboard's test
-  checks they stay the same), with the marts' own types.
+  (`MART_SCHEMAS`) are bench/mart_schemas.py's, which the serving API's report tests build
+  too, with the marts' own types.
 * `dashboard_stack()` — the real core API and the real serving API (uvicorn, one process
   each, free loopback ports) on that database and warehouse; the serving API forwards
   sign-ins to that core (`CORE_API_URL`) and serves the installed Chart.js.
@@ -45,6 +45,7 @@ from uuid import UUID
 
 import httpx
 
+from bench.mart_schemas import MARK, SCHEMAS
 from infra.settings import REPO_ROOT, get_settings
 
 FAST_BCRYPT_ROUNDS = 4
@@ -157,58 +158,8 @@ def sales_rows(shop_id: UUID, first: date, days: int, *, seed: int = 7,
     return rows
 
 
-_COUNT, _INT, _MONEY = "UInt64", "Int64", "Decimal(18, 2)"
-_MARK = "_ingested_through DateTime64(6, 'UTC') DEFAULT now64(6)"
-
-# name: (columns, order by): the marts' columns and types (dbt/models/marts/*/_models.yml),
-# as tests/serving_api/report_marts.py declares them for the serving API's tests.
-MART_SCHEMAS: dict[str, tuple[list[str], str]] = {
-    "shop_engagement_daily": (
-        ["shop_id String", "date Date", "surface String",
-         *(f"{c} {_COUNT}" for c in ("views", "shop_views", "product_views", "post_views",
-                                     "visitors", "clicks", "add_to_cart", "route_builds",
-                                     "chats", "call_clicks", "saves", "shares"))],
-        "(shop_id, date, surface)"),
-    "shop_follows_daily": (
-        ["shop_id String", "date Date", f"follows {_COUNT}", f"unfollows {_COUNT}",
-         f"net_follows {_INT}"], "(shop_id, date)"),
-    "product_engagement_daily": (
-        ["product_id String", "shop_id Nullable(String)", "date Date", "surface String",
-         *(f"{c} {_COUNT}" for c in ("views", "visitors", "clicks", "add_to_cart", "saves",
-                                     "shares"))],
-        "(product_id, date, surface)"),
-    "product_metric_daily": (
-        ["shop_id String", "product_id String", "variant_id String", "date Date",
-         *(f"{c} {_INT}" for c in ("pos_units", "online_units", "units")),
-         *(f"{c} {_MONEY}" for c in ("pos_gross", "pos_discounts", "pos_refunds", "pos_voids",
-                                     "pos_net", "online_gross", "online_refunds",
-                                     "online_net", "net"))],
-        "(shop_id, date, product_id, variant_id)"),
-    "product_orders_daily": (
-        ["shop_id String", "product_id String", "date Date", f"receipts {_INT}",
-         f"online_orders {_COUNT}", f"online_refunded_orders {_COUNT}"],
-        "(shop_id, date, product_id)"),
-    "post_metric_daily": (
-        ["post_id String", "date Date", "shop_id Nullable(String)",
-         *(f"{c} {_COUNT}" for c in ("impressions", "reach", "views", "clicks")),
-         f"likes {_INT}", f"saves {_INT}", f"shares {_COUNT}", f"comments {_COUNT}"],
-        "(post_id, date)"),
-    "order_funnel_daily": (
-        ["shop_id String", "date Date", f"created_orders {_COUNT}", f"paid_orders {_COUNT}",
-         f"paid_amount {_MONEY}"], "(shop_id, date)"),
-    "pos_device_health_daily": (
-        ["device_id String", "date Date", "shop_id Nullable(String)", f"heartbeats {_COUNT}",
-         "first_heartbeat_at Nullable(DateTime64(6, 'UTC'))",
-         "last_heartbeat_at Nullable(DateTime64(6, 'UTC'))", "online_minutes Decimal(10, 2)",
-         f"offline_spells {_COUNT}", f"late_heartbeats {_COUNT}", f"dead_letters {_COUNT}",
-         "dead_letters_by_reason Map(String, UInt64)", f"offline_transitions {_COUNT}"],
-        "(device_id, date)"),
-    "shop_insights_daily": (
-        ["shop_id String", "date Date", "metric String", f"value {_MONEY}",
-         "baseline Nullable(Decimal(18, 2))", "change_pct Nullable(Decimal(18, 2))",
-         "baseline_days UInt32", "active_days UInt32", "signal String"],
-        "(shop_id, date, metric)"),
-}
+# The marts' columns and types, shared with the serving API's tests.
+MART_SCHEMAS = SCHEMAS
 # Where the shop's visitors come from, and how many of them (weights).
 SOURCE_WEIGHTS = {"map": 30, "feed": 22, "search": 16, "explore": 10, "following": 8,
                   "profile": 6, "ad": 5, "other": 3}
@@ -351,7 +302,7 @@ def _write_marts_here(rows: list[dict[str, Any]],
     client.command(f"CREATE DATABASE IF NOT EXISTS `{db}`")
     cols = ["shop_id String", "merchant_id String", "date Date",
             *(f"{c} Decimal(18, 2)" for c in MONEY), *(f"{c} Int64" for c in COUNTS),
-            "online_units Int64", "avg_receipt Nullable(Decimal(18, 2))", _MARK]
+            "online_units Int64", "avg_receipt Nullable(Decimal(18, 2))", MARK]
     client.command(f"CREATE OR REPLACE TABLE `{db}`.shop_metric_daily ({', '.join(cols)}) "
                    "ENGINE = MergeTree ORDER BY (shop_id, date)")
     names = ["shop_id", "merchant_id", "date", *MONEY, *COUNTS, "online_units", "avg_receipt"]
@@ -362,7 +313,7 @@ def _write_marts_here(rows: list[dict[str, Any]],
         client.command(f"INSERT INTO `{db}`.shop_metric_daily ({', '.join(names)}) "
                        f"VALUES {values}")
     for name, (columns, order_by) in MART_SCHEMAS.items():
-        mark = [] if name == "shop_follows_daily" else [_MARK]  # as in dbt: no watermark
+        mark = [] if name == "shop_follows_daily" else [MARK]  # as in dbt: no watermark
         client.command(f"CREATE OR REPLACE TABLE `{db}`.`{name}` "
                        f"({', '.join([*columns, *mark])}) ENGINE = MergeTree "
                        f"ORDER BY {order_by}")

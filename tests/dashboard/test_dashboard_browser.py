@@ -335,14 +335,6 @@ def test_dashboard_routes(world: World) -> None:
     assert httpx.get(f"{base}/analytics/shops", timeout=10).status_code == 401
 
 
-def test_bench_marts_are_the_report_tests_marts() -> None:
-    """The dashboard's hand-made warehouse has the columns the serving API's report tests
-    declare (tests/serving_api/report_marts.py), so both read the same marts."""
-    from tests.serving_api.report_marts import SCHEMAS
-
-    assert MART_SCHEMAS == SCHEMAS
-
-
 def test_product_names_are_the_shops_own(world: World) -> None:
     """The other seller signs in (API) and reads their own shop's product names only."""
     base, other = world.stack.serving_url, world.other
