@@ -122,6 +122,17 @@ ADS_CAMPAIGNS = Topic(
 )
 ADS_TOPICS: tuple[Topic, ...] = (ADS_CAMPAIGNS,)
 
+# Impressions and clicks (POST /ads/events and GET /ads/click/{token}): produced directly by
+# the API with acks=all like analytics.raw (too many for the outbox), keyed by campaign so a
+# campaign's events stay in order for billing.
+ADS_EVENTS = Topic(
+    name="ads.events",
+    key="campaign_id",
+    schema_file="ads/ad_event.avsc",
+    partitions=6,
+    retention_ms=30 * DAY_MS,
+)
+
 ANALYTICS_RAW = Topic(
     name="analytics.raw",
     key="session_id (keeps a session's events in order)",
@@ -147,7 +158,7 @@ CORE_TOPICS: tuple[Topic, ...] = (
 OUTBOX_TOPICS: tuple[Topic, ...] = (*CORE_TOPICS, *SOCIAL_TOPICS, *ADS_TOPICS)
 
 CATALOG: tuple[Topic, ...] = (POS_SALES, POS_HEARTBEATS, POS_DEAD_LETTER, *CORE_TOPICS,
-                              *SOCIAL_TOPICS, *ADS_TOPICS, ANALYTICS_RAW,
+                              *SOCIAL_TOPICS, *ADS_TOPICS, ADS_EVENTS, ANALYTICS_RAW,
                               ANALYTICS_BAD_EVENTS)
 
 
