@@ -166,6 +166,14 @@ class Settings(BaseSettings):
     # behavioural events); rotating it re-pseudonymises every account from then on.
     pseudonym_secret: str = Field(default="local-dev-pseudonym-secret-change-me-0123456789",
                                   alias="CORE_PSEUDONYM_SECRET")
+    # Keys that seal secrets at rest (platform_common.sealing): comma-separated Fernet keys,
+    # the first seals, every one opens. Rotate by putting a new key first, running
+    # `python -m platform_common.sealing reseal`, then dropping the old key.
+    data_encryption_keys: str = Field(
+        default="bG9jYWwtZGV2LXNlYWxpbmcta2V5LWNoYW5nZS1tZTA=", alias="DATA_ENCRYPTION_KEYS")
+    # Signing key of ad tokens (marketplace_core.ads): a click cannot be forged or replayed.
+    ads_token_secret: str = Field(default="local-dev-ads-token-secret-change-me-0123456789",
+                                  alias="ADS_TOKEN_SECRET")
     access_token_ttl_seconds: int = Field(default=900, alias="CORE_ACCESS_TOKEN_TTL_SECONDS")
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600,
                                            alias="CORE_REFRESH_TOKEN_TTL_SECONDS")
@@ -347,9 +355,10 @@ class Settings(BaseSettings):
 
 # Credentials whose defaults are published in this file: production must set each one.
 SECRET_FIELDS = ("jwt_secret", "pseudonym_secret", "internal_token", "psp_webhook_secret",
-                 "postgres_password", "s3_secret_key")
+                 "postgres_password", "s3_secret_key", "data_encryption_keys",
+                 "ads_token_secret")
 # Keys that sign or derive (HMAC): long enough not to be guessed.
-SIGNING_KEYS = ("jwt_secret", "pseudonym_secret", "internal_token")
+SIGNING_KEYS = ("jwt_secret", "pseudonym_secret", "internal_token", "ads_token_secret")
 
 
 @lru_cache(maxsize=1)
