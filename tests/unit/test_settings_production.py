@@ -11,6 +11,8 @@ STRONG = {
     "CORE_JWT_SECRET": "j" * 40, "CORE_PSEUDONYM_SECRET": "p" * 40,
     "PLATFORM_INTERNAL_TOKEN": "i" * 40, "CORE_PSP_WEBHOOK_SECRET": "w" * 40,
     "POSTGRES_PASSWORD": "a-real-password", "S3_SECRET_KEY": "a-real-s3-secret",
+    "DATA_ENCRYPTION_KEYS": "cmVhbC1rZXktcmVhbC1rZXktcmVhbC1rZXktcmVhbDA=",
+    "ADS_TOKEN_SECRET": "t" * 40,
 }
 
 
