@@ -249,6 +249,10 @@ class Settings(BaseSettings):
     # A wallet top-up through the PSP (KGS).
     ads_min_topup: Decimal = Field(default=Decimal("100.00"), alias="ADS_MIN_TOPUP")
     ads_max_topup: Decimal = Field(default=Decimal("1000000.00"), alias="ADS_MAX_TOPUP")
+    # The billing job (orchestration.defs.ads) re-settles the days of the last N Bishkek
+    # days from the lake each run: ad events landing later than that are not billed.
+    ads_billing_lookback_days: int = Field(default=7, ge=1, le=60,
+                                           alias="ADS_BILLING_LOOKBACK_DAYS")
 
     # --- derived values -----------------------------------------------------------------
     @property

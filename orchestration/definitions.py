@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from orchestration.defs.ads import definitions as ads
 from orchestration.defs.lake import definitions as lake
 from orchestration.defs.quality import definitions as quality
 from orchestration.defs.retention import definitions as retention
@@ -9,5 +10,5 @@ from orchestration.defs.social import definitions as social
 from orchestration.defs.warehouse import definitions as warehouse
 
 # Only one Definitions object may live at this module's scope (Dagster loads it).
-defs = dg.Definitions.merge(lake.defs, quality.defs, retention.defs, social.defs,
+defs = dg.Definitions.merge(ads.defs, lake.defs, quality.defs, retention.defs, social.defs,
                             warehouse.defs)

@@ -349,3 +349,40 @@ def _credit_down_to(conn: Connection, c: campaigns.Campaign, day: date, owed: De
         c = campaigns.get_campaign(conn, c.id, lock=True)
         given += part
     return given
+
+
+@dataclass(frozen=True)
+class BilledDay:
+    """A campaign-day as the ledger has it (for `make reconcile`)."""
+
+    campaign_id: UUID
+    day: date
+    owed: Decimal  # what the latest settlement said the day owes
+    through: datetime | None  # that settlement's watermark (None: manual charges only)
+    charged: Decimal  # net: charges minus credits
+    capped: bool  # a budget or the money held a charge below what was asked
+    revenue: Decimal  # the platform's ads revenue posted by the day's entries
+
+
+def billed_days(conn: Connection, since: date) -> list[BilledDay]:
+    """Every campaign-day charged or settled since `since`, with the journal behind it."""
+    rows = conn.execute(
+        "with days as (select campaign_id, day from ad_charges where day >= %(since)s"
+        "  union select campaign_id, day from ad_billing_windows where day >= %(since)s)"
+        " select d.campaign_id, d.day,"
+        "  (select w.owed from ad_billing_windows w where w.campaign_id = d.campaign_id"
+        "    and w.day = d.day order by w.through desc limit 1),"
+        "  (select max(w.through) from ad_billing_windows w where w.campaign_id = d.campaign_id"
+        "    and w.day = d.day),"
+        "  coalesce((select sum(c.charged - c.credited) from ad_charges c"
+        "    where c.campaign_id = d.campaign_id and c.day = d.day), 0),"
+        "  exists (select 1 from ad_charges c where c.campaign_id = d.campaign_id"
+        "    and c.day = d.day and c.capped_by is not null),"
+        "  array(select c.journal_entry_id from ad_charges c where c.campaign_id = d.campaign_id"
+        "    and c.day = d.day and c.journal_entry_id is not null"
+        "   union all select r.journal_entry_id from ad_credits r join ad_charges c"
+        "    on c.id = r.charge_id where c.campaign_id = d.campaign_id and c.day = d.day)"
+        " from days d order by d.day, d.campaign_id", {"since": since}).fetchall()
+    return [BilledDay(r[0], r[1], r[2] if r[2] is not None else r[4], r[3], r[4], r[5],
+                      -ledger.account_movement(conn, r[6], ledger.ADS_REVENUE))
+            for r in rows]
