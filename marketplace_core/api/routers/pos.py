@@ -3,7 +3,7 @@
 feed the same apply logic as the Kafka ingest (marketplace_core.pos.ingest).
 
 Device endpoints authenticate with the terminal's own token (`Authorization: Bearer`),
-are rate-limited per device (token bucket, 429 RATE_LIMITED with Retry-After) and sign
+are rate-limited per device (token bucket in Postgres, 429 RATE_LIMITED with Retry-After) and sign
 each body with the device secret. Refused events are kept as dead letters (table
 `pos_dead_letters`, published to pos.dead_letter by the ingest consumer).
 
@@ -13,7 +13,6 @@ path) stays for admins and tests; it must only be reachable from the platform's 
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import math
 from collections.abc import Callable, Iterator
@@ -63,7 +62,7 @@ from marketplace_core.errors import (
 from marketplace_core.orders import eligibility
 from marketplace_core.pos import credentials, ingest
 from marketplace_core.pos import service as pos
-from marketplace_core.pos.ratelimit import http_limiter
+from marketplace_core.pos.ratelimit import take_http
 
 router = APIRouter(tags=["pos"])
 
@@ -173,12 +172,14 @@ _ATTEMPTS = 3
 T = TypeVar("T")
 
 
-def _rate_limited(token: str | None) -> JSONResponse | None:
-    """429 if the device's bucket is empty. Keyed by the token's hash, before any database
-    work, so a flood costs no queries."""
+def _rate_limited(pool: ConnectionPool, token: str | None) -> JSONResponse | None:
+    """429 if the device's bucket is empty. The bucket is in Postgres (every API process
+    shares it), keyed by the token's digest, taken in its own short transaction before the
+    request's work so that the bucket row is not held while the request runs."""
     if not token:
         return None
-    wait = http_limiter().try_acquire(hashlib.sha256(token.encode()).hexdigest())
+    with transaction(pool) as conn:
+        wait = take_http(conn, token)
     if wait <= 0:
         return None
     return JSONResponse(
@@ -237,7 +238,7 @@ def _refusal(outcome: ingest.Outcome) -> DomainError:
 )
 def device_heartbeat(body: DeviceHeartbeatRequest, bearer: DeviceToken, pool: Pool) -> Any:
     token = bearer.credentials if bearer else None
-    if (limited := _rate_limited(token)) is not None:
+    if (limited := _rate_limited(pool, token)) is not None:
         return limited
     record = body.record()
     origin = ingest.Origin("http", body.model_dump_json(exclude_unset=True).encode())
@@ -278,7 +279,7 @@ def device_heartbeat(body: DeviceHeartbeatRequest, bearer: DeviceToken, pool: Po
 )
 def upload_sales(body: TillEventIn | TillEventBatch, bearer: DeviceToken, pool: Pool) -> Any:
     token = bearer.credentials if bearer else None
-    if (limited := _rate_limited(token)) is not None:
+    if (limited := _rate_limited(pool, token)) is not None:
         return limited
     events = body.events if isinstance(body, TillEventBatch) else [body]
     prepared = [(e.receipt_number, e.record(),
