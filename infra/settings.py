@@ -168,7 +168,7 @@ class Settings(BaseSettings):
                                   alias="CORE_PSEUDONYM_SECRET")
     # Keys that seal secrets at rest (platform_common.sealing): comma-separated Fernet keys,
     # the first seals, every one opens. Rotate by putting a new key first, running
-    # `python -m platform_common.sealing reseal`, then dropping the old key.
+    # `python -m marketplace_core.reseal`, then dropping the old key.
     data_encryption_keys: str = Field(
         default="bG9jYWwtZGV2LXNlYWxpbmcta2V5LWNoYW5nZS1tZTA=", alias="DATA_ENCRYPTION_KEYS")
     # Signing key of ad tokens (marketplace_core.ads): a click cannot be forged or replayed.
