@@ -206,7 +206,7 @@ def register_user(
     emit_user_changed(conn, user.id, "user.registered")
     if role != "buyer":
         audit.record(conn, _actor(user.id, user.role, ip),
-                     "auth.register", "user", user.id, {"email": address, "role": role})
+                     "auth.register", "user", user.id, {"role": role})
     enrolment = TotpEnrolment(secret, totp.provisioning_uri(secret, address)) if secret else None
     return Registration(user=user, totp=enrolment)
 
