@@ -29,6 +29,7 @@ from psycopg_pool import ConnectionPool
 
 from infra.settings import get_settings
 from marketplace_core import audit
+from marketplace_core.accounts import tenancy
 from marketplace_core.accounts.ownership import assert_can_manage_shop
 from marketplace_core.api.auth import SellerOrAdmin
 from marketplace_core.api.deps import Pool
@@ -154,7 +155,8 @@ def rotate_credentials(device_id: DeviceId, user: SellerOrAdmin,
 def list_devices(shop_id: ShopId, user: SellerOrAdmin, pool: Pool) -> list[DeviceResponse]:
     with transaction(pool) as conn:
         assert_can_manage_shop(conn, user, shop_id)
-        return [DeviceResponse.of(d) for d in pos.device_overviews(conn, shop_id)]
+        with tenancy.seller_scope(conn, user):  # row-level security: the second wall
+            return [DeviceResponse.of(d) for d in pos.device_overviews(conn, shop_id)]
 
 
 # --- the terminal's own endpoints -----------------------------------------------------------------
