@@ -214,3 +214,46 @@ def test_stored_keys_reveal_neither_email_nor_address(core_api: Any) -> None:
         rows = conn.execute("select scope, key from rate_lockouts").fetchall()
     assert rows and not any("secret-person" in key for _, key in rows)
     assert (("login-account", throttle.account_key(email))) in rows
+
+
+def test_a_forwarded_address_counts_only_with_the_internal_token(
+        core_api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(get_settings(), "login_address_max_failures", 2)
+    forged = {"X-Client-Address": "198.51.100.20", "X-Internal-Token": "not-the-token"}
+    for _ in range(3):
+        assert core_api.post("/auth/login", headers=forged, json={
+            "email": _buyer(core_api), "password": "wrong!"}).status_code == 401
+    # the forged header was ignored (the peer is the test client: not counted)
+    assert core_api.post("/auth/login", headers=forged, json={
+        "email": _buyer(core_api), "password": DEFAULT_PASSWORD}).status_code == 200
+    trusted = {"X-Client-Address": "198.51.100.21",
+               "X-Internal-Token": get_settings().internal_token}
+    for _ in range(2):
+        assert core_api.post("/auth/login", headers=trusted, json={
+            "email": _buyer(core_api), "password": "wrong!"}).status_code == 401
+    locked = core_api.post("/auth/login", headers=trusted, json={
+        "email": _buyer(core_api), "password": DEFAULT_PASSWORD})
+    assert locked.status_code == 429
+
+
+def test_the_dashboard_sign_in_forwards_the_browsers_address_and_retry_after(
+        core_api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    import httpx
+
+    from serving_api.routers import dashboard
+
+    monkeypatch.setattr(get_settings(), "login_address_max_failures", 2)
+    real_client = httpx.AsyncClient
+    monkeypatch.setattr(dashboard.httpx, "AsyncClient", lambda **kw: real_client(
+        transport=httpx.ASGITransport(app=core_api.app), **kw))
+
+    def sign_in(email: str, password: str) -> Any:
+        body = dashboard.DashboardLogin(email=email, password=password)
+        return asyncio.run(dashboard._forward("/auth/login", body, "198.51.100.30"))
+
+    assert sign_in(_buyer(core_api), "wrong!").status_code == 401
+    assert sign_in(_buyer(core_api), "wrong!").status_code == 401
+    locked = sign_in(_buyer(core_api), DEFAULT_PASSWORD)
+    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) >= 1
