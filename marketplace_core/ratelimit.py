@@ -6,10 +6,10 @@ Two shapes, one table each (migration 0017):
   request takes one or is refused with the seconds until one is back. One upsert
   statement, atomic under concurrency (the row lock orders concurrent takers), committed
   at once by the caller so no request holds the bucket while it works.
-* Lockouts with backoff (`Lockout`): failures of a key within `window` are counted; the
-  `threshold`-th locks the key for `base`, the next lock for 2 x base, then 4 x ... up to
-  `cap`. The doubling is forgotten after a quiet `forget` period; `clear` (a success)
-  forgets everything at once.
+* Lockouts with backoff (`Lockout`): failures of a key are counted (a failure more than
+  `window` after the previous one starts the count afresh); the `threshold`-th locks the
+  key for `base`, the next lock for 2 x base, then 4 x ... up to `cap`. The doubling is
+  forgotten after a quiet `forget` period; `clear` (a success) forgets everything at once.
 
 Keys are stored as `key_digest`s (HMAC under the code pepper, with the scope): the tables
 never hold an e-mail address, a device token or a client address. Idle rows carry no

@@ -257,3 +257,23 @@ def test_the_dashboard_sign_in_forwards_the_browsers_address_and_retry_after(
     assert sign_in(_buyer(core_api), "wrong!").status_code == 401
     locked = sign_in(_buyer(core_api), DEFAULT_PASSWORD)
     assert locked.status_code == 429 and int(locked.headers["Retry-After"]) >= 1
+
+
+def test_the_sweep_prunes_rows_without_state(conn: psycopg.Connection[Any]) -> None:
+    from marketplace_core.api.background import registered_sweeps
+
+    assert "prune_rate_limits" in dict(registered_sweeps())
+    old, fresh = secrets.token_hex(8), secrets.token_hex(8)
+    ratelimit.take(conn, "test", old, rate=1, burst=1)
+    ratelimit.take(conn, "test", fresh, rate=1, burst=1)
+    ratelimit.record_failure(conn, POLICY, old)
+    ratelimit.record_failure(conn, POLICY, fresh)
+    conn.execute("update rate_buckets set updated_at = now() - interval '2 hours'"
+                 " where key = %s", (old,))
+    conn.execute("update rate_lockouts set last_failure_at = now() - interval '2 days'"
+                 " where key = %s", (old,))
+    assert ratelimit.prune(conn) >= 2
+    assert conn.execute("select key from rate_buckets where scope = 'test' and key in (%s, %s)",
+                        (old, fresh)).fetchall() == [(fresh,)]
+    assert conn.execute("select key from rate_lockouts where scope = 'test' and key in"
+                        " (%s, %s)", (old, fresh)).fetchall() == [(fresh,)]
