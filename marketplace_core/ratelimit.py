@@ -1,6 +1,6 @@
 """Rate limits and lockouts kept in Postgres, so every API process (on any host) agrees.
 
-Two shapes, one table each (migration 0017):
+Two shapes, one table each (migration 0018):
 
 * Token buckets (`take`): `rate` tokens a second refill a key's bucket up to `burst`; a
   request takes one or is refused with the seconds until one is back. One upsert

@@ -8,7 +8,7 @@ The core's sealed columns (`platform_common.sealing`) are declared by their owne
     python -m marketplace_core.reseal --plain-only  # only seal rows still plain
 
 `apply_migrations` runs the plain-only pass after the SQL files, so rows written before
-the columns were sealed (migration 0017) never stay plain. Key rotation (README,
+the columns were sealed (migration 0018) never stay plain. Key rotation (README,
 "Security"): put the new key first in DATA_ENCRYPTION_KEYS and restart, run this
 command, then drop the old key. A value no configured key opens is reported with its row
 and left as it is (exit status 1): nothing is lost, and dropping a key that still seals

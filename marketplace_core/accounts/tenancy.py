@@ -1,4 +1,4 @@
-"""Seller-scoped reads behind Postgres row-level security (migration 0018): the second wall.
+"""Seller-scoped reads behind Postgres row-level security (migration 0019): the second wall.
 
 The API checks ownership in code (`marketplace_core.accounts.ownership`). A handler that
 reads a seller's data also runs its queries inside `seller_scope`: the transaction

@@ -1,4 +1,4 @@
-"""Row-level security (migration 0018) as the second wall behind the ownership checks: a
+"""Row-level security (migration 0019) as the second wall behind the ownership checks: a
 seller-scoped read that forgets its filter still returns only that seller's rows."""
 
 from __future__ import annotations
