@@ -40,6 +40,8 @@ def registered_sweeps() -> list[tuple[str, Sweep]]:
     sweeps.append(("sweep_behaviour_dedup", sweep_dedup))
     from marketplace_core.ads.campaigns import finish_ended_campaigns
     sweeps.append(("finish_ended_ad_campaigns", finish_ended_campaigns))
+    from marketplace_core.ads.reporting import sweep as sweep_ad_serving
+    sweeps.append(("sweep_ad_serving", sweep_ad_serving))
     return sweeps
 
 
