@@ -26,8 +26,9 @@ Eligibility of a campaign for a request:
 - search: a sponsored product must match the query (every query word shares a prefix
   with a word of the product's name: at least all but 2 letters of the shorter, at
   least 3 — "смартфн"/"смартфон", "чехлы"/"чехол") and the page's filters (category
-  subtree, price range on live variants, shop, radius), and not already be on the page;
-- a boosted post already on the page is not repeated.
+  subtree, price range on live variants, shop, radius); it may also be an organic result
+  of the page (as on any marketplace);
+- a boosted post already on the feed page is not repeated.
 
 Ranking by expected KGS per impression: CPC bid × expected CTR, the CTR smoothed
 toward a prior, (clicks + ADS_CTR_PRIOR × ADS_CTR_PRIOR_WEIGHT) / (impressions +

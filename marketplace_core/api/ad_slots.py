@@ -90,8 +90,8 @@ def posts_with_ads(conn: Connection, request: Request, user: Any | None, ctx: Co
 
 def hits_with_ads(conn: Connection, request: Request, ctx: Context,
                   hits: list[SearchHitOut]) -> list[SearchHitOut]:
-    """The search page with sponsored products at the search slots."""
-    ctx.exclude = {h.product_id for h in hits}
+    """The search page with sponsored products at the search slots (a sponsored product
+    may also be among the organic results, as on any marketplace)."""
     ctx.categories |= {h.category_id for h in hits if h.category_id is not None}
     served = _select(conn, request, lenient_user(request), ctx, len(hits),
                      get_settings().ads_search_slots)

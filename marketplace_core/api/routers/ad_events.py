@@ -159,7 +159,7 @@ def target_path(token: tokens.AdToken) -> str:
                **error_responses(401, 422, 503)},
 )
 async def click(request: Request, credentials: BearerCredentials,
-                token: Annotated[str, Path(max_length=2048)]) -> Response:
+                token: Annotated[str, Path(description="The ad's token")]) -> Response:
     parsed = tokens.read(token)  # 422 AD_TOKEN_INVALID before anything else
     user = (await run_in_threadpool(optional_user, request, credentials)
             if credentials is not None else None)
