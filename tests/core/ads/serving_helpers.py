@@ -26,7 +26,7 @@ def guest(session: str | None = None) -> dict[str, str]:
 def live_campaign(api: Any, admin: TestUser, *, seller: tuple[TestUser, UUID, UUID] | None
                   = None, funds: str = "20000.00", **over: Any) -> dict[str, Any]:
     """An approved, active campaign (boost of a fresh post unless `creative` is given)."""
-    user, merchant_id, shop_id = seller or pro_seller(api)
+    user, _merchant, shop_id = seller or pro_seller(api)
     fund(api, user, funds)
     body = campaign_body(shop_id, None, targeting=None, pricing="cpm", bid="9000.00",
                          daily_budget="5000.00", total_budget="10000.00")

@@ -155,8 +155,9 @@ def test_the_frequency_cap_holds_across_two_api_instances(serving: Any, admin: A
     c = _boost(serving, admin, made, tag)
     session = guest()
     with TestClient(create_app(core_dsn, run_sweeper=False)) as other:
-        other.app.state.ad_server = AdServer(pool=None, refresh_s=0)
-        other.app.state.explore_index = ExploreIndex(check_every_s=0, cold_every_s=0)
+        app: Any = other.app
+        app.state.ad_server = AdServer(pool=None, refresh_s=0)
+        app.state.explore_index = ExploreIndex(check_every_s=0, cold_every_s=0)
         seen: list[int] = []
 
         def hit(client: Any) -> None:
