@@ -148,25 +148,40 @@ def target_path(token: tokens.AdToken) -> str:
     return f"/shops/{token.shop_id}"
 
 
+class ClickOut(BaseModel):
+    location: str = Field(description="Where the ad leads (a path of this API)")
+    status: str = Field(description="accepted | flagged")
+    code: str | None = Field(default=None, description="The flag, when flagged")
+    event_id: str | None = None
+
+
 @router.get(
     "/click/{token}", status_code=303, response_class=RedirectResponse,
     summary="Open an ad: records the click, then 303 to the post, product or shop",
     description="The click is published on ads.events (flagged when a replay, expired, "
-                "for an inactive campaign...; still redirected). 422 AD_TOKEN_INVALID for a "
-                "token the core did not sign (nothing published, no redirect); 503 "
-                "ADS_EVENTS_UNAVAILABLE when Kafka is down.",
-    responses={303: {"description": "To the ad's target (a path of this API)"},
+                "for an inactive campaign...; still redirected). Apps that navigate "
+                "themselves pass `redirect=false` and get 200 with the location instead. "
+                "422 AD_TOKEN_INVALID for a token the core did not sign (nothing published, "
+                "no redirect); 503 ADS_EVENTS_UNAVAILABLE when Kafka is down.",
+    responses={200: {"model": ClickOut, "description": "With redirect=false"},
+               303: {"description": "To the ad's target (a path of this API)"},
                **error_responses(401, 422, 503)},
 )
 async def click(request: Request, credentials: BearerCredentials,
-                token: Annotated[str, Path(description="The ad's token")]) -> Response:
+                token: Annotated[str, Path(description="The ad's token")],
+                redirect: bool = True) -> Response:
     parsed = tokens.read(token)  # 422 AD_TOKEN_INVALID before anything else
     user = (await run_in_threadpool(optional_user, request, credentials)
             if credentials is not None else None)
     reporter = await run_in_threadpool(_reporter, request, user)
     try:
-        await run_in_threadpool(ad_reporter(request).report, request.app.state.pool,
-                                [(token, "click")], reporter)
+        results = await run_in_threadpool(ad_reporter(request).report,
+                                          request.app.state.pool, [(token, "click")], reporter)
     except Unavailable:
         return _unavailable()
-    return RedirectResponse(target_path(parsed), status_code=303)
+    location = target_path(parsed)
+    if not redirect:
+        r = results[0]
+        return JSONResponse(ClickOut(location=location, status=r["status"], code=r.get("code"),
+                                     event_id=r.get("event_id")).model_dump())
+    return RedirectResponse(location, status_code=303)

@@ -265,6 +265,9 @@ def test_clicks_redirect_and_flag_inactive_campaigns_and_other_viewers(
     assert out["results"][0]["code"] == "campaign_inactive"
     r = serving.get(f"/ads/click/{third}", follow_redirects=False)
     assert r.status_code == 303  # still taken where the ad leads
+    r = serving.get(f"/ads/click/{third}", params={"redirect": "false"})
+    assert r.status_code == 200 and r.json()["location"] == f"/posts/{c['post_id']}"
+    assert (r.json()["status"], r.json()["code"]) == ("flagged", "duplicate")
 
     for bad in ("x", "v1.AAAA.BBBB", "v1." + "A" * 5000 + ".sig", token[:-2] + "AA",
                 token.replace("v1.", "v1.A", 1), "%00%ff"):
