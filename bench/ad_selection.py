@@ -101,7 +101,8 @@ def fill(dsn: str, posts: int, products: int, campaigns: int, rng: random.Random
         product_rows = conn.execute(
             "select id, shop_id from products order by random() limit %s", (campaigns * 3,)
         ).fetchall()
-        merchant_of = dict(conn.execute("select id, merchant_id from shops").fetchall())
+        merchant_of: dict[Any, Any] = dict(
+            conn.execute("select id, merchant_id from shops").fetchall())
         for i in range(campaigns):
             boost = i % 2 == 0
             pricing = ("cpc", "cpm", "fixed_daily")[i % 3]
