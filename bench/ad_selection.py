@@ -202,7 +202,7 @@ def bench(args: argparse.Namespace) -> Result:
         fill(dsn, args.posts, args.products, args.campaigns, rng)
         result.params["fill_seconds"] = round(time.perf_counter() - t0, 1)
         pool = open_pool(dsn, min_size=4, max_size=args.threads + 4, name="bench-ads")
-        read_pool = open_pool(dsn, min_size=2, max_size=4, name="bench-ads-read",
+        read_pool = open_pool(dsn, min_size=2, max_size=args.threads + 4, name="bench-ads-read",
                               autocommit=True)
         server = AdServer(pool=read_pool)
         app = SimpleNamespace(state=SimpleNamespace(ad_server=server, read_pool=read_pool,
@@ -263,7 +263,8 @@ def bench(args: argparse.Namespace) -> Result:
                 print(f"    run {i + 1} {shape}: on p50 {figures['on']['p50']:.1f} p99 "
                       f"{figures['on']['p99']:.1f} ms at {figures['on']['achieved_rate']}/s;"
                       f" off p50 {figures['off']['p50']:.1f} p99 {figures['off']['p99']:.1f};"
-                      f" ad step p99 {figures['ads_only']['p99']:.2f} ms", flush=True)
+                      f" ad step p50 {figures['ads_only']['p50']:.2f} p99 "
+                      f"{figures['ads_only']['p99']:.2f} ms", flush=True)
             run["load_after"] = loadavg()
             result.runs.append(run)
         settings.ads_serving_enabled = True

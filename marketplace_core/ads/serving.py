@@ -63,7 +63,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -126,6 +126,9 @@ class LiveCampaign:
     clicks_today: int = 0
     spend_today: Decimal = Decimal(0)
     ctr: float = 0.02
+    # set by the Snapshot: the ranking value and when today's pacing lets it serve (epoch s)
+    rank_value: float = 0.0
+    eligible_from: float = 0.0
 
     @property
     def located(self) -> bool:
@@ -146,10 +149,23 @@ class LiveCampaign:
 
 @dataclass
 class Snapshot:
+    """Campaigns best first with their value and pacing precomputed (a request then only
+    compares floats and stops at the first few eligible ones)."""
+
     campaigns: list[LiveCampaign] = field(default_factory=list)
     parents: dict[UUID, UUID | None] = field(default_factory=dict)
     day: date | None = None
     loaded_at: float = 0.0
+    # the boosted posts as a guest sees them (public, active, approved): a guest's page
+    # takes its ad items from here instead of a query (counts lag by one reload)
+    guest_views: dict[UUID, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        day = self.day or today()
+        prepared = [replace(c, rank_value=c.value(), eligible_from=pacing_from(c, day))
+                    for c in self.campaigns]
+        prepared.sort(key=lambda c: (-c.rank_value, c.served_today, str(c.id)))
+        self.campaigns = prepared
 
     def ancestors(self, category_id: UUID | None) -> set[UUID]:
         """The category and its ancestors (bounded: the tree is shallow)."""
@@ -204,13 +220,36 @@ def matches_query(query_words: list[str], product: SponsoredProduct) -> bool:
     return all(any(_word_match(t, w) for w in product.words) for t in query_words)
 
 
-def load_snapshot(conn: Connection, now: datetime | None = None) -> Snapshot:
-    """Every servable campaign with today's delivery (a few small indexed queries)."""
+BASE_MAX_AGE_S = 10.0
+_VERSION_SQL = ("select count(*), max(updated_at) from ad_campaigns"
+                " where status = 'active'")
+
+
+@dataclass
+class Base:
+    """The slow-changing part of the snapshot: campaigns with targeting, creatives and
+    7-day CTR, categories, guest views. Reloaded when an active campaign changed (count
+    and latest `updated_at`), the day changed, or it is BASE_MAX_AGE_S old."""
+
+    campaigns: list[LiveCampaign]
+    parents: dict[UUID, UUID | None]
+    guest_views: dict[UUID, Any]
+    day: date
+    version: tuple[Any, ...]
+    loaded_at: float
+
+
+def campaign_version(conn: Connection) -> tuple[Any, ...]:
+    row = conn.execute(_VERSION_SQL).fetchone()
+    return tuple(row) if row else ()
+
+
+def load_base(conn: Connection, day: date) -> Base:
     from marketplace_core.ads.targeting import from_json
+    from marketplace_core.social.posts import load_views
 
     s = get_settings()
-    at = now or datetime.now(UTC)
-    day = today(at)
+    version = campaign_version(conn)
     rows = conn.execute(_CAMPAIGNS_SQL, {"day": day}).fetchall()
     ids = [r[0] for r in rows]
     product_ids = list({pid for r in rows if r[3] == "search" for pid in r[11]})
@@ -224,8 +263,6 @@ def load_snapshot(conn: Connection, now: datetime | None = None) -> Snapshot:
                 id=p[0], names=names, words=frozenset(words(" ".join(names.values()))),
                 category_id=p[7], shop_name=p[8], market=p[9], shop_lat=p[10],
                 shop_lon=p[11], prices=tuple(p[13]), is_bundle=p[12])
-    delivery = {r[0]: r[1:] for r in conn.execute(_DELIVERY_SQL, (day, ids)).fetchall()} \
-        if ids else {}
     ctr = {r[0]: (int(r[1]), int(r[2])) for r in conn.execute(
         _CTR_SQL, (day - timedelta(days=7), day, ids)).fetchall()} if ids else {}
     prior, weight = float(s.ads_ctr_prior), s.ads_ctr_prior_weight
@@ -235,22 +272,40 @@ def load_snapshot(conn: Connection, now: datetime | None = None) -> Snapshot:
         own_products = tuple(products[p] for p in r[11] if p in products)
         if r[3] == "search" and not own_products:
             continue
-        served, impressions, clicks, spend = delivery.get(r[0], (0, 0, 0, Decimal(0)))
         imp7, clk7 = ctr.get(r[0], (0, 0))
-        spend = Decimal(spend)
-        if r[4] == "fixed_daily":  # the day is paid once anything was served
-            spend = r[5] if served or impressions else Decimal(0)
         campaigns.append(LiveCampaign(
             id=r[0], merchant_id=r[1], shop_id=r[2], type=r[3], pricing=r[4], bid=r[5],
             daily_budget=r[6], total_budget=r[7], spent=r[8],
             markets=frozenset(t.markets),
             geo=(float(t.geo.lat), float(t.geo.lon), float(t.geo.radius_km)) if t.geo else None,
             category_ids=frozenset(t.category_ids), tags=frozenset(t.tags),
-            post_id=r[10], products=own_products, served_today=int(served),
-            impressions_today=int(impressions), clicks_today=int(clicks), spend_today=spend,
+            post_id=r[10], products=own_products,
             ctr=(clk7 + prior * weight) / (imp7 + weight)))
     parents = dict(conn.execute("select id, parent_id from categories").fetchall())
-    return Snapshot(campaigns, parents, day, time.monotonic())
+    guest_views = load_views(conn, None, [c.post_id for c in campaigns if c.post_id],
+                             check_visible=True)
+    return Base(campaigns, parents, guest_views, day, version, time.monotonic())
+
+
+def with_delivery(conn: Connection, base: Base) -> Snapshot:
+    """The base with today's delivery counters (one small aggregate over the shards)."""
+    ids = [c.id for c in base.campaigns]
+    delivery = {r[0]: r[1:] for r in conn.execute(
+        _DELIVERY_SQL, (base.day, ids)).fetchall()} if ids else {}
+    campaigns = []
+    for c in base.campaigns:
+        served, impressions, clicks, spend = delivery.get(c.id, (0, 0, 0, Decimal(0)))
+        spend = Decimal(spend)
+        if c.pricing == "fixed_daily":  # the day is paid once anything was served
+            spend = c.bid if served or impressions else Decimal(0)
+        campaigns.append(replace(c, served_today=int(served), impressions_today=int(
+            impressions), clicks_today=int(clicks), spend_today=spend))
+    return Snapshot(campaigns, base.parents, base.day, time.monotonic(), base.guest_views)
+
+
+def load_snapshot(conn: Connection, now: datetime | None = None) -> Snapshot:
+    """Every servable campaign with today's delivery (a few small indexed queries)."""
+    return with_delivery(conn, load_base(conn, today(now or datetime.now(UTC))))
 
 
 # --- the request ---------------------------------------------------------------------------
@@ -347,17 +402,28 @@ def _located_ok(c: LiveCampaign, ctx: Context, near_markets: set[str]) -> bool:
     return ctx.near is not None and distance_km(ctx.near, c.geo[:2]) <= c.geo[2]
 
 
-def paced_ok(c: LiveCampaign, now: datetime) -> bool:
-    """The money rules of the module doc, on the snapshot's counters."""
+def pacing_from(c: LiveCampaign, day: date) -> float:
+    """From when (epoch seconds) on `day` the money rules of the module doc let `c` serve,
+    on the snapshot's counters: spend today < daily × min(1, elapsed share × slack) + unit
+    holds once elapsed share > (spend today − unit) / (daily × slack); +inf if a budget
+    is spent."""
+    start = day_start(day).timestamp()
     left = c.total_budget - c.spent - c.spend_today
     if c.pricing == "fixed_daily":
-        return left >= 0 if c.spend_today else left >= c.bid
+        ok = left >= 0 if c.spend_today else left >= c.bid
+        return start - 1 if ok else math.inf
     if c.spend_today >= c.daily_budget or left <= 0:
-        return False
-    start = day_start(today(now))
-    elapsed = min(1.0, max(0.0, (now - start).total_seconds() / 86400.0))
-    share = min(Decimal(1), Decimal(str(elapsed)) * get_settings().ads_pacing_slack)
-    return c.spend_today < c.daily_budget * share + c.unit()
+        return math.inf
+    ahead = c.spend_today - c.unit()
+    if ahead < 0:
+        return start - 1
+    share = ahead / (c.daily_budget * get_settings().ads_pacing_slack)
+    return start + 86400.0 * float(share)
+
+
+def paced_ok(c: LiveCampaign, now: datetime) -> bool:
+    """The money rules of the module doc at `now`."""
+    return now.timestamp() > pacing_from(c, today(now))
 
 
 def _product_ok(p: SponsoredProduct, ctx: Context, qwords: list[str],
@@ -387,9 +453,11 @@ class Candidate:
     product: SponsoredProduct | None = None
 
 
-def rank(snap: Snapshot, ctx: Context, now: datetime | None = None) -> list[Candidate]:
-    """Eligible campaigns for the request, best first (one target each)."""
-    at = now or datetime.now(UTC)
+def rank(snap: Snapshot, ctx: Context, now: datetime | None = None,
+         limit: int | None = None) -> list[Candidate]:
+    """Eligible campaigns for the request, best first (one target each), the first `limit`
+    (all by default): the snapshot is already in rank order, so this stops early."""
+    now_ts = (now or datetime.now(UTC)).timestamp()
     want = "search" if ctx.placement == "search" else "boost"
     near_markets = markets_near(ctx.near) if ctx.near is not None else set()
     qwords = words(ctx.query or "")[:10]
@@ -397,9 +465,13 @@ def rank(snap: Snapshot, ctx: Context, now: datetime | None = None) -> list[Cand
     for c_id in ctx.categories:
         req_categories |= snap.ancestors(c_id)
     tags = set(ctx.tags)
-    out: list[tuple[float, int, str, Candidate]] = []
+    ranked: list[Candidate] = []
+    seen: set[UUID] = set()
     for c in snap.campaigns:
-        if c.type != want or not paced_ok(c, at) or not _located_ok(c, ctx, near_markets):
+        if limit is not None and len(ranked) >= limit:
+            break
+        if c.type != want or now_ts <= c.eligible_from or not _located_ok(c, ctx,
+                                                                         near_markets):
             continue
         if ctx.placement == "explore" and c.tags and not c.tags & tags:
             continue
@@ -416,11 +488,6 @@ def rank(snap: Snapshot, ctx: Context, now: datetime | None = None) -> list[Cand
             if product is None:
                 continue
             cand = Candidate(c, product.id, product)
-        out.append((-c.value(), c.served_today, str(c.id), cand))
-    out.sort(key=lambda x: x[:3])
-    seen: set[UUID] = set()
-    ranked = []
-    for *_, cand in out:
         if cand.target_id not in seen:
             seen.add(cand.target_id)
             ranked.append(cand)
@@ -440,12 +507,15 @@ def grant(conn: Connection, viewer: Viewer, candidates: list[Candidate], need: i
     """The candidates the frequency cap lets through (counted), at most `need`."""
     if not candidates or need <= 0:
         return []
+    # The page's transaction now writes: its commit need not wait for the WAL flush (a
+    # count lost in a crash lets a viewer see one ad more; never money). Same round trip.
     row = conn.execute(
-        "select ad_grant_slots(%s, %s, %s, %s, %s, %s)",
+        "select set_config('synchronous_commit', 'off', true),"
+        " ad_grant_slots(%s, %s, %s, %s, %s, %s)",
         (day, viewer.key[:80], get_settings().ads_frequency_cap_per_day,
          [c.campaign.id for c in candidates], need, random.randrange(SHARDS)),
         prepare=True).fetchone()
-    granted = set(row[0]) if row and row[0] else set()
+    granted = set(row[1]) if row and row[1] else set()
     return [c for c in candidates if c.campaign.id in granted][:need]
 
 
@@ -481,19 +551,29 @@ def _token(cand: Candidate, placement: str, position: int, viewer: Viewer,
 
 
 class AdServer:
-    """One per API process: the snapshot and the selection of a page's ads."""
+    """One per API process: the snapshot and the selection of a page's ads. `pool`
+    (autocommit connections: the app's read pool) reloads the snapshot in the background
+    and runs the frequency-cap statement; without it (tests) both use the request's
+    connection."""
 
     def __init__(self, pool: Any | None = None, refresh_s: float | None = None) -> None:
         self.pool = pool
         self.refresh_s = (refresh_s if refresh_s is not None
                           else get_settings().ads_snapshot_refresh_seconds)
         self.snapshot: Snapshot | None = None
+        self._base: Base | None = None
         self._loading = False
         self._lock = threading.Lock()
 
     def refresh(self, conn: Connection) -> None:
-        """Load the snapshot now (the first request, tests)."""
-        self.snapshot = load_snapshot(conn)
+        """Reload now: the counters always, the base when it changed (see `Base`)."""
+        day = today()
+        base = self._base
+        if (base is None or base.day != day
+                or time.monotonic() - base.loaded_at >= BASE_MAX_AGE_S
+                or campaign_version(conn) != base.version):
+            base = self._base = load_base(conn, day)
+        self.snapshot = with_delivery(conn, base)
 
     def _background(self) -> None:
         try:
@@ -531,8 +611,14 @@ class AdServer:
         snap = self.current(conn)
         if not snap.campaigns:
             return []
-        ranked = rank(snap, ctx, at)
-        granted = grant(conn, viewer, ranked[: len(usable) * 4], len(usable), today(at))
+        ranked = rank(snap, ctx, at, limit=len(usable) * 4)
+        if self.pool is not None:
+            # its own autocommit statement: the cap's row locks last that statement, not
+            # the whole page's transaction (a hot campaign's counters never queue pages)
+            with self.pool.connection() as own:
+                granted = grant(own, viewer, ranked, len(usable), today(at))
+        else:
+            granted = grant(conn, viewer, ranked, len(usable), today(at))
         out = []
         for position, cand in zip(usable, granted, strict=False):
             token, own = _token(cand, ctx.placement, position, viewer, at)

@@ -69,15 +69,21 @@ def _select(conn: Connection, request: Request, user: Any | None, ctx: Context,
 
 def posts_with_ads(conn: Connection, request: Request, user: Any | None, ctx: Context,
                    views: list[Any]) -> list[PostOut]:
-    """The page's posts with boosted posts at the feed slots (only those the viewer may
-    see: checked in Postgres like the page's own posts)."""
+    """The page's posts with boosted posts at the feed slots: for a signed-in viewer only
+    those it may see, checked in Postgres like the page's own posts; for a guest the
+    snapshot's public views (no query)."""
     out = [PostOut.of(v) for v in views]
     ctx.exclude = {v.id for v in views}
     served = _select(conn, request, user, ctx, len(views), get_settings().ads_feed_slots)
     if not served:
         return out
-    found = load_views(conn, user, [a.candidate.target_id for a in served],
-                       check_visible=True, exclude_hidden_for_me=user is not None)
+    snapshot = ad_server(request).snapshot
+    if user is None and snapshot is not None:  # a guest: the snapshot's public views
+        found = {a.candidate.target_id: snapshot.guest_views[a.candidate.target_id]
+                 for a in served if a.candidate.target_id in snapshot.guest_views}
+    else:  # blocks, hidden posts, own reactions: checked now, in Postgres
+        found = load_views(conn, user, [a.candidate.target_id for a in served],
+                           check_visible=True, exclude_hidden_for_me=True)
     for ad in served:  # ascending positions: each lands at its index
         view = found.get(ad.candidate.target_id)
         if view is None:
