@@ -166,6 +166,25 @@ class Snapshot:
                     for c in self.campaigns]
         prepared.sort(key=lambda c: (-c.rank_value, c.served_today, str(c.id)))
         self.campaigns = prepared
+        # sponsored products by the first 3 letters of their words: a query only checks
+        # the products that share a prefix with each of its words
+        self.by_prefix: dict[str, set[UUID]] = {}
+        for c in prepared:
+            for p in c.products:
+                for w in p.words:
+                    self.by_prefix.setdefault(w[:3], set()).add(p.id)
+
+    def query_candidates(self, query_words: list[str]) -> set[UUID] | None:
+        """Products that may match every query word (None: no query, all may)."""
+        if not query_words:
+            return None
+        found: set[UUID] | None = None
+        for t in query_words:
+            ids = self.by_prefix.get(t[:3], set())
+            found = set(ids) if found is None else found & ids
+            if not found:
+                return set()
+        return found
 
     def ancestors(self, category_id: UUID | None) -> set[UUID]:
         """The category and its ancestors (bounded: the tree is shallow)."""
@@ -427,8 +446,8 @@ def paced_ok(c: LiveCampaign, now: datetime) -> bool:
 
 
 def _product_ok(p: SponsoredProduct, ctx: Context, qwords: list[str],
-                snap: Snapshot) -> bool:
-    if p.id in ctx.exclude:
+                snap: Snapshot, allowed: set[UUID] | None) -> bool:
+    if p.id in ctx.exclude or (allowed is not None and p.id not in allowed):
         return False
     if qwords and not matches_query(qwords, p):
         return False
@@ -461,6 +480,9 @@ def rank(snap: Snapshot, ctx: Context, now: datetime | None = None,
     want = "search" if ctx.placement == "search" else "boost"
     near_markets = markets_near(ctx.near) if ctx.near is not None else set()
     qwords = words(ctx.query or "")[:10]
+    allowed = snap.query_candidates(qwords) if want == "search" else None
+    if allowed is not None and not allowed:
+        return []
     req_categories: set[UUID] = set()
     for c_id in ctx.categories:
         req_categories |= snap.ancestors(c_id)
@@ -484,7 +506,8 @@ def rank(snap: Snapshot, ctx: Context, now: datetime | None = None,
         else:
             if ctx.shop_id is not None and c.shop_id != ctx.shop_id:
                 continue
-            product = next((p for p in c.products if _product_ok(p, ctx, qwords, snap)), None)
+            product = next((p for p in c.products
+                            if _product_ok(p, ctx, qwords, snap, allowed)), None)
             if product is None:
                 continue
             cand = Candidate(c, product.id, product)
