@@ -4,10 +4,15 @@ Snapshot (`AdServer`, one per API process, like social.ranking.ExploreIndex): ev
 servable campaign — status active, today (Asia/Bishkek) within its schedule, a creative
 still visible (a public, active, approved post for a boost; live products with a live
 variant for sponsored search) — with its targeting, today's delivery counters (summed
-over the shards of `ad_delivery`) and its CTR over the last 7 days, reloaded every
-ADS_SNAPSHOT_REFRESH_SECONDS (2 s) on a background thread while the previous snapshot
-keeps serving. A request never runs campaign SQL: it ranks in memory, then makes ONE
-statement (`ad_grant_slots`) that checks and counts the frequency cap.
+over the shards of `ad_delivery`) and its CTR over the last 7 days. Two tiers, reloaded
+on a background thread while the previous snapshot keeps serving: the counters every
+ADS_SNAPSHOT_REFRESH_SECONDS (2 s, one small aggregate); the rest (`Base`: campaigns,
+creatives, CTR, categories, the boosted posts as guests see them) when an active
+campaign changed, or every 10 s. Value and pacing are precomputed per snapshot and the
+campaigns kept in rank order, so a request compares floats and stops at the first few
+eligible ones; sponsored products are indexed by word prefix. A request never runs
+campaign SQL: it ranks in memory, then makes ONE statement (`ad_grant_slots`, on its own
+autocommit connection) that checks and counts the frequency cap.
 
 Eligibility of a campaign for a request:
 - surface: boosts in Explore and Following, sponsored products in search;

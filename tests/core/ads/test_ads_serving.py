@@ -99,6 +99,10 @@ def test_following_carries_boosts_and_the_seller_sees_its_own_ad(serving: Any, a
     seller = c["seller"]
     own = ads_of(explore(serving, c["targeting"]["tags"][0], seller.headers))
     assert own and own[0]["ad"]["own_ad"] is True
+    before = _delivery(serving, c["id"])
+    out = report(serving, [(own[0]["ad"]["token"], "impression")], seller.headers)
+    assert out["accepted"] == 1  # published (own_ad=true for the lake), never counted
+    assert _delivery(serving, c["id"])[1] == before[1]
 
 
 def test_search_shows_sponsored_products_that_match_query_and_categories(
@@ -339,3 +343,22 @@ def test_downgrading_to_free_pauses_running_campaigns(serving: Any, admin: Any,
     assert (got["status"], got["pause_reason"], got["held"]) == ("paused", "plan", "0.00")
     r = serving.post(f"/ads/campaigns/{c['id']}/resume", headers=c["seller"].headers)
     assert r.status_code == 403 and r.json()["error"]["code"] == "ADS_NOT_IN_PLAN"
+
+
+def test_the_sweep_forgets_expired_dedup_keys_and_past_caps(serving: Any) -> None:
+    from marketplace_core.ads.reporting import sweep
+
+    old, live = secrets.token_hex(4), secrets.token_hex(4)
+    with transaction(serving.app.state.pool) as conn:
+        conn.execute("insert into ad_event_dedup values (gen_random_uuid(), 'click',"
+                     " now() - interval '1 second'), (gen_random_uuid(), 'impression',"
+                     " now() + interval '1 day')")
+        conn.execute("insert into ad_frequency values (current_date - 3, %s,"
+                     " gen_random_uuid(), 4), (current_date + 1, %s, gen_random_uuid(), 1)",
+                     (old, live))
+        assert sweep(conn) >= 2
+        left = conn.execute("select viewer from ad_frequency where viewer in (%s, %s)",
+                            (old, live)).fetchall()
+        assert left == [(live,)]
+        assert conn.execute("select count(*) from ad_event_dedup where expires_at < now()"
+                            ).fetchone() == (0,)
