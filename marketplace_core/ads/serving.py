@@ -15,7 +15,8 @@ campaign SQL: it ranks in memory, then makes ONE statement (`ad_grant_slots`, on
 autocommit connection) that checks and counts the frequency cap.
 
 Eligibility of a campaign for a request:
-- surface: boosts in Explore and Following, sponsored products in search;
+- surface: boosts in Explore and Following, sponsored products in search, banners in
+  `GET /ads/banners` (their image still a processed upload);
 - money: estimated spend today < daily budget, spent + estimated today < total budget;
   pacing: estimated spend today < daily_budget × min(1, elapsed share of the Bishkek day ×
   ADS_PACING_SLACK) + one unit (a click's bid for CPC, a thousandth of the bid for CPM), so
@@ -23,9 +24,10 @@ Eligibility of a campaign for a request:
   the day whatever the delivery: no pacing, only the total budget must cover the day;
 - targeting, per dimension the surface can express (a dimension it cannot express is not
   checked): a location (markets or radius) needs the request's location — Explore's
-  `near`, search's `lat`/`lon` or the market of its `shop_id` — and a request without one
-  does not get location-targeted ads; a request point is "in" a market within
-  ADS_MARKET_RADIUS_KM of it. Tags (Explore): one of the request's `tags`. Categories
+  `near` (and the banners'), search's `lat`/`lon` or the market of its `shop_id` — and a
+  request without one does not get location-targeted ads; a request point is "in" a
+  market within ADS_MARKET_RADIUS_KM of it. Tags (Explore, banners): one of the request's
+  `tags`. Categories
   (search): the category filter or a category of the page's results, or one of their
   ancestors. Following expresses none of them;
 - search: a sponsored product must match the query (every query word shares a prefix
@@ -52,8 +54,9 @@ the reports and the cache catch up. Measured on the shared 2-core machine (load 
 ~33): the cap statement p50 1.9 ms with `synchronous_commit` off for its implicit
 transaction (6.0 ms with it on: why it is off — a count lost in a crash is at worst one
 ad too many, never money) against 0.4 ms for a bare `select 1`; the whole ad step is
-that round trip plus < 1 ms of Python (bench/ad_selection.py, bench/README.md). The pacing counters lag by one snapshot
-(≤ 2 s of delivery can overshoot a daily budget; billing caps the charge at the budget).
+that round trip plus < 1 ms of Python (bench/ad_selection.py, bench/README.md). The
+pacing counters lag by one snapshot (≤ 2 s of delivery can overshoot a daily budget;
+billing caps the charge at the budget).
 
 Viewer: a signed-in account's pseudonym ("u"), a guest's `X-Session-Id` ("s"), or, for a
 guest without one, a keyed hash of the client address ("s", "a…").
@@ -129,6 +132,8 @@ class LiveCampaign:
     tags: frozenset[str]
     post_id: UUID | None
     products: tuple[SponsoredProduct, ...]
+    headline: str | None = None
+    banner: dict[str, Any] | None = None  # {media_id, width, height}
     served_today: int = 0
     impressions_today: int = 0
     clicks_today: int = 0
@@ -206,13 +211,14 @@ class Snapshot:
 
 _CAMPAIGNS_SQL = """
 select c.id, c.merchant_id, c.shop_id, c.type, c.pricing, c.bid, c.daily_budget,
-       c.total_budget, c.spent, c.targeting, c.post_id, c.product_ids
+       c.total_budget, c.spent, c.targeting, c.post_id, c.product_ids, c.headline, c.banner
 from ad_campaigns c
 left join posts p on p.id = c.post_id
+left join post_media m on m.id = (c.banner ->> 'media_id')::uuid
 where c.status = 'active' and c.start_date <= %(day)s and c.end_date >= %(day)s
-  and c.type in ('boost', 'search')
   and (c.type <> 'boost' or (p.status = 'active' and p.visibility = 'public'
-                             and p.moderation_status = 'ok'))"""
+                             and p.moderation_status = 'ok'))
+  and (c.type <> 'banner' or m.status = 'ready')"""
 
 _PRODUCTS_SQL = """
 select p.id, p.name_ru, p.name_ky, p.name_en, p.name_zh, p.name_kk, p.name_uz,
@@ -306,7 +312,7 @@ def load_base(conn: Connection, day: date) -> Base:
             markets=frozenset(t.markets),
             geo=(float(t.geo.lat), float(t.geo.lon), float(t.geo.radius_km)) if t.geo else None,
             category_ids=frozenset(t.category_ids), tags=frozenset(t.tags),
-            post_id=r[10], products=own_products,
+            post_id=r[10], products=own_products, headline=r[12], banner=r[13],
             ctr=(clk7 + prior * weight) / (imp7 + weight)))
     parents = dict(conn.execute("select id, parent_id from categories").fetchall())
     guest_views = load_views(conn, None, [c.post_id for c in campaigns if c.post_id],
@@ -476,7 +482,7 @@ def _product_ok(p: SponsoredProduct, ctx: Context, qwords: list[str],
 @dataclass(frozen=True)
 class Candidate:
     campaign: LiveCampaign
-    target_id: UUID
+    target_id: UUID | None  # None: a banner
     product: SponsoredProduct | None = None
 
 
@@ -485,7 +491,7 @@ def rank(snap: Snapshot, ctx: Context, now: datetime | None = None,
     """Eligible campaigns for the request, best first (one target each), the first `limit`
     (all by default): the snapshot is already in rank order, so this stops early."""
     now_ts = (now or datetime.now(UTC)).timestamp()
-    want = "search" if ctx.placement == "search" else "boost"
+    want = {"search": "search", "banner": "banner"}.get(ctx.placement, "boost")
     near_markets = markets_near(ctx.near) if ctx.near is not None else set()
     qwords = words(ctx.query or "")[:10]
     allowed = snap.query_candidates(qwords) if want == "search" else None
@@ -503,7 +509,7 @@ def rank(snap: Snapshot, ctx: Context, now: datetime | None = None,
         if c.type != want or now_ts <= c.eligible_from or not _located_ok(c, ctx,
                                                                          near_markets):
             continue
-        if ctx.placement == "explore" and c.tags and not c.tags & tags:
+        if ctx.placement in ("explore", "banner") and c.tags and not c.tags & tags:
             continue
         if ctx.placement == "search" and c.category_ids and not c.category_ids & req_categories:
             continue
@@ -511,6 +517,8 @@ def rank(snap: Snapshot, ctx: Context, now: datetime | None = None,
             if c.post_id is None or c.post_id in ctx.exclude:
                 continue
             cand = Candidate(c, c.post_id)
+        elif want == "banner":
+            cand = Candidate(c, None)
         else:
             if ctx.shop_id is not None and c.shop_id != ctx.shop_id:
                 continue
@@ -519,8 +527,9 @@ def rank(snap: Snapshot, ctx: Context, now: datetime | None = None,
             if product is None:
                 continue
             cand = Candidate(c, product.id, product)
-        if cand.target_id not in seen:
-            seen.add(cand.target_id)
+        key = cand.target_id or c.id
+        if key not in seen:
+            seen.add(key)
             ranked.append(cand)
     return ranked
 
@@ -574,7 +583,7 @@ def _token(cand: Candidate, placement: str, position: int, viewer: Viewer,
     t = tokens.AdToken(
         impression_id=uuid.uuid4(), campaign_id=c.id, merchant_id=c.merchant_id,
         shop_id=c.shop_id, campaign_type=c.type, placement=placement, pricing=c.pricing,
-        price=c.bid, target_type="post" if c.type == "boost" else "product",
+        price=c.bid, target_type={"boost": "post", "search": "product"}.get(c.type, "banner"),
         target_id=cand.target_id, position=position, viewer_kind=viewer.kind,
         viewer=viewer.id[:64], served_at_ms=served_ms,
         expires_at_ms=served_ms + get_settings().ads_token_ttl_seconds * 1000, own_ad=own)

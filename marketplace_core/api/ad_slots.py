@@ -78,14 +78,15 @@ def posts_with_ads(conn: Connection, request: Request, user: Any | None, ctx: Co
     if not served:
         return out
     snapshot = ad_server(request).snapshot
+    post_ids = [a.candidate.target_id for a in served if a.candidate.target_id is not None]
     if user is None and snapshot is not None:  # a guest: the snapshot's public views
-        found = {a.candidate.target_id: snapshot.guest_views[a.candidate.target_id]
-                 for a in served if a.candidate.target_id in snapshot.guest_views}
+        found = {pid: snapshot.guest_views[pid] for pid in post_ids
+                 if pid in snapshot.guest_views}
     else:  # blocks, hidden posts, own reactions: checked now, in Postgres
-        found = load_views(conn, user, [a.candidate.target_id for a in served],
-                           check_visible=True, exclude_hidden_for_me=True)
+        found = load_views(conn, user, post_ids, check_visible=True,
+                           exclude_hidden_for_me=True)
     for ad in served:  # ascending positions: each lands at its index
-        view = found.get(ad.candidate.target_id)
+        view = found.get(ad.candidate.target_id) if ad.candidate.target_id else None
         if view is None:
             continue  # hidden from this viewer since the snapshot: the slot stays empty
         item = PostOut.of(view)

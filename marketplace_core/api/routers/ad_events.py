@@ -1,4 +1,5 @@
-"""Ad impressions and clicks (issue 12 §2): `POST /ads/events` and `GET /ads/click/{token}`.
+"""Ad impressions and clicks (issue 12 §2): `POST /ads/events` and `GET /ads/click/{token}`;
+and the banner slots of the apps' home screen (`GET /ads/banners`).
 
 Guests may report (most viewers are); a bearer token, when sent, must be valid and binds
 the report to the account (viewer_mismatch, own_ad). Every report that carries a genuine
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -19,12 +20,17 @@ from starlette.concurrency import run_in_threadpool
 from infra.settings import get_settings
 from marketplace_core.ads import tokens
 from marketplace_core.ads.reporting import Reporter, Unavailable
-from marketplace_core.api.ad_slots import DEVICE_HEADER, ad_reporter
-from marketplace_core.api.auth import BearerCredentials, optional_user
-from marketplace_core.api.deps import client_ip
+from marketplace_core.ads.serving import Context, resolve_viewer
+from marketplace_core.api.ad_slots import DEVICE_HEADER, SESSION_HEADER, ad_reporter, ad_server
+from marketplace_core.api.auth import BearerCredentials, OptionalUser, optional_user
+from marketplace_core.api.deps import Pool, client_ip
 from marketplace_core.api.errors import error_body
+from marketplace_core.api.schemas.ad_slot import AdOut
 from marketplace_core.api.schemas.common import error_responses
+from marketplace_core.db import transaction
 from marketplace_core.errors import ErrorCode
+from marketplace_core.social import feeds
+from marketplace_core.social.text import normalise_tag
 
 router = APIRouter(prefix="/ads", tags=["ads"])
 
@@ -185,3 +191,50 @@ async def click(request: Request, credentials: BearerCredentials,
         return JSONResponse(ClickOut(location=location, status=r["status"], code=r.get("code"),
                                      event_id=r.get("event_id")).model_dump())
     return RedirectResponse(location, status_code=303)
+
+
+class BannerOut(BaseModel):
+    campaign_id: str
+    shop_id: str
+    headline: str | None
+    media_id: str = Field(description="The processed image (GET /media/{media_id})")
+    width: int | None = None
+    height: int | None = None
+    ad: AdOut
+
+
+class BannersOut(BaseModel):
+    items: list[BannerOut]
+
+
+@router.get(
+    "/banners", response_model=BannersOut,
+    summary="Banner ads for a screen (guests too), each with its label and token",
+    description="Up to `limit` banners of active campaigns, best first, within the "
+                "frequency cap of the viewer (signed in, or a guest's `X-Session-Id`). "
+                "`near`=lat,lon and `tags` let location- and tag-targeted banners compete. "
+                "Report impressions with the tokens (POST /ads/events); a tap opens "
+                "`click_url` (303 to the advertiser's shop). Empty when ads are off.",
+    responses=error_responses(401, 422),
+)
+def banners(request: Request, user: OptionalUser, pool: Pool,
+            near: Annotated[str | None, Query(max_length=60, description="lat,lon")] = None,
+            tags: Annotated[str | None, Query(max_length=500)] = None,
+            limit: Annotated[int, Query(ge=1, le=3)] = 1) -> BannersOut:
+    if not get_settings().ads_serving_enabled:
+        return BannersOut(items=[])
+    ctx = Context("banner", near=feeds.parse_point(near) if near else None, tags=list(
+        dict.fromkeys(normalise_tag(t) for t in (tags or "").split(",") if t.strip())))
+    with transaction(pool) as conn:
+        viewer = resolve_viewer(conn, user, request.headers.get(SESSION_HEADER),
+                                client_ip(request))
+        served = ad_server(request).select(conn, viewer, ctx, limit, range(limit))
+    items = []
+    for ad in served:
+        c = ad.candidate.campaign
+        banner = c.banner or {}
+        items.append(BannerOut(
+            campaign_id=str(c.id), shop_id=str(c.shop_id), headline=c.headline,
+            media_id=str(banner.get("media_id")), width=banner.get("width"),
+            height=banner.get("height"), ad=AdOut(**ad.out())))
+    return BannersOut(items=items)

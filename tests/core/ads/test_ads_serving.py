@@ -362,3 +362,32 @@ def test_the_sweep_forgets_expired_dedup_keys_and_past_caps(serving: Any) -> Non
         assert left == [(live,)]
         assert conn.execute("select count(*) from ad_event_dedup where expires_at < now()"
                             ).fetchone() == (0,)
+
+
+def test_banners_carry_their_label_and_lead_to_the_shop(serving: Any, admin: Any,
+                                                        made: list[str]) -> None:
+    seller = pro_seller(serving)
+    with transaction(serving.app.state.pool) as conn:  # a processed upload of the seller
+        row = conn.execute(
+            "insert into post_media (uploader_id, kind, object_key, width, height, status)"
+            " values (%s, 'image', %s, 1200, 400, 'ready') returning id",
+            (seller[0].id, f"media/banner-{secrets.token_hex(4)}.jpg")).fetchone()
+    assert row is not None
+    tag = uniq_tag()
+    c = live_campaign(serving, admin, seller=seller, type="banner", targeting={"tags": [tag]},
+                      creative={"banner_media_id": str(row[0]), "headline": "Скидки недели"})
+    made.append(c["id"])
+
+    def mine(**params: Any) -> list[dict[str, Any]]:
+        r = serving.get("/ads/banners", params=params, headers=guest())
+        assert r.status_code == 200, r.text
+        return [b for b in r.json()["items"] if b["campaign_id"] == c["id"]]
+
+    banner = mine(tags=tag, limit=2)
+    assert banner and banner[0]["ad"]["label"] == "Реклама"
+    assert (banner[0]["media_id"], banner[0]["headline"], banner[0]["width"]) == (
+        str(row[0]), "Скидки недели", 1200)
+    assert not mine()  # tag-targeted: not without the tag
+    r = serving.get(banner[0]["ad"]["click_url"], follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/shops/{c['shop_id']}"
+    assert serving.get("/ads/banners", params={"limit": 9}).status_code == 422
