@@ -270,6 +270,40 @@ class Settings(BaseSettings):
     # days from the lake each run: ad events landing later than that are not billed.
     ads_billing_lookback_days: int = Field(default=7, ge=1, le=60,
                                            alias="ADS_BILLING_LOOKBACK_DAYS")
+    # --- ads serving (marketplace_core.ads.serving, tokens, reporting) -------------------
+    # Off: feeds and search carry no ads (the benchmark's baseline; an emergency switch).
+    ads_serving_enabled: bool = Field(default=True, alias="ADS_SERVING_ENABLED")
+    # 0-based positions of ad slots in a feed page and in a search page (comma-separated).
+    ads_feed_slots: str = Field(default="3,10", alias="ADS_FEED_SLOTS")
+    ads_search_slots: str = Field(default="2,10", alias="ADS_SEARCH_SLOTS")
+    # How long a served ad's token may be reported (impression, click) without the
+    # `token_expired` flag.
+    ads_token_ttl_seconds: int = Field(default=86400, ge=60, le=30 * 86400,
+                                       alias="ADS_TOKEN_TTL_SECONDS")
+    # Served slots of one campaign per viewer (account or guest session) and Bishkek day.
+    ads_frequency_cap_per_day: int = Field(default=4, ge=1, le=10,
+                                           alias="ADS_FREQUENCY_CAP_PER_DAY")
+    # Pacing: by a moment of the day a campaign may have spent daily_budget x elapsed
+    # share of the day x this slack (>= 1: lets a slow morning catch up).
+    ads_pacing_slack: Decimal = Field(default=Decimal("1.20"), ge=1, le=10,
+                                      alias="ADS_PACING_SLACK")
+    # Expected CTR of CPC ads = (clicks + prior x weight) / (impressions + weight).
+    ads_ctr_prior: Decimal = Field(default=Decimal("0.02"), gt=0, le=1, alias="ADS_CTR_PRIOR")
+    ads_ctr_prior_weight: int = Field(default=200, ge=1, alias="ADS_CTR_PRIOR_WEIGHT")
+    # Fixed-per-day campaigns compete as if their day bought this many impressions.
+    ads_fixed_daily_reference_impressions: int = Field(
+        default=1000, ge=1, alias="ADS_FIXED_DAILY_REFERENCE_IMPRESSIONS")
+    # A request near a market (its `near` point within this distance) is "in" that market.
+    ads_market_radius_km: Decimal = Field(default=Decimal("2.0"), gt=0,
+                                          alias="ADS_MARKET_RADIUS_KM")
+    # Seconds between reloads of the in-process snapshot of servable campaigns.
+    ads_snapshot_refresh_seconds: float = Field(default=2.0, gt=0,
+                                                alias="ADS_SNAPSHOT_REFRESH_SECONDS")
+    # POST /ads/events: reports per batch.
+    ads_events_max_batch: int = Field(default=100, ge=1, le=1000,
+                                      alias="ADS_EVENTS_MAX_BATCH")
+    # Another topic for ad events (tests; default: the catalog's ads.events).
+    ads_events_topic: str | None = Field(default=None, alias="ADS_EVENTS_TOPIC")
 
     # --- derived values -----------------------------------------------------------------
     @property

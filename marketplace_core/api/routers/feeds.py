@@ -8,10 +8,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
+from marketplace_core.ads.serving import Context as AdContext
+from marketplace_core.api.ad_slots import posts_with_ads
 from marketplace_core.api.auth import CurrentUser, OptionalUser
 from marketplace_core.api.deps import Pool
 from marketplace_core.api.schemas.common import error_responses
-from marketplace_core.api.schemas.social import MapCluster, MapOut, PostOut, PostPage
+from marketplace_core.api.schemas.social import MapCluster, MapOut, PostPage
 from marketplace_core.catalog.geo import cluster_shops
 from marketplace_core.db import transaction
 from marketplace_core.social import feeds
@@ -35,12 +37,15 @@ def explore_index(request: Request) -> ExploreIndex:
 
 @router.get("/feed/following", response_model=PostPage,
             summary="Posts of the shops and users you follow (pinned first, then newest)",
+            description="Boosted posts (ads) sit at the ADS_FEED_SLOTS positions with "
+                        "`ad` set: show its label, report with its token.",
             responses=error_responses(401, 422))
-def following(user: CurrentUser, pool: Pool, cursor: Cursor = None,
+def following(request: Request, user: CurrentUser, pool: Pool, cursor: Cursor = None,
               limit: Limit = 20) -> PostPage:
     with transaction(pool) as conn:
         items, nxt = feeds.following(conn, user, cursor, limit)
-    return PostPage(items=[PostOut.of(v) for v in items], next_cursor=nxt)
+        out = posts_with_ads(conn, request, user, AdContext("following"), items)
+    return PostPage(items=out, next_cursor=nxt)
 
 
 @router.get(
@@ -49,7 +54,8 @@ def following(user: CurrentUser, pool: Pool, cursor: Cursor = None,
     description="Order = the lake's stored score (cold start for unscored posts: "
                 "freshness only) + `geo` (proximity to `near`=lat,lon) + `tags` (share of "
                 "the comma-separated `tags` the post carries). `explain=1` adds each "
-                "post's score parts.",
+                "post's score parts. Boosted posts (ads) sit at the ADS_FEED_SLOTS "
+                "positions with `ad` set: show its label, report with its token.",
     responses=error_responses(401, 422),
 )
 def explore(
@@ -65,7 +71,9 @@ def explore(
     with transaction(pool) as conn:
         items, nxt = feeds.explore(conn, explore_index(request), user, req, cursor, limit,
                                    bool(explain))
-    return PostPage(items=[PostOut.of(v) for v in items], next_cursor=nxt)
+        out = posts_with_ads(conn, request, user,
+                             AdContext("explore", near=req.near, tags=req.tags), items)
+    return PostPage(items=out, next_cursor=nxt)
 
 
 Bbox = Annotated[str, Query(max_length=200, description="min_lon,min_lat,max_lon,max_lat")]
