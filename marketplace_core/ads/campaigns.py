@@ -395,6 +395,13 @@ def status_history(conn: Connection, campaign_id: UUID) -> list[tuple[str | None
     return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
+def known_ids(conn: Connection, ids: list[UUID]) -> set[UUID]:
+    """Which of these campaign ids exist in this core (the reconciliation skips the rest:
+    another core's campaigns on a shared broker)."""
+    rows = conn.execute("select id from ad_campaigns where id = any(%s)", (ids,)).fetchall()
+    return {r[0] for r in rows}
+
+
 def was_active_during(conn: Connection, campaign_id: UUID, start: datetime, end: datetime
                       ) -> bool:
     """True if the campaign was `active` at some moment of [start, end) (billing refuses
