@@ -57,10 +57,13 @@ def _served_ad(client: Any, tag: str, headers: dict[str, str], post_id: str
 
 def run_campaign(client: Any) -> AdWorld:
     """The campaign and its traffic, through the core API (in process)."""
+    from marketplace_core.payments.simulator import InProcessWebhookSender
     from tests.core.ads.ads_helpers import campaign_body, fund, pro_seller
     from tests.core.auth_helpers import make_user
     from tests.core.social.social_helpers import make_post
 
+    # the PSP simulator's webhook reaches this in-process core, not the running one
+    client.app.state.psp_webhook_sender = InProcessWebhookSender(client.app.state.pool)
     admin = make_user(client, "admin")
     seller, _merchant, shop_id = pro_seller(client)
     fund(client, seller, "5000.00")
