@@ -48,6 +48,9 @@ def create_app(
             intake = getattr(app.state, "events_intake", None)
             if intake is not None:  # flush what the events producer holds
                 intake.close()
+            exposures = getattr(app.state, "exposure_log", None)
+            if exposures is not None:  # and the experiments' exposures
+                exposures.close()
             read_pool.close()
             pool.close()
 
