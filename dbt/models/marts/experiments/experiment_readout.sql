@@ -110,9 +110,9 @@ rates as (
 )
 
 select
-    experiment_key,
-    arm,
-    arm = 'control'                                                 as is_control,
+    assumeNotNull(experiment_key)                                   as experiment_key,
+    assumeNotNull(arm)                                              as arm,
+    CAST(arm = 'control', 'Bool')                                   as is_control,
     toUInt64(exposed_units)                                         as exposed_units,
     toUInt64(converted_units)                                       as converted_units,
     toUInt64(experiment_units)                                      as experiment_units,
