@@ -24,7 +24,7 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import orjson
@@ -209,5 +209,17 @@ class ExposureLog:
             self._sender.close()
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
+_STATE_LOCK = threading.Lock()
+
+
+def of_app(state: Any) -> ExposureLog:
+    """The API process's exposure log, kept in `app.state.exposure_log` (made on first
+    use; tests may put their own there first). Any router serving an experiment uses it,
+    so the process has one producer thread and one LRU."""
+    log: ExposureLog | None = getattr(state, "exposure_log", None)
+    if log is None:
+        with _STATE_LOCK:
+            log = getattr(state, "exposure_log", None)
+            if log is None:
+                log = state.exposure_log = ExposureLog()
+    return log

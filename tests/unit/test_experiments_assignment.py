@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -82,7 +83,8 @@ def test_arms_split_as_declared(weights: tuple[int, ...]) -> None:
     exp = _experiment(weights)
     counts = Counter(assign_in(exp, u, at=NOW) for u in UNITS)
     assert None not in counts
-    expected = {f"a{i}": len(UNITS) * w / 100 for i, w in enumerate(weights)}
+    expected: dict[str | None, float] = {
+        f"a{i}": len(UNITS) * w / 100 for i, w in enumerate(weights)}
     assert _chi2(counts, expected) < CHI2_001[len(weights) - 1], counts
 
 
@@ -122,7 +124,7 @@ def test_only_live_experiments_assign() -> None:
     {"traffic": 0}, {"traffic": 101}, {"salt": ""},
     {"start": datetime(2026, 12, 1)},                       # naive
 ])
-def test_impossible_declarations_are_refused(bad: dict[str, object]) -> None:
+def test_impossible_declarations_are_refused(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         _experiment((50, 50), **bad)
 
@@ -131,7 +133,7 @@ def test_declarations_agree_with_the_ranking_and_the_readout() -> None:
     # every treatment arm of the Explore test is a ranking variant the index builds
     assert set(EXPLORE_RANKING_V2.arm_names) - {CONTROL} <= set(VARIANT_WEIGHTS)
     # the readout's accepted arms (dbt YAML) are the declared ones
-    import yaml
+    import yaml  # type: ignore[import-untyped]
 
     doc = yaml.safe_load((REPO_ROOT / "dbt/models/marts/experiments/_models.yml").read_text())
     readout = next(m for m in doc["models"] if m["name"] == "experiment_readout")

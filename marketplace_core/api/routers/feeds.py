@@ -15,8 +15,7 @@ from marketplace_core.api.schemas.common import error_responses
 from marketplace_core.api.schemas.social import MapCluster, MapOut, PostOut, PostPage
 from marketplace_core.catalog.geo import cluster_shops
 from marketplace_core.db import transaction
-from marketplace_core.experiments import arm_label
-from marketplace_core.experiments.exposures import ExposureLog
+from marketplace_core.experiments import arm_label, exposures
 from marketplace_core.experiments.registry import CONTROL, EXPLORE_RANKING_V2
 from marketplace_core.experiments.serving import SESSION_HEADER, SESSION_ID_MAX, arm_for_request
 from marketplace_core.social import feeds
@@ -42,12 +41,6 @@ def explore_index(request: Request) -> ExploreIndex:
     return index
 
 
-def exposure_log(request: Request) -> ExposureLog:
-    """The process's exposure log (tests may put their own in app.state first)."""
-    log: ExposureLog | None = getattr(request.app.state, "exposure_log", None)
-    if log is None:
-        log = request.app.state.exposure_log = ExposureLog()
-    return log
 
 
 @router.get("/feed/following", response_model=PostPage,
@@ -85,7 +78,7 @@ def explore(
         near=feeds.parse_point(near) if near else None)
     with transaction(pool) as conn:
         assigned = arm_for_request(
-            conn, exposure_log(request), EXPLORE_RANKING_V2.key,
+            conn, exposures.of_app(request.app.state), EXPLORE_RANKING_V2.key,
             user_id=user.id if user else None, session_id=session_id, surface="explore",
             context={"first_page": cursor is None, "limit": limit,
                      "near": req.near is not None, "tags": len(req.tags)})
