@@ -54,4 +54,18 @@ SCHEMAS: dict[str, tuple[list[str], str]] = {
          "baseline Nullable(Decimal(18, 2))", "change_pct Nullable(Decimal(18, 2))",
          "baseline_days UInt32", "active_days UInt32", "signal String"],
         "(shop_id, date, metric)"),
+    "ad_event_daily": (
+        ["campaign_id String", "date Date", "shop_id Nullable(String)",
+         "merchant_id Nullable(String)", "campaign_type Nullable(String)",
+         "pricing Nullable(String)",
+         *(f"{c} {_COUNT}" for c in ("impressions", "clicks", "billable_impressions",
+                                     "billable_clicks", "invalid_impressions",
+                                     "invalid_clicks")),
+         f"spend {_MONEY}", "ctr Nullable(Float64)", "cpc Nullable(Decimal(18, 2))",
+         "cpm Nullable(Decimal(18, 2))"],
+        "(campaign_id, date)"),
+    "ad_invalid_traffic_daily": (
+        ["campaign_id String", "date Date", "shop_id Nullable(String)", "event_type String",
+         "reason String", f"events {_COUNT}", f"value_not_billed {_MONEY}"],
+        "(campaign_id, date, event_type, reason)"),
 }

@@ -2,8 +2,8 @@
 
 Names: catalog_card, catalog_search, outbox_lag, pos_producer_throughput, pos_sale_to_stock,
 lake_landing_throughput, lake_marts_refresh, serving_report_latency, lake_freshness,
-events_intake, ranking_refresh, social_feeds, dashboard_paint, exports (default: all). One
-throw-away database with the 100k-variant catalog serves every benchmark of the run
+events_intake, ranking_refresh, social_feeds, dashboard_paint, exports, ad_billing (default:
+all). One throw-away database with the 100k-variant catalog serves every benchmark of the run
 (pos_producer_throughput, social_feeds, dashboard_paint, exports and the lake ones need no
 catalog; each lake benchmark, social_feeds, dashboard_paint and exports runs in a process of
 its own: one JVM, one chdb engine); each benchmark writes
@@ -33,12 +33,12 @@ from bench.results import RESULTS_DIR, Result, postgres_version
 NAMES = ("catalog_card", "catalog_search", "outbox_lag", "pos_producer_throughput",
          "pos_sale_to_stock", "lake_landing_throughput", "lake_marts_refresh",
          "serving_report_latency", "lake_freshness", "events_intake", "ranking_refresh",
-         "social_feeds", "dashboard_paint", "exports")
+         "social_feeds", "dashboard_paint", "exports", "ad_billing")
 LAKE = {"lake_landing_throughput", "lake_marts_refresh", "serving_report_latency",
         "lake_freshness", "ranking_refresh"}
 # Each makes a database of its own (bench/social_feeds.py), in a process of its own.
 NO_CATALOG = {"pos_producer_throughput", "events_intake", "social_feeds",
-              "dashboard_paint", "exports"} | LAKE
+              "dashboard_paint", "exports", "ad_billing"} | LAKE
 
 
 def _lake(names: list[str], args: argparse.Namespace) -> list[Result]:
@@ -107,6 +107,16 @@ def _exports(names: list[str], args: argparse.Namespace) -> list[Result]:
              *(["--runs", str(args.runs)] if args.runs else []),
              *(["--rows", str(args.export_rows)] if args.export_rows else [])]
     return run_in_subprocess("bench.exports", extra, ["exports"], args.results_dir)
+
+
+def _ad_billing(names: list[str], args: argparse.Namespace) -> list[Result]:
+    """ad_billing in its own process (its own database, lake prefix and warehouse)."""
+    if "ad_billing" not in names:
+        return []
+    print("==> ad_billing", flush=True)
+    extra = [*(["--quick"] if args.quick else []),
+             *(["--runs", str(args.runs)] if args.runs else [])]
+    return run_in_subprocess("bench.ad_billing", extra, ["ad_billing"], args.results_dir)
 
 
 def _pos_params(args: argparse.Namespace) -> tuple[ProducerParams, SaleToStockParams]:
@@ -293,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         results += _social(names, args)
         results += _dashboard(names, args)
         results += _exports(names, args)
+        results += _ad_billing(names, args)
         pg = postgres_version(dsn)
     for r in results:
         r.machine["postgres"] = pg

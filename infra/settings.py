@@ -168,12 +168,29 @@ class Settings(BaseSettings):
                                   alias="CORE_PSEUDONYM_SECRET")
     # Keys that seal secrets at rest (platform_common.sealing): comma-separated Fernet keys,
     # the first seals, every one opens. Rotate by putting a new key first, running
-    # `python -m platform_common.sealing reseal`, then dropping the old key.
+    # `python -m marketplace_core.reseal`, then dropping the old key.
     data_encryption_keys: str = Field(
         default="bG9jYWwtZGV2LXNlYWxpbmcta2V5LWNoYW5nZS1tZTA=", alias="DATA_ENCRYPTION_KEYS")
     # Signing key of ad tokens (marketplace_core.ads): a click cannot be forged or replayed.
     ads_token_secret: str = Field(default="local-dev-ads-token-secret-change-me-0123456789",
                                   alias="ADS_TOKEN_SECRET")
+    # Server-side key (pepper) of short codes and throttle keys: delivery codes are stored
+    # as HMAC(pepper, salt:code), so a database leak alone does not let anyone try the
+    # million 6-digit codes offline; sign-in lockouts key accounts and addresses by it.
+    code_pepper: str = Field(default="local-dev-code-pepper-change-me-0123456789",
+                             alias="CORE_CODE_PEPPER")
+    # Sign-in lockout (marketplace_core.accounts.throttle, state in Postgres): after
+    # `login_max_failures` wrong passwords or TOTP codes within the window an account is
+    # locked for base, then 2x, 4x ... up to the cap (429 LOGIN_LOCKED, Retry-After); a
+    # client address gets the same with a larger budget (many buyers share a carrier NAT).
+    login_max_failures: int = Field(default=5, ge=1, alias="CORE_LOGIN_MAX_FAILURES")
+    login_address_max_failures: int = Field(default=50, ge=1,
+                                            alias="CORE_LOGIN_ADDRESS_MAX_FAILURES")
+    login_failure_window_seconds: int = Field(default=900, ge=1,
+                                              alias="CORE_LOGIN_FAILURE_WINDOW_SECONDS")
+    login_lock_base_seconds: int = Field(default=60, ge=1, alias="CORE_LOGIN_LOCK_BASE_SECONDS")
+    login_lock_max_seconds: int = Field(default=3600, ge=1, le=86_400,
+                                        alias="CORE_LOGIN_LOCK_MAX_SECONDS")
     access_token_ttl_seconds: int = Field(default=900, alias="CORE_ACCESS_TOKEN_TTL_SECONDS")
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600,
                                            alias="CORE_REFRESH_TOKEN_TTL_SECONDS")
@@ -249,6 +266,10 @@ class Settings(BaseSettings):
     # A wallet top-up through the PSP (KGS).
     ads_min_topup: Decimal = Field(default=Decimal("100.00"), alias="ADS_MIN_TOPUP")
     ads_max_topup: Decimal = Field(default=Decimal("1000000.00"), alias="ADS_MAX_TOPUP")
+    # The billing job (orchestration.defs.ads) re-settles the days of the last N Bishkek
+    # days from the lake each run: ad events landing later than that are not billed.
+    ads_billing_lookback_days: int = Field(default=7, ge=1, le=60,
+                                           alias="ADS_BILLING_LOOKBACK_DAYS")
 
     # --- derived values -----------------------------------------------------------------
     @property
@@ -356,9 +377,10 @@ class Settings(BaseSettings):
 # Credentials whose defaults are published in this file: production must set each one.
 SECRET_FIELDS = ("jwt_secret", "pseudonym_secret", "internal_token", "psp_webhook_secret",
                  "postgres_password", "s3_secret_key", "data_encryption_keys",
-                 "ads_token_secret")
+                 "ads_token_secret", "code_pepper")
 # Keys that sign or derive (HMAC): long enough not to be guessed.
-SIGNING_KEYS = ("jwt_secret", "pseudonym_secret", "internal_token", "ads_token_secret")
+SIGNING_KEYS = ("jwt_secret", "pseudonym_secret", "internal_token", "ads_token_secret",
+                "code_pepper")
 
 
 @lru_cache(maxsize=1)

@@ -5,6 +5,10 @@ together with its row in `schema_migrations` (name, sha256, applied_at). A sessi
 Postgres advisory lock serialises concurrent runs: the second waits, then finds nothing to
 do. An applied file whose content changed is an error (write a new migration instead).
 
+After the SQL files of the core itself, secrets still stored plain are sealed
+(`marketplace_core.reseal`, plain-only: a no-op once everything is sealed), a step SQL
+cannot do since the key lives in the settings.
+
     python -m marketplace_core.migrate
 """
 
@@ -84,6 +88,11 @@ def apply_migrations(dsn: str | None = None, *, directory: Path | None = None) -
                         (m.name, m.checksum),
                     )
                 applied_now.append(m.name)
+            if directory is None:
+                from marketplace_core.reseal import reseal_all
+
+                with conn.transaction():
+                    reseal_all(conn, plain_only=True)
         finally:
             if not conn.closed:
                 conn.execute("select pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))

@@ -11,7 +11,9 @@ layer the data passes through, and compared:
              platform's internal credential (`X-Internal-Token`, PLATFORM_INTERNAL_TOKEN
              from the settings), which the serving API lets read every shop
 
-Prints one table and exits 1 on any difference (or a layer that could not be read).
+Then the ads: every tyiyn charged to a campaign traced to its billable events
+(orchestration/reconcile_ads.py). Prints the tables and exits 1 on any difference (or a
+layer that could not be read).
 
     python -m orchestration.reconcile [--shop UUID] [--from DATE] [--to DATE]
 """
@@ -35,6 +37,7 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.settings import get_settings
+from orchestration.reconcile_ads import reconcile_ads
 
 FIGURES = ("pos_gross", "pos_discounts", "pos_refunds", "pos_voids", "pos_net",
            "online_gross", "online_refunds", "online_net")
@@ -305,6 +308,11 @@ def reconcile(shop: UUID | None = None, date_from: dt.date | None = None,
         return 1
     console.print(f"[green bold]no difference: {len(layers['core'])} shop-day(s) agree across "
                   f"{', '.join(layers)}, to the tyiyn")
+    ads = reconcile_ads(console)
+    if ads:
+        console.print(f"[red bold]ads: {'unreadable' if ads < 0 else f'{ads} difference(s)'}")
+        return 1
+    console.print("[green bold]ads: every charged tyiyn agrees with its billable events")
     return 0
 
 

@@ -158,6 +158,14 @@ LAKE_TABLES: tuple[LakeTable, ...] = (
           "Ad campaigns after each change: pricing, budgets, schedule, targeting, creative "
           "references (no text), status, and spend after each charge or credit."),
     LakeTable(
+        name="ads_events", topic=topics.ADS_EVENTS,
+        pii=("address_hash", "device_hash", "user_agent", "session_id"),
+        pseudonym_columns=("viewer_pseudo_id",),
+        description="Ad impressions and clicks checked against their signed ad tokens, with "
+        "the price at serving time and what the core already knew was not billable "
+        "(intake_flag). Billing reads them after the invalid-traffic rules in dbt.",
+    ),
+    LakeTable(
         name="analytics_raw", topic=topics.ANALYTICS_RAW, pii=("lat", "lon", "anonymous_id"),
         pseudonym_columns=("user_pseudo_id",),
         description="Behavioural events from the apps (views, clicks, searches, routes, "

@@ -206,6 +206,8 @@ class ErrorCode(StrEnum):
     EXPORT_LINK_INVALID = "EXPORT_LINK_INVALID"
     EXPORT_LINK_EXPIRED = "EXPORT_LINK_EXPIRED"
     EXPORTS_UNAVAILABLE = "EXPORTS_UNAVAILABLE"
+    # security (issue 11 §2): sign-in lockout with backoff (429, Retry-After)
+    LOGIN_LOCKED = "LOGIN_LOCKED"
 
 
 class DomainError(Exception):

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from infra.settings import get_settings
 from marketplace_core.db import open_pool
+from platform_common import log_redaction
 from platform_common.http import install_error_handlers
 from serving_api.auth import AccessDirectory
 from serving_api.exports.jobs import ExportJobs
@@ -38,6 +39,7 @@ every shop.
 def create_app(dsn: str | None = None) -> FastAPI:
     """The app; `dsn` is the core's database (default: the settings' POSTGRES_DSN), read
     only, for the callers' accounts and memberships."""
+    log_redaction.install()  # no personal data or secrets in any log line of the process
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

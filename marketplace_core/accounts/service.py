@@ -5,6 +5,9 @@ Sellers and admins must have TOTP 2FA on before they can log in (spec §14): the
 registration returns a TOTP secret instead of tokens, and `confirm_totp` switches 2FA on
 and logs them in.
 
+TOTP seeds are stored sealed (`platform_common.sealing`, key DATA_ENCRYPTION_KEYS) and
+opened only to check a code; `marketplace_core.reseal` reseals them on key rotation.
+
 Refresh tokens rotate: each use consumes the token and issues the next one of the same
 family. Presenting a consumed token again means two parties hold the family (a theft),
 so the whole family is revoked — and that revocation must commit even though the caller
@@ -43,8 +46,12 @@ from marketplace_core.errors import (
     UnauthorizedError,
     ValidationError,
 )
+from marketplace_core.reseal import SealedColumn
+from platform_common import sealing
 
 LANGUAGES = ("ru", "ky", "en", "zh", "kk", "uz")
+# Columns holding sealed secrets (resealed by `python -m marketplace_core.reseal`).
+SEALED_COLUMNS = (SealedColumn("users", "id", "totp_secret"),)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -188,8 +195,8 @@ def register_user(
             user = cur.execute(
                 "insert into users (email, phone, full_name, role, password_hash, totp_secret,"
                 f" preferred_language) values (%s, %s, %s, %s, %s, %s, %s) returning {_USER_COLS}",
-                (address, phone.strip() if phone else None, name, role, password_hash, secret,
-                 preferred_language),
+                (address, phone.strip() if phone else None, name, role, password_hash,
+                 sealing.seal(secret) if secret else None, preferred_language),
             ).fetchone()
     except pg_errors.UniqueViolation as exc:
         if violated_constraint(exc) == "users_email_key":
@@ -199,7 +206,7 @@ def register_user(
     emit_user_changed(conn, user.id, "user.registered")
     if role != "buyer":
         audit.record(conn, _actor(user.id, user.role, ip),
-                     "auth.register", "user", user.id, {"email": address, "role": role})
+                     "auth.register", "user", user.id, {"role": role})
     enrolment = TotpEnrolment(secret, totp.provisioning_uri(secret, address)) if secret else None
     return Registration(user=user, totp=enrolment)
 
@@ -263,7 +270,8 @@ def _accept_totp(conn: Connection, creds: _Credentials, code: str | None) -> Non
     if not code:
         raise UnauthorizedError(ErrorCode.TOTP_REQUIRED, "a TOTP code is required")
     assert creds.totp_secret is not None
-    step = totp.matching_step(creds.totp_secret, code, last_step=creds.totp_last_step)
+    step = totp.matching_step(sealing.unseal(creds.totp_secret), code,
+                              last_step=creds.totp_last_step)
     if step is None:
         raise UnauthorizedError(ErrorCode.INVALID_TOTP, "the TOTP code is wrong or was used")
     conn.execute("update users set totp_last_step = %s where id = %s", (step, creds.id))
@@ -300,7 +308,7 @@ def start_totp_enrolment(
         raise ConflictError(ErrorCode.TOTP_ALREADY_ENABLED, "TOTP 2FA is already enabled")
     secret = totp.new_secret()
     conn.execute("update users set totp_secret = %s, totp_last_step = null where id = %s",
-                 (secret, creds.id))
+                 (sealing.seal(secret), creds.id))
     audit.record(conn, _actor(creds.id, creds.role, ip), "auth.totp_secret_issued", "user",
                  creds.id)
     return TotpEnrolment(secret, totp.provisioning_uri(secret, creds.email))

@@ -127,37 +127,51 @@ def charge(conn: Connection, campaign_id: UUID, day: date, amount: Decimal,
         if not campaigns.was_active_during(conn, c.id, start, start + timedelta(days=1)):
             raise ConflictError(ErrorCode.AD_CAMPAIGN_NOT_BILLABLE,
                                 f"the campaign was not active on {day}: nothing to charge")
-        wallet.lock_wallet(conn, c.merchant_id)
-        funds = wallet.balance(conn, c.merchant_id)
-        # never more than the campaign's hold plus the free money (the hold is part of
-        # the wallet's held money, so this never exceeds the wallet's total)
-        limits = [("daily_budget", c.daily_budget), ("total_budget", c.total_budget - c.spent),
-                  ("wallet", min(c.held, funds.held) + funds.available)]
-        charged, capped_by = requested, None
-        for name, limit in limits:
-            if limit < charged:
-                charged, capped_by = max(limit, Decimal("0.00")), name
-        from_hold = min(charged, c.held, funds.held)
-        from_free = charged - from_hold
+        return _post_charge(conn, c, day, requested, key, None, at)
+
+
+def _post_charge(conn: Connection, c: campaigns.Campaign, day: date, requested: Decimal,
+                 key: str, through: datetime | None, at: datetime) -> Charge:
+    """Post a charge of a locked campaign, capped (see the module doc); the day's earlier
+    charges (net of credits) count against its daily budget."""
+    wallet.lock_wallet(conn, c.merchant_id)
+    funds = wallet.balance(conn, c.merchant_id)
+    day_row = conn.execute("select coalesce(sum(charged - credited), 0) from ad_charges"
+                           " where campaign_id = %s and day = %s", (c.id, day)).fetchone()
+    charged_today = day_row[0] if day_row else Decimal("0.00")
+    # never more than the campaign's hold plus the free money (the hold is part of
+    # the wallet's held money, so this never exceeds the wallet's total)
+    limits = [("daily_budget", c.daily_budget - charged_today),
+              ("total_budget", c.total_budget - c.spent),
+              ("wallet", min(c.held, funds.held) + funds.available)]
+    charged, capped_by = requested, None
+    for name, limit in limits:
+        if limit < charged:
+            charged, capped_by = max(limit, Decimal("0.00")), name
+    from_hold = min(charged, c.held, funds.held)
+    from_free = charged - from_hold
+    entry = None
+    if charged > 0:
         entry = ledger.post(conn, "ad_charge", [
             ledger.debit(ledger.ad_hold(c.merchant_id), from_hold),
             ledger.debit(ledger.ad_wallet(c.merchant_id), from_free),
             ledger.credit(ledger.ADS_REVENUE, charged),
         ], memo=f"campaign {c.id} {day}", created_at=at)
-        with conn.cursor(row_factory=class_row(Charge)) as cur:
-            row = cur.execute(
-                "insert into ad_charges (campaign_id, merchant_id, day, idempotency_key,"
-                " requested, charged, from_hold, capped_by, journal_entry_id, created_at)"
-                " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-                f" returning {_COLS}".encode(),
-                (c.id, c.merchant_id, day, key, requested, charged, from_hold, capped_by,
-                 entry, at)).fetchone()
-        assert row is not None
-        c = campaigns.update_money(conn, c.id, spent=c.spent + charged,
-                                   held=c.held - from_hold, updated_at=at)
+    with conn.cursor(row_factory=class_row(Charge)) as cur:
+        row = cur.execute(
+            "insert into ad_charges (campaign_id, merchant_id, day, idempotency_key,"
+            " requested, charged, from_hold, capped_by, journal_entry_id, created_at,"
+            " through) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            f" returning {_COLS}".encode(),
+            (c.id, c.merchant_id, day, key, requested, charged, from_hold, capped_by,
+             entry, at, through)).fetchone()
+    assert row is not None
+    c = campaigns.update_money(conn, c.id, spent=c.spent + charged,
+                               held=c.held - from_hold, updated_at=at)
+    if charged > 0:
         campaigns.emit_charged(conn, c, "ad_campaign.charged", charged)
-        campaigns.after_charge(conn, c, at=at)
-        return row
+    campaigns.after_charge(conn, c, at=at)
+    return row
 
 
 def _replayed(found: Charge) -> Charge:
@@ -204,23 +218,171 @@ def credit_invalid_traffic(conn: Connection, charge_id: UUID, amount: Decimal,
         if value > locked[0]:
             raise ValidationError(ErrorCode.AD_CREDIT_EXCEEDS_CHARGE,
                                   f"at most {locked[0]} KGS of this charge can be credited")
-        wallet.lock_wallet(conn, c.merchant_id)
-        entry = ledger.post(conn, "ad_credit", [
-            ledger.debit(ledger.ADS_REVENUE, value),
-            ledger.credit(ledger.ad_wallet(c.merchant_id), value),
-        ], memo=f"invalid traffic, campaign {c.id} {found.day}", created_at=at)
-        row = conn.execute(
-            "insert into ad_credits (charge_id, campaign_id, merchant_id, idempotency_key,"
-            " amount, reason, journal_entry_id, created_by, created_at) values"
-            " (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
-            " returning id, charge_id, campaign_id, amount, reason, created_at",
-            (charge_id, c.id, c.merchant_id, key, value, why, entry,
-             actor.id if actor else None, at)).fetchone()
-        assert row is not None
-        conn.execute("update ad_charges set credited = credited + %s where id = %s",
-                     (value, charge_id))
-        c = campaigns.update_money(conn, c.id, spent=c.spent - value, updated_at=at)
-        campaigns.emit_charged(conn, c, "ad_campaign.credited", value)
-        audit.record(conn, actor, "ads.wallet.credit", "ad_charge", charge_id,
-                     {"amount": str(value), "reason": why})
-        return Credit(*row)
+        return _post_credit(conn, c, found.day, charge_id, value, key, why, actor, None, at)
+
+
+def _post_credit(conn: Connection, c: campaigns.Campaign, day: date, charge_id: UUID,
+                 value: Decimal, key: str, why: str, actor: Actor | None,
+                 through: datetime | None, at: datetime) -> Credit:
+    """Give `value` of a locked charge back to the wallet's free money."""
+    wallet.lock_wallet(conn, c.merchant_id)
+    entry = ledger.post(conn, "ad_credit", [
+        ledger.debit(ledger.ADS_REVENUE, value),
+        ledger.credit(ledger.ad_wallet(c.merchant_id), value),
+    ], memo=f"invalid traffic, campaign {c.id} {day}", created_at=at)
+    row = conn.execute(
+        "insert into ad_credits (charge_id, campaign_id, merchant_id, idempotency_key,"
+        " amount, reason, journal_entry_id, created_by, created_at, through) values"
+        " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " returning id, charge_id, campaign_id, amount, reason, created_at",
+        (charge_id, c.id, c.merchant_id, key, value, why, entry,
+         actor.id if actor else None, at, through)).fetchone()
+    assert row is not None
+    conn.execute("update ad_charges set credited = credited + %s where id = %s",
+                 (value, charge_id))
+    c = campaigns.update_money(conn, c.id, spent=c.spent - value, updated_at=at)
+    campaigns.emit_charged(conn, c, "ad_campaign.credited", value)
+    audit.record(conn, actor, "ads.wallet.credit", "ad_charge", charge_id,
+                 {"amount": str(value), "reason": why})
+    return Credit(*row)
+
+
+# --- settling a day from the lake (the billing job) -------------------------------------
+
+@dataclass(frozen=True)
+class Settlement:
+    campaign_id: UUID
+    day: date
+    through: datetime
+    owed: Decimal
+    previous_owed: Decimal
+    charged: Decimal  # posted now (after caps)
+    credited: Decimal  # given back now
+    outcome: str  # charged | credited | unchanged | replayed | stale | not_billable
+
+
+def settled_owed(conn: Connection, campaign_id: UUID, day: date
+                 ) -> tuple[Decimal, datetime | None]:
+    """What a campaign-day's charges stand for now: the latest window's owed and through."""
+    row = conn.execute(
+        "select owed, through from ad_billing_windows where campaign_id = %s and day = %s"
+        " order by through desc limit 1", (campaign_id, day)).fetchone()
+    return (row[0], row[1]) if row else (Decimal("0.00"), None)
+
+
+def settle(conn: Connection, campaign_id: UUID, day: date, owed: Decimal, through: datetime,
+           *, now: datetime | None = None) -> Settlement:
+    """Bring a campaign's Asia/Bishkek `day` to `owed`: the lake's spend of the day over the
+    events up to `through` (the billing job's watermark). Exactly once per window, safe to
+    rerun and to kill at any point (one transaction, under the campaign's lock):
+
+    - the same (campaign, day, through) again changes nothing (`replayed`); a window older
+      than the newest settled one is ignored (`stale`: a slower concurrent run);
+    - owed above what the day stands for → a charge of the difference, capped like any
+      charge (daily budget net of the day's charges, total budget, money), so a budget is
+      never overspent; the capped rest is never asked again (the platform's loss);
+    - owed below it (traffic the lake found invalid later) → credits of the difference,
+      never below what the day still owes and never more than was charged;
+    - a day the campaign was never active is not billed (`not_billable`, nothing stored).
+    """
+    at = now or datetime.now(UTC)
+    owed = wallet.validate_amount(owed, Decimal("0.00"), Decimal("9999999999.99"), "owed")
+    if through.tzinfo is None:
+        raise ValidationError(ErrorCode.AD_INVALID_PERIOD, "through needs a time zone")
+    with conn.transaction():
+        c = campaigns.get_campaign(conn, campaign_id, lock=True)
+        done = conn.execute(
+            "select owed, previous_owed, charged, credited from ad_billing_windows"
+            " where campaign_id = %s and day = %s and through = %s",
+            (c.id, day, through)).fetchone()
+        if done is not None:
+            return Settlement(c.id, day, through, done[0], done[1], done[2], done[3],
+                              "replayed")
+        previous, last_through = settled_owed(conn, c.id, day)
+        if last_through is not None and last_through > through:
+            return Settlement(c.id, day, through, owed, previous, Decimal("0.00"),
+                              Decimal("0.00"), "stale")
+        if owed == previous:
+            return Settlement(c.id, day, through, owed, previous, Decimal("0.00"),
+                              Decimal("0.00"), "unchanged")
+        if not c.start_date <= day <= c.end_date or day > wallet.today(at):
+            raise ValidationError(ErrorCode.AD_INVALID_PERIOD,
+                                  f"{day} is outside the campaign's run so far")
+        start = wallet.day_start(day)
+        if not campaigns.was_active_during(conn, c.id, start, start + timedelta(days=1)):
+            return Settlement(c.id, day, through, owed, previous, Decimal("0.00"),
+                              Decimal("0.00"), "not_billable")
+        key = f"adbill:{c.id}:{day.isoformat()}:{through.isoformat()}"
+        charged = credited = Decimal("0.00")
+        charge_id = None
+        if owed > previous:
+            row = _post_charge(conn, c, day, owed - previous, key, through, at)
+            charged, charge_id = row.charged, row.id
+            outcome = "charged"
+        else:
+            credited = _credit_down_to(conn, c, day, owed, previous - owed, key, through, at)
+            outcome = "credited"
+        conn.execute(
+            "insert into ad_billing_windows (campaign_id, day, through, owed, previous_owed,"
+            " charged, credited, charge_id, created_at) values (%s, %s, %s, %s, %s, %s, %s,"
+            " %s, %s)", (c.id, day, through, owed, previous, charged, credited, charge_id, at))
+        return Settlement(c.id, day, through, owed, previous, charged, credited, outcome)
+
+
+def _credit_down_to(conn: Connection, c: campaigns.Campaign, day: date, owed: Decimal,
+                    decrease: Decimal, key: str, through: datetime, at: datetime) -> Decimal:
+    """Credit the day's charges, newest first, by at most `decrease` and never below
+    `owed` (charges capped by a budget may already stand below it)."""
+    rows = conn.execute(
+        "select id, charged - credited from ad_charges where campaign_id = %s and day = %s"
+        " and charged > credited order by created_at desc, id for update",
+        (c.id, day)).fetchall()
+    net = sum((left for _, left in rows), Decimal("0.00"))
+    to_give = min(decrease, max(net - owed, Decimal("0.00")))
+    given = Decimal("0.00")
+    for charge_id, left in rows:
+        part = min(left, to_give - given)
+        if part <= 0:
+            break
+        _post_credit(conn, c, day, charge_id, part, f"{key}:credit:{charge_id}",
+                     "traffic found invalid after it was charged", None, through, at)
+        c = campaigns.get_campaign(conn, c.id, lock=True)
+        given += part
+    return given
+
+
+@dataclass(frozen=True)
+class BilledDay:
+    """A campaign-day as the ledger has it (for `make reconcile`)."""
+
+    campaign_id: UUID
+    day: date
+    owed: Decimal  # what the latest settlement said the day owes
+    through: datetime | None  # that settlement's watermark (None: manual charges only)
+    charged: Decimal  # net: charges minus credits
+    capped: bool  # a budget or the money held a charge below what was asked
+    revenue: Decimal  # the platform's ads revenue posted by the day's entries
+
+
+def billed_days(conn: Connection, since: date) -> list[BilledDay]:
+    """Every campaign-day charged or settled since `since`, with the journal behind it."""
+    rows = conn.execute(
+        "with days as (select campaign_id, day from ad_charges where day >= %(since)s"
+        "  union select campaign_id, day from ad_billing_windows where day >= %(since)s)"
+        " select d.campaign_id, d.day,"
+        "  (select w.owed from ad_billing_windows w where w.campaign_id = d.campaign_id"
+        "    and w.day = d.day order by w.through desc limit 1),"
+        "  (select max(w.through) from ad_billing_windows w where w.campaign_id = d.campaign_id"
+        "    and w.day = d.day),"
+        "  coalesce((select sum(c.charged - c.credited) from ad_charges c"
+        "    where c.campaign_id = d.campaign_id and c.day = d.day), 0),"
+        "  exists (select 1 from ad_charges c where c.campaign_id = d.campaign_id"
+        "    and c.day = d.day and c.capped_by is not null),"
+        "  array(select c.journal_entry_id from ad_charges c where c.campaign_id = d.campaign_id"
+        "    and c.day = d.day and c.journal_entry_id is not null"
+        "   union all select r.journal_entry_id from ad_credits r join ad_charges c"
+        "    on c.id = r.charge_id where c.campaign_id = d.campaign_id and c.day = d.day)"
+        " from days d order by d.day, d.campaign_id", {"since": since}).fetchall()
+    return [BilledDay(r[0], r[1], r[2] if r[2] is not None else r[4], r[3], r[4], r[5],
+                      -ledger.account_movement(conn, r[6], ledger.ADS_REVENUE))
+            for r in rows]

@@ -13,6 +13,7 @@ from marketplace_core.api.background import Sweeper
 from marketplace_core.api.errors import install_error_handlers
 from marketplace_core.api.routers import all_routers
 from marketplace_core.db import open_pool
+from platform_common import log_redaction
 
 DESCRIPTION = """
 The marketplace's transactional core: accounts, catalog, inventory, orders, payments,
@@ -27,6 +28,7 @@ Every committed change is published once to Kafka (topics `core.*`, Avro).
 def create_app(
     dsn: str | None = None, *, run_sweeper: bool = True, pool_max_size: int = 20
 ) -> FastAPI:
+    log_redaction.install()  # no personal data or secrets in any log line of the process
     settings = get_settings()
 
     @asynccontextmanager

@@ -40,6 +40,8 @@ def registered_sweeps() -> list[tuple[str, Sweep]]:
     sweeps.append(("sweep_behaviour_dedup", sweep_dedup))
     from marketplace_core.ads.campaigns import finish_ended_campaigns
     sweeps.append(("finish_ended_ad_campaigns", finish_ended_campaigns))
+    from marketplace_core.ratelimit import prune
+    sweeps.append(("prune_rate_limits", prune))
     return sweeps
 
 

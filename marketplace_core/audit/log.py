@@ -1,9 +1,16 @@
-"""Writing and reading audit entries."""
+"""Writing and reading audit entries.
+
+The audit log says who did what to which entity, never with what secret: `record` drops
+the value of any detail whose name says it is a credential (password, token, secret,
+code, TOTP...), however deep in the details, so a caller that passes a request body
+through cannot leak one into the table.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -16,6 +23,14 @@ from marketplace_core.db import Connection
 from marketplace_core.errors import ErrorCode, ValidationError
 
 MAX_LIST_LIMIT = 1000
+# Detail names whose values are never stored (an error `code` such as INVALID_TOTP is
+# not a secret: only 4-8 digit codes are dropped under a name ending in "code").
+_SECRET_NAME = re.compile(
+    r"(?i)(password|passwd|secret|token|totp|otp|pepper|api_?key|signature|delivery_code"
+    r"|pickup_code)")
+_CODE_NAME = re.compile(r"(?i)code$")
+_DIGIT_CODE = re.compile(r"\d{4,8}")  # a code; an HTTP status_code (3 digits) is kept
+REDACTED = "[redacted]"
 
 
 class Actor(Protocol):
@@ -53,6 +68,23 @@ def _inet(value: str | None) -> str | None:
         return None
 
 
+def scrub(value: Any) -> Any:
+    """`value` with the values of credential-named keys replaced by REDACTED."""
+    if isinstance(value, dict):
+        out: dict[Any, Any] = {}
+        for key, item in value.items():
+            name = str(key)
+            if _SECRET_NAME.search(name) or (
+                    _CODE_NAME.search(name) and _DIGIT_CODE.fullmatch(str(item).strip())):
+                out[key] = REDACTED
+            else:
+                out[key] = scrub(item)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [scrub(item) for item in value]
+    return value
+
+
 def _dumps(value: Any) -> str:
     # UUIDs, Decimals and datetimes become strings; Decimal amounts keep their exact digits.
     return json.dumps(value, default=str, ensure_ascii=False)
@@ -82,7 +114,7 @@ def record(
             action,
             entity_type,
             None if entity_id is None else str(entity_id),
-            None if details is None else Jsonb(details, dumps=_dumps),
+            None if details is None else Jsonb(scrub(details), dumps=_dumps),
             _inet(user.ip) if user else None,
         ),
     ).fetchone()

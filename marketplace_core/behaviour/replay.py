@@ -45,6 +45,7 @@ from marketplace_core.behaviour.intake import (
 from marketplace_core.behaviour.rules import Rules
 from marketplace_core.db import resolve_dsn
 from marketplace_core.outbox.writer import parsed_schema
+from platform_common import log_redaction
 from schemas.registry import registry_client
 from schemas.topics import ANALYTICS_BAD_EVENTS
 
@@ -218,6 +219,7 @@ def _since(value: str | None) -> datetime | None:
 @click.option("--raw-topic", default=None, help="default: analytics.raw")
 def main(reason: str | None, since: str | None, dry_run: bool, dsn: str | None,
          bad_topic: str | None, raw_topic: str | None) -> None:
+    log_redaction.install()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     stats = replay(reason=reason, since=_since(since), dry_run=dry_run, dsn=dsn,
                    bad_topic=bad_topic, raw_topic=raw_topic)

@@ -43,6 +43,7 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from infra.settings import get_settings
 from marketplace_core.db import resolve_dsn
 from marketplace_core.outbox.writer import schema_fingerprint
+from platform_common import log_redaction
 from schemas.registry import registry_config
 from schemas.topics import OUTBOX_TOPICS, Topic, schema_str
 
@@ -425,6 +426,7 @@ def _partition_count(consumer: Consumer, topic: str) -> int:
               help="Only these topics (default: every topic the outbox writes).")
 def main(dsn: str | None, until_idle: bool, topic_names: tuple[str, ...]) -> None:
     """Publish the core's outbox to Kafka until stopped (SIGTERM/SIGINT)."""
+    log_redaction.install()
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()

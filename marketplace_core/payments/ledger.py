@@ -282,6 +282,17 @@ def entry_lines(conn: Connection, entry_id: UUID) -> list[Line]:
     return [Line(code, amount) for code, amount in rows]
 
 
+def account_movement(conn: Connection, entry_ids: Sequence[UUID], account: str) -> Decimal:
+    """The net of `account`'s lines in these entries (debits positive, credits negative)."""
+    if not entry_ids:
+        return Decimal("0.00")
+    row = conn.execute(
+        "select coalesce(sum(amount), 0) from journal_lines"
+        " where entry_id = any(%s) and account_code = %s", (list(entry_ids), account),
+    ).fetchone()
+    return Decimal(row[0] if row else 0).quantize(Decimal("0.01"))
+
+
 def unbalanced_entries(conn: Connection) -> list[UUID]:
     """Entries whose lines do not sum to zero in some currency (always empty; for checks)."""
     rows = conn.execute(

@@ -53,6 +53,7 @@ from infra.settings import get_settings
 from marketplace_core.db import resolve_dsn
 from marketplace_core.pos import ingest
 from marketplace_core.pos.ratelimit import KAFKA_BURST, KAFKA_EVENTS_PER_SECOND, TokenBucketLimiter
+from platform_common import log_redaction
 from schemas.registry import registry_client
 from schemas.topics import POS_DEAD_LETTER, POS_HEARTBEATS, POS_SALES, schema_str
 
@@ -387,6 +388,7 @@ def main(dsn: str | None, until_idle: bool, idle_seconds: float, group_id: str,
          sales_topic: str, heartbeats_topic: str, dead_letter_topic: str, batch_size: int,
          device_rate: float, device_burst: int) -> None:
     """Apply POS till events and heartbeats from Kafka to the core, exactly once."""
+    log_redaction.install()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -2,8 +2,9 @@
 
 Both are shown once, when issued. The token is stored as its SHA-256 only: it is a random
 256-bit value, so a plain hash is enough (no salt or slow hash needed) and a database leak
-does not reveal it. The secret must be stored as issued, since verifying a signature needs
-it; production would encrypt the column with a KMS key and decrypt it in the ingest only.
+does not reveal it. Verifying a signature needs the secret itself, so it is stored sealed
+(`platform_common.sealing`, key DATA_ENCRYPTION_KEYS) and opened where a signature is
+checked; `marketplace_core.reseal` reseals it on key rotation.
 """
 
 from __future__ import annotations
@@ -14,15 +15,21 @@ import secrets
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from uuid import UUID
 
+from infra.settings import get_settings
 from marketplace_core.db import Connection, advisory_xact_lock
 from marketplace_core.errors import ConflictError, ErrorCode, NotFoundError, UnauthorizedError
 from marketplace_core.pos import service as pos
 from marketplace_core.pos.service import PosDevice
+from marketplace_core.reseal import SealedColumn
+from platform_common import sealing
 
 TOKEN_PREFIX = "pos_"
 _NEXT_ID_LOCK = zlib.crc32(b"marketplace_core.pos.next_device_id")
+# Columns holding sealed secrets (resealed by `python -m marketplace_core.reseal`).
+SEALED_COLUMNS = (SealedColumn("pos_devices", "id", "secret"),)
 
 
 @dataclass(frozen=True)
@@ -95,15 +102,31 @@ def issue_credentials(
         conn.execute(
             "update pos_devices set token_sha256 = %s, secret = %s, credentials_issued_at = %s"
             " where id = %s",
-            (token_digest(token), secret, now or datetime.now(UTC), device_id))
+            (token_digest(token), sealing.seal(secret), now or datetime.now(UTC), device_id))
     return DeviceCredentials(device_id, row[0], token, secret)
+
+
+@lru_cache(maxsize=4096)
+def _opened(stored: str, keys: str) -> str:
+    # Every till event checks a signature: a device's secret is opened once per sealed
+    # value and key list, not once per event. A rotation (a new sealed value) or a key
+    # change (a new `keys`) misses the cache, so an old entry is never used for new data.
+    return sealing.unseal(stored)
+
+
+def open_secret(stored: str | None) -> str | None:
+    """The signing secret behind a stored (sealed) value."""
+    return None if stored is None else _opened(stored, get_settings().data_encryption_keys)
 
 
 def device_auth(conn: Connection, device_id: str) -> DeviceAuth | None:
     row = conn.execute(
         "select id, shop_id, status, token_sha256, secret from pos_devices where id = %s",
         (device_id,)).fetchone()
-    return DeviceAuth(*row) if row else None
+    if row is None:
+        return None
+    device, shop, status, digest, stored = row
+    return DeviceAuth(device, shop, status, digest, open_secret(stored))
 
 
 def authenticate_token(conn: Connection, token: str | None) -> PosDevice:

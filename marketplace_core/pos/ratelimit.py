@@ -1,19 +1,25 @@
-"""Per-device rate limits: a token bucket per key, in process memory.
+"""Per-device rate limits.
 
-HTTP (`POST /pos/heartbeat`, `POST /pos/sales`): each request takes one token; an empty
-bucket answers 429 RATE_LIMITED with Retry-After. Kafka (the ingest consumer): events are
-never dropped — the consumer asks how long to wait for a device's batch and sleeps.
+HTTP (`POST /pos/heartbeat`, `POST /pos/sales`): each request takes one token from the
+device's bucket in Postgres (`marketplace_core.ratelimit.take`), so every API process
+shares one limit per device; an empty bucket answers 429 RATE_LIMITED with Retry-After.
 
-The state lives in one process. Several API processes each keep their own buckets, so the
-effective limit is per process; a shared limit would keep the buckets in Postgres or Redis.
+Kafka (the ingest consumer): events are never dropped — the consumer asks how long to wait
+for a device's batch and sleeps. That bucket stays in the consumer's memory: a device's
+events are keyed by device, so one partition (one consumer of the group) carries them all,
+and a Postgres round trip per batch would buy nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from marketplace_core import ratelimit
+from marketplace_core.db import Connection
 
 HTTP_RATE_PER_SECOND = 20.0
 HTTP_BURST = 40
@@ -79,16 +85,32 @@ class TokenBucketLimiter:
             return 0.0 if bucket.tokens >= 0 else -bucket.tokens / self.rate
 
 
-_http_limiter = TokenBucketLimiter(HTTP_RATE_PER_SECOND, HTTP_BURST)
+@dataclass(frozen=True)
+class HttpLimit:
+    """`rate` requests a second per device, bursts of up to `burst`."""
+
+    rate: float = HTTP_RATE_PER_SECOND
+    burst: int = HTTP_BURST
 
 
-def http_limiter() -> TokenBucketLimiter:
-    """The API process's limiter for terminal requests."""
-    return _http_limiter
+_http_limit = HttpLimit()
+SCOPE = "pos-http"
 
 
-def set_http_limiter(limiter: TokenBucketLimiter) -> TokenBucketLimiter:
-    """Replace the API process's limiter (tests); returns the previous one."""
-    global _http_limiter
-    previous, _http_limiter = _http_limiter, limiter
+def http_limit() -> HttpLimit:
+    return _http_limit
+
+
+def set_http_limit(limit: HttpLimit) -> HttpLimit:
+    """Replace the process's HTTP limit (tests); returns the previous one."""
+    global _http_limit
+    previous, _http_limit = _http_limit, limit
     return previous
+
+
+def take_http(conn: Connection, token: str) -> float:
+    """Take one request of the device holding `token` (keyed by the token's digest, before
+    any other database work): 0.0, or the seconds to wait. Commit at once."""
+    limit = _http_limit
+    key = ratelimit.key_digest(SCOPE, hashlib.sha256(token.encode()).hexdigest())
+    return ratelimit.take(conn, SCOPE, key, rate=limit.rate, burst=limit.burst)

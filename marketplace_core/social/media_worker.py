@@ -22,6 +22,7 @@ from typing import Any
 
 from marketplace_core.db import Connection, connect
 from marketplace_core.social.media import ensure_bucket, s3
+from platform_common import log_redaction
 
 log = logging.getLogger("marketplace_core.social.media_worker")
 THUMB_PX = 320
@@ -146,6 +147,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--once", action="store_true", help="drain the queue, then exit")
     args = ap.parse_args()
+    log_redaction.install()
     logging.basicConfig(level=logging.INFO)
     print(run(once=args.once))
 

@@ -2,7 +2,8 @@
 
 The routers (`serving_api.routers.reports`), the exports and the dashboard iterate over
 `REPORTS`; adding a report is one declaration here (and its mart in dbt). The overview
-lives in `overview.py`, the daily report and the insights in `digest.py`.
+lives in `overview.py`, the daily report and the insights in `digest.py`, the ad reports in
+`ads.py`.
 
 A surface filter (map, feed, search, ...) narrows what the behavioural events say (views,
 visits, clicks, add to cart, routes, chats). Money, orders, receipts and units come from
@@ -12,6 +13,7 @@ their titles say "все источники" where a report mixes the two.
 
 from __future__ import annotations
 
+from serving_api.reports.ads import AD_CAMPAIGNS, AD_TRAFFIC
 from serving_api.reports.digest import DAILY, INSIGHTS
 from serving_api.reports.model import Column, Ratio, Report
 from serving_api.reports.overview import OVERVIEW
@@ -392,4 +394,5 @@ POS = Report(
 )
 
 REPORTS: dict[str, Report] = {r.name: r for r in (
-    OVERVIEW, SALES, PRODUCTS, PRODUCT_VARIANTS, POSTS, MAP, FUNNEL, POS, DAILY, INSIGHTS)}
+    OVERVIEW, SALES, PRODUCTS, PRODUCT_VARIANTS, POSTS, MAP, FUNNEL, POS, DAILY, INSIGHTS,
+    AD_CAMPAIGNS, AD_TRAFFIC)}

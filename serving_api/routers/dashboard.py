@@ -194,12 +194,19 @@ class DashboardRefresh(BaseModel):
     refresh_token: str = Field(min_length=1, max_length=1024)
 
 
-async def _forward(path: str, body: BaseModel) -> Response:
-    """POST the body to the core API and answer what it answered (status and JSON)."""
-    url = get_settings().core_api_url.rstrip("/") + path
+async def _forward(path: str, body: BaseModel, client_address: str | None = None) -> Response:
+    """POST the body to the core API and answer what it answered (status, JSON and
+    Retry-After). `client_address` is the browser's address: the core counts failed
+    sign-ins per address, and would otherwise see every dashboard user as this process
+    (it trusts the header only with the internal token)."""
+    settings = get_settings()
+    url = settings.core_api_url.rstrip("/") + path
+    headers = {"X-Internal-Token": settings.internal_token,
+               "X-Client-Address": client_address} if client_address else None
     try:
         async with httpx.AsyncClient(timeout=15.0) as client:
-            answer = await client.post(url, json=body.model_dump(exclude_none=True))
+            answer = await client.post(url, json=body.model_dump(exclude_none=True),
+                                       headers=headers)
     except httpx.HTTPError as exc:
         raise ServiceUnavailableError(
             ErrorCode.SERVICE_UNAVAILABLE,
@@ -211,8 +218,10 @@ async def _forward(path: str, body: BaseModel) -> Response:
     except ValueError as exc:
         raise ServiceUnavailableError(
             ErrorCode.SERVICE_UNAVAILABLE, "the accounts service answered unexpectedly") from exc
-    return JSONResponse(content, status_code=answer.status_code,
-                        headers={"Cache-Control": "no-store"})
+    passed = {"Cache-Control": "no-store"}
+    if "Retry-After" in answer.headers:  # 429 LOGIN_LOCKED
+        passed["Retry-After"] = answer.headers["Retry-After"]
+    return JSONResponse(content, status_code=answer.status_code, headers=passed)
 
 
 _AUTH_DOC = ("Forwarded to the core API (which owns accounts); its answer, errors included, "
@@ -220,9 +229,10 @@ _AUTH_DOC = ("Forwarded to the core API (which owns accounts); its answer, error
 
 
 @router.post("/dashboard/auth/login", summary="Sign in (email, password, TOTP code)",
-             description=_AUTH_DOC, responses=error_responses(401, 403, 422, 503))
-async def dashboard_login(body: Annotated[DashboardLogin, Body()]) -> Response:
-    return await _forward("/auth/login", body)
+             description=_AUTH_DOC, responses=error_responses(401, 403, 422, 429, 503))
+async def dashboard_login(body: Annotated[DashboardLogin, Body()], request: Request) -> Response:
+    return await _forward("/auth/login", body,
+                          request.client.host if request.client else None)
 
 
 @router.post("/dashboard/auth/refresh", summary="New tokens for a refresh token",

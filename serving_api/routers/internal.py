@@ -32,9 +32,11 @@ async def health(db: Warehouse) -> Health:
 
 
 # Marts whose raw rows other processes read through this one, which owns the embedded
-# warehouse: the reconciliation (orchestration/reconcile.py), and Dagster's `explore_scores`
-# asset, which writes the ranking back to the core.
-READABLE_MARTS = ("shop_metric_daily", "post_metric_daily", "explore_post_scores")
+# warehouse: the reconciliation (orchestration/reconcile.py), Dagster's `explore_scores`
+# asset, which writes the ranking back to the core, and its `ad_billing` asset, which
+# settles campaigns' days from ad_event_daily.
+READABLE_MARTS = ("shop_metric_daily", "post_metric_daily", "explore_post_scores",
+                  "ad_event_daily")
 
 
 @router.get(
@@ -49,20 +51,50 @@ async def mart_rows(name: str, db: Warehouse, shop_id: UUID | None = None) -> di
         raise NotFoundError(ErrorCode.NOT_FOUND, f"no readable mart named {name!r}")
     database = get_settings().warehouse_database
     where = " WHERE shop_id = {shop:String}" if shop_id else ""
-    try:
-        result = await run_in_threadpool(
-            db.query, f"SELECT * FROM `{database}`.`{name}`{where}",
-            parameters={"shop": str(shop_id)} if shop_id else None)
-    except Exception as exc:
-        if "UNKNOWN_TABLE" in str(exc) or "does not exist" in str(exc) or \
-                "doesn't exist" in str(exc):
-            raise ServiceUnavailableError(
-                ErrorCode.REPORT_NOT_READY, f"{name} has not been built yet") from exc
-        raise
+    result = await _query_built(db, f"SELECT * FROM `{database}`.`{name}`{where}",
+                                {"shop": str(shop_id)} if shop_id else None, name)
     rows = [{col: _plain(v) for col, v in zip(result.column_names, row, strict=True)}
             for row in result.result_rows]
     rows.sort(key=lambda r: json.dumps(r, sort_keys=True))
     return {"mart": name, "rows": rows}
+
+
+# Billable ad events per campaign, day, pricing and price, straight from the classified
+# events (not from ad_event_daily): `make reconcile` prices them itself and compares with
+# the mart and with the ledger.
+BILLABLE_AD_EVENTS = """
+    SELECT campaign_id, business_date AS date, pricing, event_type, price,
+           count() AS events
+    FROM `{db}`.`int_ad_events_classified`
+    WHERE billable AND business_date >= {since:Date}
+    GROUP BY campaign_id, date, pricing, event_type, price
+"""
+
+
+@router.get(
+    "/internal/ads/billable-events",
+    dependencies=[Depends(internal_caller)],
+    summary="Billable ad events per campaign, day, pricing, event type and price",
+    responses={503: {"description": "REPORT_NOT_READY: the ads models have not been built"}},
+)
+async def billable_ad_events(db: Warehouse, since: dt.date) -> dict[str, Any]:
+    sql = BILLABLE_AD_EVENTS.format(db=get_settings().warehouse_database, since="{since:Date}")
+    result = await _query_built(db, sql, {"since": since}, "the ads models")
+    return {"rows": [{col: _plain(v) for col, v in zip(result.column_names, row, strict=True)}
+                     for row in result.result_rows]}
+
+
+async def _query_built(db: Any, sql: str, parameters: dict[str, Any] | None, what: str
+                       ) -> Any:
+    """Run a query over models; 503 REPORT_NOT_READY while they have not been built."""
+    try:
+        return await run_in_threadpool(db.query, sql, parameters=parameters)
+    except Exception as exc:
+        if "UNKNOWN_TABLE" in str(exc) or "does not exist" in str(exc) or \
+                "doesn't exist" in str(exc):
+            raise ServiceUnavailableError(
+                ErrorCode.REPORT_NOT_READY, f"{what} has not been built yet") from exc
+        raise
 
 
 def _plain(value: Any) -> Any:

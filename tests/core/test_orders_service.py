@@ -367,3 +367,32 @@ def test_reads(conn, shop):
     with pytest.raises(DomainError) as missing:
         orders.get_order(conn, uuid4())
     assert _code(missing) == ErrorCode.ORDER_NOT_FOUND
+
+
+def test_delivery_codes_are_stored_keyed_with_the_pepper(conn, shop, monkeypatch):
+    """The stored hash needs the server's pepper: with the table alone the million codes
+    cannot be tried offline. Codes stored before the pepper still check."""
+    import hashlib
+
+    from infra.settings import get_settings
+    from marketplace_core.orders import delivery_codes
+
+    _, shop_id = shop
+    variant = make_variant(conn, shop_id, stock=5)
+    order = orders.place_order(conn, make_buyer(conn), OrderRequest.of(
+        shop_id, [(variant, 1)], "delivery", delivery_address="Бишкек"), now=T0).order
+    code = orders.mark_paid(conn, order.id, payment_id=uuid4(), now=T0).delivery_code
+    assert code is not None
+    salt, stored = conn.execute("select delivery_code_salt, delivery_code_hash from orders"
+                                " where id = %s", (order.id,)).fetchone()
+    assert stored.startswith("h1:") and stored != delivery_codes._unkeyed_hash(code, salt)
+    assert hashlib.sha256(f"{salt}:{code}".encode()).hexdigest() not in stored
+    # another pepper: the right code no longer matches the stored value
+    monkeypatch.setattr(get_settings(), "code_pepper", "another-pepper-" + "x" * 30)
+    assert not delivery_codes.matches(code, salt, stored)
+    monkeypatch.undo()
+    assert delivery_codes.matches(code, salt, stored)
+    # an order whose code was stored unkeyed (before the pepper) still completes
+    conn.execute("update orders set delivery_code_hash = %s where id = %s",
+                 (delivery_codes._unkeyed_hash(code, salt), order.id))
+    assert orders.confirm_delivery(conn, order.id, code, now=T0).status == "completed"

@@ -175,11 +175,11 @@ def test_a_batch_answers_per_event(core_api: Any, terminal: dict[str, Any]) -> N
 
 @pytest.fixture
 def tight_limit() -> Iterator[None]:
-    previous = ratelimit.set_http_limiter(ratelimit.TokenBucketLimiter(rate=0.1, burst=2))
+    previous = ratelimit.set_http_limit(ratelimit.HttpLimit(rate=0.1, burst=2))
     try:
         yield
     finally:
-        ratelimit.set_http_limiter(previous)
+        ratelimit.set_http_limit(previous)
 
 
 def test_a_device_over_its_rate_gets_429(

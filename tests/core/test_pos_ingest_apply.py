@@ -13,6 +13,7 @@ from marketplace_core.orders import eligibility
 from marketplace_core.outbox.writer import decode
 from marketplace_core.pos import credentials, ingest, status
 from marketplace_core.pos import service as pos
+from platform_common import sealing
 from schemas.topics import CORE_POS_DEVICES, CORE_SHOP_ELIGIBILITY, CORE_VARIANTS
 from tests.core.test_orders_support import make_shop
 from tests.core.test_pos_ingest_support import (
@@ -294,7 +295,10 @@ def test_next_device_id_follows_the_highest_number(conn: Conn) -> None:
     assert issued.token.startswith("pos_") and len(issued.secret) == 64
     stored = conn.execute("select token_sha256, secret from pos_devices where id = %s",
                           (issued.device_id,)).fetchone()
-    assert stored == (credentials.token_digest(issued.token), issued.secret)
+    # the token as its digest, the secret sealed (platform_common.sealing)
+    assert stored[0] == credentials.token_digest(issued.token)
+    assert sealing.is_sealed(stored[1]) and issued.secret not in stored[1]
+    assert sealing.unseal(stored[1]) == issued.secret
 
 
 def test_a_refund_must_name_a_sale_of_the_device_and_return_at_most_what_it_sold(

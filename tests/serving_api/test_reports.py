@@ -130,6 +130,31 @@ def w(world: World) -> Iterator[World]:
         {"shop_id": b, "date": "2024-05-01", "metric": "revenue", "value": "1.00",
          "signal": "drop"},
     ])
+    create_mart("ad_event_daily", [
+        {"campaign_id": "camp-1", "shop_id": a, "date": "2024-05-01", "pricing": "cpc",
+         "impressions": 400, "clicks": 30, "billable_impressions": 390,
+         "billable_clicks": 24, "invalid_impressions": 10, "invalid_clicks": 6,
+         "spend": "300.00"},
+        {"campaign_id": "camp-1", "shop_id": a, "date": "2024-05-02", "pricing": "cpc",
+         "impressions": 210, "clicks": 8, "billable_impressions": 210, "billable_clicks": 8,
+         "spend": "100.00"},
+        {"campaign_id": "camp-2", "shop_id": a, "date": "2024-05-02", "pricing": "cpm",
+         "impressions": 3000, "billable_impressions": 2999, "invalid_impressions": 1,
+         "spend": "99.97"},
+        {"campaign_id": "camp-9", "shop_id": b, "date": "2024-05-01", "pricing": "cpc",
+         "clicks": 99, "billable_clicks": 99, "spend": "999.00"},
+    ])
+    create_mart("ad_invalid_traffic_daily", [
+        {"campaign_id": "camp-1", "shop_id": a, "date": "2024-05-01", "event_type": "click",
+         "reason": "burst_user", "events": 4, "value_not_billed": "50.00"},
+        {"campaign_id": "camp-1", "shop_id": a, "date": "2024-05-01", "event_type": "click",
+         "reason": "known_bot", "events": 2, "value_not_billed": "25.00"},
+        {"campaign_id": "camp-1", "shop_id": a, "date": "2024-05-01",
+         "event_type": "impression", "reason": "known_bot", "events": 10,
+         "value_not_billed": "0.00"},
+        {"campaign_id": "camp-9", "shop_id": b, "date": "2024-05-01", "event_type": "click",
+         "reason": "own_ad", "events": 7, "value_not_billed": "70.00"},
+    ])
     yield world
 
 
@@ -254,6 +279,29 @@ def test_posts_reach_er_ctr(w: World) -> None:
     ]
     assert (body["totals"]["er"], body["totals"]["ctr"]) == ("13.33", "3.33")  # 8/60, 5/150
     assert column(ok(w, "posts", sort="likes"), "post_id") == ["post-2", "post-1"]
+
+
+def test_ad_campaigns_spend_and_prices(w: World) -> None:
+    body = ok(w, "ads")
+    assert body["rows"] == [
+        {"campaign_id": "camp-1", "pricing": "cpc", "impressions": 610, "clicks": 38,
+         "billable_impressions": 600, "billable_clicks": 32, "invalid_impressions": 10,
+         "invalid_clicks": 6, "spend": "400.00", "ctr": "5.33", "cpc": "12.50",
+         "cpm": "666.67"},  # 32 / 600; 400 / 32; 400 * 1000 / 600
+        {"campaign_id": "camp-2", "pricing": "cpm", "impressions": 3000, "clicks": 0,
+         "billable_impressions": 2999, "billable_clicks": 0, "invalid_impressions": 1,
+         "invalid_clicks": 0, "spend": "99.97", "ctr": "0.00", "cpc": None,
+         "cpm": "33.33"},
+    ]
+    totals = body["totals"]
+    assert (totals["spend"], totals["cpc"], totals["cpm"], totals["ctr"]) == (
+        "499.97", "15.62", "138.92", "0.89")  # 499.97/32; 499970/3599; 32/3599
+    traffic = ok(w, "ad_traffic")
+    assert [(r["event_type"], r["reason"], r["events"], r["value_not_billed"])
+            for r in traffic["rows"]] == [("impression", "known_bot", 10, "0.00"),
+                                          ("click", "burst_user", 4, "50.00"),
+                                          ("click", "known_bot", 2, "25.00")]
+    assert traffic["totals"]["value_not_billed"] == "75.00"
 
 
 def test_map_point_views_and_routes(w: World) -> None:

@@ -12,7 +12,7 @@ STRONG = {
     "PLATFORM_INTERNAL_TOKEN": "i" * 40, "CORE_PSP_WEBHOOK_SECRET": "w" * 40,
     "POSTGRES_PASSWORD": "a-real-password", "S3_SECRET_KEY": "a-real-s3-secret",
     "DATA_ENCRYPTION_KEYS": "cmVhbC1rZXktcmVhbC1rZXktcmVhbC1rZXktcmVhbDA=",
-    "ADS_TOKEN_SECRET": "t" * 40,
+    "ADS_TOKEN_SECRET": "t" * 40, "CORE_CODE_PEPPER": "c" * 40,
 }
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Response
 
-from marketplace_core.accounts import service
+from marketplace_core.accounts import service, throttle
 from marketplace_core.api.auth import CurrentUser
 from marketplace_core.api.deps import ClientIp, Pool
 from marketplace_core.api.schemas.accounts import (
@@ -18,11 +20,18 @@ from marketplace_core.api.schemas.accounts import (
     TotpEnrolRequest,
     UserResponse,
 )
-from marketplace_core.api.schemas.common import error_responses
+from marketplace_core.api.schemas.common import ErrorResponse, error_responses
 from marketplace_core.db import transaction
 from marketplace_core.errors import ErrorCode, UnauthorizedError
 
 router = APIRouter(tags=["auth"])
+
+# Password-checking endpoints answer 429 LOGIN_LOCKED after repeated failures
+# (marketplace_core.accounts.throttle); the failure count commits before the 401.
+_LOCKED: dict[int | str, dict[str, Any]] = {429: {
+    "model": ErrorResponse,
+    "description": "Too many failed sign-in attempts for this account or address "
+                   "(LOGIN_LOCKED; Retry-After)"}}
 
 
 def _tokens(pair: service.TokenPair) -> TokenResponse:
@@ -56,34 +65,38 @@ def register(body: RegisterRequest, pool: Pool, ip: ClientIp) -> RegisterRespons
 @router.post(
     "/auth/login", response_model=TokenResponse,
     summary="Log in with email and password (plus a TOTP code for sellers and admins)",
-    responses=error_responses(401, 403, 422),
+    responses={**error_responses(401, 403, 422), **_LOCKED},
 )
 def login(body: LoginRequest, pool: Pool, ip: ClientIp) -> TokenResponse:
     with transaction(pool) as conn:
-        pair = service.login(conn, body.email, body.password, body.totp_code, ip=ip)
-    return _tokens(pair)
+        attempt = throttle.guarded(conn, body.email, ip, lambda: service.login(
+            conn, body.email, body.password, body.totp_code, ip=ip))
+    return _tokens(attempt.result_or_raise())
 
 
 @router.post(
     "/auth/totp/enrol", response_model=TotpEnrolmentResponse,
     summary="Get a new TOTP secret (2FA not yet enabled; e.g. the first one was lost)",
-    responses=error_responses(401, 409, 422),
+    responses={**error_responses(401, 409, 422), **_LOCKED},
 )
 def totp_enrol(body: TotpEnrolRequest, pool: Pool, ip: ClientIp) -> TotpEnrolmentResponse:
     with transaction(pool) as conn:
-        enrolment = service.start_totp_enrolment(conn, body.email, body.password, ip=ip)
+        attempt = throttle.guarded(conn, body.email, ip, lambda: service.start_totp_enrolment(
+            conn, body.email, body.password, ip=ip))
+    enrolment = attempt.result_or_raise()
     return TotpEnrolmentResponse(totp_secret=enrolment.secret, totp_uri=enrolment.uri)
 
 
 @router.post(
     "/auth/totp/confirm", response_model=TokenResponse,
     summary="Enable TOTP 2FA with a first code from the authenticator, and log in",
-    responses=error_responses(401, 409, 422),
+    responses={**error_responses(401, 409, 422), **_LOCKED},
 )
 def totp_confirm(body: TotpConfirmRequest, pool: Pool, ip: ClientIp) -> TokenResponse:
     with transaction(pool) as conn:
-        pair = service.confirm_totp(conn, body.email, body.password, body.code, ip=ip)
-    return _tokens(pair)
+        attempt = throttle.guarded(conn, body.email, ip, lambda: service.confirm_totp(
+            conn, body.email, body.password, body.code, ip=ip))
+    return _tokens(attempt.result_or_raise())
 
 
 @router.post(

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import AwareDatetime
 
 from marketplace_core import audit
-from marketplace_core.accounts import ownership
+from marketplace_core.accounts import ownership, tenancy
 from marketplace_core.api.auth import AuthenticatedUser, CurrentUser, SellerOrAdmin, require_roles
 from marketplace_core.api.deps import Pool
 from marketplace_core.api.schemas.common import error_responses
@@ -141,8 +141,9 @@ def shop_orders(
 ) -> list[OrderResponse]:
     with transaction(pool) as conn:
         ownership.assert_can_manage_shop(conn, user, shop_id)
-        found = orders.list_orders_for_shop(conn, shop_id, status=status, limit=limit,
-                                            offset=offset)
+        with tenancy.seller_scope(conn, user):  # row-level security: the second wall
+            found = orders.list_orders_for_shop(conn, shop_id, status=status, limit=limit,
+                                                offset=offset)
     return [OrderResponse.of(o) for o in found]
 
 

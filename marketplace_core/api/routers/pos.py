@@ -3,7 +3,7 @@
 feed the same apply logic as the Kafka ingest (marketplace_core.pos.ingest).
 
 Device endpoints authenticate with the terminal's own token (`Authorization: Bearer`),
-are rate-limited per device (token bucket, 429 RATE_LIMITED with Retry-After) and sign
+are rate-limited per device (token bucket in Postgres, 429 RATE_LIMITED with Retry-After) and sign
 each body with the device secret. Refused events are kept as dead letters (table
 `pos_dead_letters`, published to pos.dead_letter by the ingest consumer).
 
@@ -13,7 +13,6 @@ path) stays for admins and tests; it must only be reachable from the platform's 
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import math
 from collections.abc import Callable, Iterator
@@ -30,6 +29,7 @@ from psycopg_pool import ConnectionPool
 
 from infra.settings import get_settings
 from marketplace_core import audit
+from marketplace_core.accounts import tenancy
 from marketplace_core.accounts.ownership import assert_can_manage_shop
 from marketplace_core.api.auth import SellerOrAdmin
 from marketplace_core.api.deps import Pool
@@ -63,7 +63,7 @@ from marketplace_core.errors import (
 from marketplace_core.orders import eligibility
 from marketplace_core.pos import credentials, ingest
 from marketplace_core.pos import service as pos
-from marketplace_core.pos.ratelimit import http_limiter
+from marketplace_core.pos.ratelimit import take_http
 
 router = APIRouter(tags=["pos"])
 
@@ -155,7 +155,8 @@ def rotate_credentials(device_id: DeviceId, user: SellerOrAdmin,
 def list_devices(shop_id: ShopId, user: SellerOrAdmin, pool: Pool) -> list[DeviceResponse]:
     with transaction(pool) as conn:
         assert_can_manage_shop(conn, user, shop_id)
-        return [DeviceResponse.of(d) for d in pos.device_overviews(conn, shop_id)]
+        with tenancy.seller_scope(conn, user):  # row-level security: the second wall
+            return [DeviceResponse.of(d) for d in pos.device_overviews(conn, shop_id)]
 
 
 # --- the terminal's own endpoints -----------------------------------------------------------------
@@ -173,12 +174,14 @@ _ATTEMPTS = 3
 T = TypeVar("T")
 
 
-def _rate_limited(token: str | None) -> JSONResponse | None:
-    """429 if the device's bucket is empty. Keyed by the token's hash, before any database
-    work, so a flood costs no queries."""
+def _rate_limited(pool: ConnectionPool, token: str | None) -> JSONResponse | None:
+    """429 if the device's bucket is empty. The bucket is in Postgres (every API process
+    shares it), keyed by the token's digest, taken in its own short transaction before the
+    request's work so that the bucket row is not held while the request runs."""
     if not token:
         return None
-    wait = http_limiter().try_acquire(hashlib.sha256(token.encode()).hexdigest())
+    with transaction(pool) as conn:
+        wait = take_http(conn, token)
     if wait <= 0:
         return None
     return JSONResponse(
@@ -237,7 +240,7 @@ def _refusal(outcome: ingest.Outcome) -> DomainError:
 )
 def device_heartbeat(body: DeviceHeartbeatRequest, bearer: DeviceToken, pool: Pool) -> Any:
     token = bearer.credentials if bearer else None
-    if (limited := _rate_limited(token)) is not None:
+    if (limited := _rate_limited(pool, token)) is not None:
         return limited
     record = body.record()
     origin = ingest.Origin("http", body.model_dump_json(exclude_unset=True).encode())
@@ -278,7 +281,7 @@ def device_heartbeat(body: DeviceHeartbeatRequest, bearer: DeviceToken, pool: Po
 )
 def upload_sales(body: TillEventIn | TillEventBatch, bearer: DeviceToken, pool: Pool) -> Any:
     token = bearer.credentials if bearer else None
-    if (limited := _rate_limited(token)) is not None:
+    if (limited := _rate_limited(pool, token)) is not None:
         return limited
     events = body.events if isinstance(body, TillEventBatch) else [body]
     prepared = [(e.receipt_number, e.record(),

@@ -9,9 +9,10 @@ import dagster as dg
 
 lake_refresh_job = dg.define_asset_job(
     "lake_refresh",
-    selection=dg.AssetSelection.groups("lake", "warehouse", "rankings"),
+    selection=dg.AssetSelection.groups("lake", "warehouse", "rankings", "billing"),
     description="Land every catalog topic (or note the continuous landing), build the dbt "
-    "models the API reads, and write Explore's ranking back to the core.",
+    "models the API reads, write Explore's ranking back to the core and bill the ad "
+    "campaigns' days from the lake.",
 )
 
 every_five_minutes = dg.ScheduleDefinition(
