@@ -132,6 +132,9 @@ def test_impossible_declarations_are_refused(bad: dict[str, Any]) -> None:
 def test_declarations_agree_with_the_ranking_and_the_readout() -> None:
     # every treatment arm of the Explore test is a ranking variant the index builds
     assert set(EXPLORE_RANKING_V2.arm_names) - {CONTROL} <= set(VARIANT_WEIGHTS)
+    from marketplace_core.api.routers.feeds import _live_variants
+
+    assert _live_variants() == {"ctr_x2": {"ctr": 10.0}}  # running: the API builds it
     # the readout's accepted arms (dbt YAML) are the declared ones
     import yaml  # type: ignore[import-untyped]
 

@@ -16,10 +16,10 @@ from marketplace_core.api.schemas.social import MapCluster, MapOut, PostOut, Pos
 from marketplace_core.catalog.geo import cluster_shops
 from marketplace_core.db import transaction
 from marketplace_core.experiments import arm_label, exposures
-from marketplace_core.experiments.registry import CONTROL, EXPLORE_RANKING_V2
+from marketplace_core.experiments.registry import CONTROL, EXPLORE_RANKING_V2, Status
 from marketplace_core.experiments.serving import SESSION_HEADER, SESSION_ID_MAX, arm_for_request
 from marketplace_core.social import feeds
-from marketplace_core.social.ranking import ExploreIndex
+from marketplace_core.social.ranking import VARIANT_WEIGHTS, ExploreIndex
 from marketplace_core.social.ranking import Request as RankRequest
 from marketplace_core.social.text import normalise_tag
 
@@ -37,8 +37,18 @@ SessionId = Annotated[str | None, Header(
 def explore_index(request: Request) -> ExploreIndex:
     index: ExploreIndex | None = getattr(request.app.state, "explore_index", None)
     if index is None:
-        index = request.app.state.explore_index = ExploreIndex(pool=request.app.state.read_pool)
+        index = request.app.state.explore_index = ExploreIndex(
+            pool=request.app.state.read_pool, variants=_live_variants())
     return index
+
+
+def _live_variants() -> dict[str, dict[str, float]]:
+    """The ranking variants of the Explore experiment's arms while it runs: a stopped
+    or draft experiment costs no extra copy of the snapshot."""
+    if EXPLORE_RANKING_V2.status is not Status.RUNNING:
+        return {}
+    return {arm: VARIANT_WEIGHTS[arm] for arm in EXPLORE_RANKING_V2.arm_names
+            if arm != CONTROL}
 
 
 
