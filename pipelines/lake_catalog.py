@@ -176,6 +176,13 @@ LAKE_TABLES: tuple[LakeTable, ...] = (
         retention=Retention.LOGS, pii=("raw_payload",), pseudonym_columns=("user_pseudo_id",),
         description="Events POST /events refused, with the reason and the raw payload.",
     ),
+    LakeTable(
+        name="experiments_exposures", topic=topics.EXPERIMENTS_EXPOSURES,
+        pseudonym_columns=("user_pseudo_id",),
+        description="A/B test exposures: a unit (account pseudonym or guest session) served "
+        "a page under an experiment's arm; first per unit, experiment and day per API "
+        "process (the readout keeps each unit's earliest).",
+    ),
 )
 
 

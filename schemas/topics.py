@@ -148,6 +148,16 @@ ANALYTICS_BAD_EVENTS = Topic(
     retention_ms=30 * DAY_MS,
 )
 
+# --- experiments (marketplace_core.experiments): exposures, produced directly by the API
+# (acks=all, off the request's path), keyed by the unit so a unit's exposures stay in order.
+EXPERIMENTS_EXPOSURES = Topic(
+    name="experiments.exposures",
+    key="unit (the account's pseudonym, or the guest's session id)",
+    schema_file="experiments/exposure.avsc",
+    partitions=3,
+    retention_ms=30 * DAY_MS,
+)
+
 CORE_TOPICS: tuple[Topic, ...] = (
     CORE_PRODUCTS, CORE_VARIANTS, CORE_ORDERS, CORE_PAYMENTS, CORE_PAYOUTS, CORE_REFUNDS,
     CORE_SUBSCRIPTIONS, CORE_SHOP_ELIGIBILITY, CORE_POS_DEVICES, CORE_POS_RECEIPTS,
@@ -159,7 +169,7 @@ OUTBOX_TOPICS: tuple[Topic, ...] = (*CORE_TOPICS, *SOCIAL_TOPICS, *ADS_TOPICS)
 
 CATALOG: tuple[Topic, ...] = (POS_SALES, POS_HEARTBEATS, POS_DEAD_LETTER, *CORE_TOPICS,
                               *SOCIAL_TOPICS, *ADS_TOPICS, ADS_EVENTS, ANALYTICS_RAW,
-                              ANALYTICS_BAD_EVENTS)
+                              ANALYTICS_BAD_EVENTS, EXPERIMENTS_EXPOSURES)
 
 
 @cache

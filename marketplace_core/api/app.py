@@ -53,6 +53,9 @@ def create_app(
             ad_events = getattr(app.state, "ad_events", None)
             if ad_events is not None:
                 ad_events.close()
+            exposures = getattr(app.state, "exposure_log", None)
+            if exposures is not None:  # and the experiments' exposures
+                exposures.close()
             read_pool.close()
             pool.close()
 

@@ -410,7 +410,7 @@ def test_analysts_notebooks_run_on_the_lake(spine: Spine, tmp_path: Path) -> Non
     outputs = run_notebooks({"SERVING_API_URL": spine.serving_url,
                              "ANALYST_TOKEN": analyst_token(spine.dsn),
                              "LAKE_PREFIX": spine.env["LAKE_PREFIX"]}, tmp_path)
-    assert len(outputs) == 4
+    assert len(outputs) == 5
     # the spine's online shop: two paid orders, one refunded (and whatever else the
     # shared broker held when the lake was landed)
     assert " paid (" in outputs["order_funnel"]
