@@ -168,6 +168,13 @@ LAKE_TABLES: tuple[LakeTable, ...] = (
         retention=Retention.LOGS, pii=("raw_payload",), pseudonym_columns=("user_pseudo_id",),
         description="Events POST /events refused, with the reason and the raw payload.",
     ),
+    # Notifications to send (seed 000 §25): account and shop ids only, no names or
+    # addresses (the worker looks those up); the delivery outcome stays in the core.
+    *(LakeTable(name=t.name.replace(".", "_"), topic=t, retention=Retention.LOGS,
+                pii=("recipient_user_id",),
+                description=f"Notifications the domains asked for on {t.name}: type, "
+                "audience, priority, consent class and the template's placeholders.")
+      for t in topics.NOTIFY_TOPICS),
 )
 
 
