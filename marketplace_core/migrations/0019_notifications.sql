@@ -97,3 +97,6 @@ create table notification_worker_heartbeat (
     beat_at     timestamptz not null,
     detail      text not null
 );
+
+-- The seller's "ready for pickup" (POST /orders/{id}/ready-for-pickup): announced once.
+alter table orders add column ready_for_pickup_at timestamptz;

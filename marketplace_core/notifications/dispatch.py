@@ -134,7 +134,8 @@ def attempt(conn: Connection, row: dict[str, Any], providers: Providers,
     except DeliveryError as exc:
         with conn.transaction():
             status = nlog.record_failure(conn, row, exc.reason, permanent=exc.permanent,
-                                         now=datetime.now(UTC), provider=provider.name,
+                                         now=now or datetime.now(UTC),
+                                         provider=provider.name,
                                          to_masked=masked)
         log.warning("notification %s on %s to %s: %s (attempt %s, now %s)", row["id"],
                     channel, masked, exc.reason, row["attempts"], status)
@@ -142,12 +143,13 @@ def attempt(conn: Connection, row: dict[str, Any], providers: Providers,
     except Exception as exc:  # a provider bug must not stop the worker: retry it
         with conn.transaction():
             status = nlog.record_failure(conn, row, f"provider error: {type(exc).__name__}",
-                                         permanent=False, now=datetime.now(UTC),
+                                         permanent=False, now=now or datetime.now(UTC),
                                          provider=provider.name, to_masked=masked)
         log.exception("notification %s: provider %s raised", row["id"], provider.name)
         return status
     with conn.transaction():
-        nlog.record_sent(conn, row["id"], provider.name, ref, masked, datetime.now(UTC))
+        nlog.record_sent(conn, row["id"], provider.name, ref, masked,
+                         now or datetime.now(UTC))
     log.info("notification %s (%s) sent on %s to %s via %s", row["id"], row["event_type"],
              channel, masked, provider.name)
     return "sent"

@@ -95,14 +95,18 @@ def recipients(conn: Connection, event: NotifyEvent) -> list[UUID]:
     return []
 
 
-def enqueue(conn: Connection, event: NotifyEvent, now: datetime) -> list[UUID]:
+def enqueue(conn: Connection, event: NotifyEvent, now: datetime, *,
+            channels: list[str] | None = None) -> list[UUID]:
     """Queue `event` for each recipient; returns the ids of the rows written (queued or
-    suppressed). An unknown type or nobody to tell is logged and queues nothing."""
+    suppressed). An unknown type or nobody to tell is logged and queues nothing.
+    `channels` replaces the preferences' chain (a test message on one channel)."""
     ntype = TYPES.get(event.event_type)
     if ntype is None:
         log.warning("notification %s: unknown type %r, skipped", event.event_id,
                     event.event_type)
         return []
+    consent = event.consent if event.consent in ("transactional", "marketing") \
+        else ntype.consent
     people = recipients(conn, event)
     if not people:
         log.info("notification %s (%s): no recipient, skipped", event.event_id, ntype.key)
@@ -118,19 +122,22 @@ def enqueue(conn: Connection, event: NotifyEvent, now: datetime) -> list[UUID]:
                         (event.event_id, user_id)).fetchone():
             continue  # a redelivery of an event already queued
         user_prefs = preferences.load(conn, "user", user_id)
-        chain = preferences.channel_chain(user_prefs, shop_prefs, ntype, event.shop_id)
+        chain = preferences.channel_chain(user_prefs, shop_prefs, ntype, event.shop_id,
+                                          consent)
+        if channels is not None and (consent != "marketing" or user_prefs.marketing_consent):
+            chain = list(channels)
         key = idempotency_key(ntype.key, user_id, payload)
         status, reason = "queued", None
         if not chain:
             status = "suppressed"
-            reason = ("no marketing consent" if ntype.consent == "marketing"
+            reason = ("no marketing consent" if consent == "marketing"
                       and not user_prefs.marketing_consent
                       else "no channel allowed by the preferences")
         elif not _first_within_window(conn, key, now, window):
             status, reason = "suppressed", "duplicate within the dedup window"
         written.append(_insert(conn, event, user_id, chain or ["push"], ntype.template,
                                user_prefs.locale or _account_language(conn, user_id),
-                               ntype.category, payload, key, status, reason, now))
+                               ntype.category, consent, payload, key, status, reason, now))
         if status != "queued":
             log.info("notification %s to user %s: %s", event.event_id, user_id, reason)
     if written:
@@ -156,7 +163,8 @@ def _first_within_window(conn: Connection, key: str, now: datetime,
 
 
 def _insert(conn: Connection, event: NotifyEvent, user_id: UUID, chain: list[str],
-            template: str, locale: str, category: str, payload: dict[str, Any], key: str,
+            template: str, locale: str, category: str, consent: str,
+            payload: dict[str, Any], key: str,
             status: str, reason: str | None, now: datetime) -> UUID:
     row = conn.execute(
         "insert into notification_log (event_id, event_type, recipient_user_id, shop_id,"
@@ -166,8 +174,7 @@ def _insert(conn: Connection, event: NotifyEvent, user_id: UUID, chain: list[str
         " on conflict (event_id, recipient_user_id, channel) do nothing returning id",
         (event.event_id, event.event_type, user_id, event.shop_id, chain[0], chain[1:],
          template, locale, category, event.priority if event.priority in ("high", "normal")
-         else "normal", event.consent if event.consent in ("transactional", "marketing")
-         else "transactional", Jsonb(payload), key, status, reason,
+         else "normal", consent, Jsonb(payload), key, status, reason,
          now if status == "queued" else None, now, now)).fetchone()
     assert row is not None
     return row[0]  # type: ignore[no-any-return]

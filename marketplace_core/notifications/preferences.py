@@ -128,9 +128,9 @@ def load(conn: Connection, owner_type: str, owner_id: UUID) -> Preferences:
 
 
 def channel_chain(user: Preferences, shop: Preferences | None, ntype: NotificationType,
-                  shop_id: UUID | None) -> list[str]:
+                  shop_id: UUID | None, consent: str | None = None) -> list[str]:
     """The channels to try, in fallback order, that every level allows ([]: none)."""
-    if ntype.consent == "marketing" and not user.marketing_consent:
+    if (consent or ntype.consent) == "marketing" and not user.marketing_consent:
         return []
     chain = []
     for channel in FALLBACK_ORDER:

@@ -32,4 +32,6 @@ def all_routers() -> list[APIRouter]:
     routers.append(privacy.router)
     from marketplace_core.api.routers import ads
     routers.append(ads.router)
+    from marketplace_core.api.routers import notifications
+    routers.append(notifications.router)
     return routers
