@@ -265,7 +265,8 @@ class Settings(BaseSettings):
     notify_webhook_secret: str = Field(default="local-dev-notify-webhook-secret-change-me-0123",
                                        alias="NOTIFY_WEBHOOK_SECRET")
     notify_unsubscribe_secret: str = Field(
-        default="local-dev-notify-unsubscribe-secret-change-me-01", alias="NOTIFY_UNSUBSCRIBE_SECRET")
+        default="local-dev-notify-unsubscribe-secret-change-me-01",
+        alias="NOTIFY_UNSUBSCRIBE_SECRET")
     # Where links in messages point (unsubscribe, order pages): default the core API.
     notify_public_url_override: str | None = Field(default=None, alias="NOTIFY_PUBLIC_URL")
     # The same notification (type, recipient, payload) within this window is sent once.

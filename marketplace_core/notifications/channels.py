@@ -26,7 +26,8 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.message import EmailMessage
+from email.header import Header
+from email.mime.text import MIMEText
 from email.utils import formatdate
 
 import httpx
@@ -92,16 +93,17 @@ class SmtpEmailProvider(EmailProvider):
 
     def send_email(self, *, to: str, subject: str, body: str, headers: dict[str, str],
                    idempotency_key: str) -> str:
-        message = EmailMessage()
+        # compat32 MIME with an explicit utf-8 Header: the default policy folds a long
+        # Cyrillic subject into encoded words and readers drop the space between them.
+        message = MIMEText(body, "plain", "utf-8")
         message["From"] = self.sender
         message["To"] = to
-        message["Subject"] = subject
+        message["Subject"] = Header(subject, "utf-8")  # type: ignore[assignment]
         message["Date"] = formatdate(localtime=False)
         message_id = f"<{idempotency_key}@notify.bazaar.kg>"
         message["Message-ID"] = message_id
         for name, value in headers.items():
             message[name] = value
-        message.set_content(body)
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
                 smtp.send_message(message)

@@ -63,7 +63,8 @@ class NotificationsWorker:
     def __init__(self, dsn: str | None = None, *, providers: Providers | None = None,
                  topics: Iterable[Topic] = NOTIFY_TOPICS, group_id: str = WORKER_NAME,
                  offset_reset: str = "earliest", clock: Callable[[], datetime] | None = None,
-                 consume: bool = True) -> None:
+                 consume: bool = True,
+                 start_offsets: dict[tuple[str, int], int] | None = None) -> None:
         self.dsn = resolve_dsn(dsn)
         self.providers = providers or default_providers()
         self.topics = list(topics)
@@ -73,6 +74,9 @@ class NotificationsWorker:
         self.consume = consume
         self.stats = WorkerStats()
         self.assigned = threading.Event()
+        # Where a new consumer group starts per partition (tests and benchmarks read only
+        # what they produce); None: the committed offsets, else `offset_reset`.
+        self.start_offsets = start_offsets
         self._deserializers: dict[str, AvroDeserializer] = {}
 
     # --- the service ----------------------------------------------------------------------
@@ -129,7 +133,11 @@ class NotificationsWorker:
         finally:
             consumer.close()
 
-    def _on_assign(self, _consumer: Consumer, _partitions: list[TopicPartition]) -> None:
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self.start_offsets is not None:
+            for p in partitions:
+                p.offset = self.start_offsets.get((p.topic, p.partition), p.offset)
+            consumer.assign(partitions)
         self.assigned.set()
 
     @staticmethod
@@ -230,6 +238,23 @@ class NotificationsWorker:
             "insert into notification_worker_heartbeat (worker, beat_at, detail)"
             " values (%s, now(), %s) on conflict (worker) do update"
             " set beat_at = excluded.beat_at, detail = excluded.detail", (WORKER_NAME, detail))
+
+
+def end_offsets(topics: Iterable[Topic] = NOTIFY_TOPICS) -> dict[tuple[str, int], int]:
+    """The current end of each partition of `topics` (where "from now on" starts)."""
+    consumer = Consumer({"bootstrap.servers": get_settings().kafka_bootstrap_servers,
+                         "group.id": "notifications-end-offsets", "enable.auto.commit": False})
+    try:
+        out: dict[tuple[str, int], int] = {}
+        for topic in topics:
+            meta = consumer.list_topics(topic.name, timeout=10).topics[topic.name]
+            for partition in meta.partitions:
+                _low, high = consumer.get_watermark_offsets(
+                    TopicPartition(topic.name, partition), timeout=10)
+                out[(topic.name, partition)] = high
+        return out
+    finally:
+        consumer.close()
 
 
 def worker_alive(dsn: str | None = None, within_seconds: float = 30.0) -> tuple[bool, str]:

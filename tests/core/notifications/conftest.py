@@ -119,7 +119,7 @@ def rows(conn: psycopg.Connection[Any], event_id: UUID) -> list[dict[str, Any]]:
 
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute("select * from notification_log where event_id = %s"
-                           " order by created_at, array_position(array['push', 'email', 'sms'], channel)",
+                           " order by array_position(array['push', 'email', 'sms'], channel)",
                            (event_id,)).fetchall()
 
 

@@ -135,7 +135,7 @@ def test_a_provider_that_never_answers_is_retried(
 
 def test_a_permanent_refusal_falls_back_at_once(
         db: Any, worker: NotificationsWorker, clock: Clock) -> None:
-    user, email = make_user(db)
+    user, _email = make_user(db)
     with db.transaction():
         addresses.set_address(db, user, "push", "stale-token-" + "z" * 40)
     worker.providers.push.mode = "reject"  # type: ignore[attr-defined]
