@@ -72,7 +72,7 @@ def _read(conn: Any, owner_type: str, owner_id: UUID) -> PrefsOut:
     return PrefsOut.model_validate({**prefs, "addresses": masked})
 
 
-@router.get("/prefs", response_model=PrefsOut, responses=error_responses(401, 403, 404),
+@router.get("/prefs", response_model=PrefsOut, responses=error_responses(401, 403, 404, 422),
             summary="The caller's notification preferences (or a shop's, ?shop_id=)")
 def get_prefs(user: CurrentUser, pool: Pool,
               shop_id: Annotated[UUID | None, Query()] = None) -> PrefsOut:
@@ -107,7 +107,7 @@ def put_prefs(body: PrefsIn, user: CurrentUser, pool: Pool,
 
 
 @router.post("/test", response_model=TestOut, status_code=202,
-             responses=error_responses(401, 403),
+             responses=error_responses(401, 403, 422),
              summary="Queue a test notification to the caller (merchant owners and admins)")
 def send_test(body: TestIn, user: CurrentUser, pool: Pool) -> TestOut:
     with transaction(pool) as conn:
