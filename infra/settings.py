@@ -287,6 +287,9 @@ class Settings(BaseSettings):
     # The push and SMS simulators: ok | fail (HTTP 500) | timeout | reject (permanent).
     notify_push_simulator_mode: str = Field(default="ok", alias="NOTIFY_PUSH_SIMULATOR_MODE")
     notify_sms_simulator_mode: str = Field(default="ok", alias="NOTIFY_SMS_SIMULATOR_MODE")
+    # Dispatcher threads of one worker (each claims its own rows; an attempt mostly waits
+    # on Postgres and the provider).
+    notify_dispatch_threads: int = Field(default=4, ge=1, alias="NOTIFY_DISPATCH_THREADS")
     # The worker's idle wait between looks at the retry queue.
     notify_poll_seconds: float = Field(default=1.0, gt=0, alias="NOTIFY_POLL_SECONDS")
 

@@ -175,6 +175,10 @@ LAKE_TABLES: tuple[LakeTable, ...] = (
                 description=f"Notifications the domains asked for on {t.name}: type, "
                 "audience, priority, consent class and the template's placeholders.")
       for t in topics.NOTIFY_TOPICS),
+    _core(topics.NOTIFY_DELIVERIES, "notification_id",
+          "Notification deliveries: each notification's state on one channel after each "
+          "change (sent, delivered, failed, suppressed), attempts and times; no recipient, "
+          "address or text."),
 )
 
 

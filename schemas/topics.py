@@ -162,6 +162,10 @@ NOTIFY_MODERATION = _notify("notify.moderation", "moderation")
 NOTIFY_ANALYTICS = _notify("notify.analytics", "analytics")
 NOTIFY_TOPICS: tuple[Topic, ...] = (NOTIFY_ORDER, NOTIFY_CHAT, NOTIFY_POS, NOTIFY_MODERATION,
                                     NOTIFY_ANALYTICS)
+# The delivery log's state changes (sent, delivered, failed, suppressed), for the lake.
+NOTIFY_DELIVERIES = Topic(name="notify.deliveries", key="notification_id",
+                          schema_file="notify/delivery.avsc", partitions=3,
+                          retention_ms=30 * DAY_MS)
 
 CORE_TOPICS: tuple[Topic, ...] = (
     CORE_PRODUCTS, CORE_VARIANTS, CORE_ORDERS, CORE_PAYMENTS, CORE_PAYOUTS, CORE_REFUNDS,
@@ -170,11 +174,12 @@ CORE_TOPICS: tuple[Topic, ...] = (
 )
 
 # Every topic the core's outbox writes (and its relay publishes).
-OUTBOX_TOPICS: tuple[Topic, ...] = (*CORE_TOPICS, *SOCIAL_TOPICS, *ADS_TOPICS, *NOTIFY_TOPICS)
+OUTBOX_TOPICS: tuple[Topic, ...] = (*CORE_TOPICS, *SOCIAL_TOPICS, *ADS_TOPICS, *NOTIFY_TOPICS,
+                                    NOTIFY_DELIVERIES)
 
 CATALOG: tuple[Topic, ...] = (POS_SALES, POS_HEARTBEATS, POS_DEAD_LETTER, *CORE_TOPICS,
                               *SOCIAL_TOPICS, *ADS_TOPICS, ADS_EVENTS, ANALYTICS_RAW,
-                              ANALYTICS_BAD_EVENTS, *NOTIFY_TOPICS)
+                              ANALYTICS_BAD_EVENTS, *NOTIFY_TOPICS, NOTIFY_DELIVERIES)
 
 
 @cache

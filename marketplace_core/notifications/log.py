@@ -96,10 +96,11 @@ def recipients(conn: Connection, event: NotifyEvent) -> list[UUID]:
 
 
 def enqueue(conn: Connection, event: NotifyEvent, now: datetime, *,
-            channels: list[str] | None = None) -> list[UUID]:
+            channels: list[str] | None = None, wake: bool = True) -> list[UUID]:
     """Queue `event` for each recipient; returns the ids of the rows written (queued or
     suppressed). An unknown type or nobody to tell is logged and queues nothing.
-    `channels` replaces the preferences' chain (a test message on one channel)."""
+    `channels` replaces the preferences' chain (a test message on one channel); `wake`
+    NOTIFYs the dispatchers at commit (the worker does it once per batch instead)."""
     ntype = TYPES.get(event.event_type)
     if ntype is None:
         log.warning("notification %s: unknown type %r, skipped", event.event_id,
@@ -139,8 +140,9 @@ def enqueue(conn: Connection, event: NotifyEvent, now: datetime, *,
                                user_prefs.locale or _account_language(conn, user_id),
                                ntype.category, consent, payload, key, status, reason, now))
         if status != "queued":
+            announce(conn, written[-1], now)
             log.info("notification %s to user %s: %s", event.event_id, user_id, reason)
-    if written:
+    if written and wake:
         conn.execute("select pg_notify('notifications', '')")
     return written
 
@@ -180,6 +182,32 @@ def _insert(conn: Connection, event: NotifyEvent, user_id: UUID, chain: list[str
     return row[0]  # type: ignore[no-any-return]
 
 
+# --- announcing settled states (notify.deliveries, for the lake) -------------------------
+
+def announce(conn: Connection, row_id: UUID, now: datetime) -> None:
+    """Publish the row's state (through the outbox, in the caller's transaction). Only
+    settled states are announced: sent, delivered, failed, suppressed."""
+    from marketplace_core.outbox import emit
+    from schemas.topics import NOTIFY_DELIVERIES
+
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute("select * from notification_log where id = %s",
+                          (row_id,)).fetchone()
+    if row is None or row["status"] not in ("sent", "delivered", "failed", "suppressed"):
+        return
+    emit(conn, NOTIFY_DELIVERIES, entity_type="notification", entity_id=row["id"],
+         event_type=f"notification.{row['status']}", occurred_at=now,
+         record={"notification_id": row["id"], "source_event_id": row["event_id"],
+                 "notification_type": row["event_type"], "category": row["category"],
+                 "channel": row["channel"], "priority": row["priority"],
+                 "consent": row["consent"], "shop_id": row["shop_id"],
+                 "status": row["status"], "provider": row["provider"],
+                 "attempts": int(row["attempts"]),
+                 "last_error": (row["last_error"] or None) and row["last_error"][:500],
+                 "created_at": row["created_at"], "sent_at": row["sent_at"],
+                 "delivered_at": row["delivered_at"]})
+
+
 # --- the queue ----------------------------------------------------------------------------
 
 def claim_due(conn: Connection, now: datetime, limit: int = 20) -> list[dict[str, Any]]:
@@ -201,6 +229,7 @@ def record_sent(conn: Connection, row_id: UUID, provider: str, provider_ref: str
         " to_masked = %s, sent_at = %s, updated_at = %s, last_error = null,"
         " next_attempt_at = null where id = %s and status = 'sending'",
         (provider, provider_ref, to_masked, now, now, row_id))
+    announce(conn, row_id, now)
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -227,6 +256,7 @@ def record_failure(conn: Connection, row: dict[str, Any], reason: str, *, perman
         " provider = coalesce(%s, provider), to_masked = coalesce(%s, to_masked),"
         " updated_at = %s where id = %s",
         (reason, provider, to_masked, now, row["id"]))
+    announce(conn, row["id"], now)
     fall_back(conn, row, now)
     return "failed"
 
@@ -237,6 +267,7 @@ def suppress(conn: Connection, row: dict[str, Any], reason: str, now: datetime, 
         "update notification_log set status = 'suppressed', last_error = %s,"
         " next_attempt_at = null, attempts = greatest(attempts - 1, 0), updated_at = %s"
         " where id = %s", (reason, now, row["id"]))
+    announce(conn, row["id"], now)
     if fallback:
         fall_back(conn, row, now)
 
@@ -293,10 +324,12 @@ def apply_status(conn: Connection, provider: str, provider_ref: str, status: str
     if status == "delivered":
         conn.execute("update notification_log set status = 'delivered', delivered_at = %s,"
                      " updated_at = %s where id = %s", (now, now, row["id"]))
+        announce(conn, row["id"], now)
     else:
         conn.execute("update notification_log set status = 'failed', last_error = %s,"
                      " updated_at = %s where id = %s",
                      ((error or "the provider reported a failure")[:500], now, row["id"]))
+        announce(conn, row["id"], now)
         fall_back(conn, row, now)
     return row
 
@@ -320,6 +353,7 @@ def recover_interrupted(conn: Connection, idempotent_channels: set[str], older_t
                 "update notification_log set status = 'failed', last_error = %s,"
                 " updated_at = %s where id = %s",
                 ("interrupted while sending: outcome unknown, not sent again", now, row["id"]))
+            announce(conn, row["id"], now)
     conn.execute("delete from notification_dedup where first_seen < %s",
                  (now - timedelta(seconds=get_settings().notify_dedup_window_seconds),))
     return len(rows)

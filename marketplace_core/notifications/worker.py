@@ -83,9 +83,11 @@ class NotificationsWorker:
 
     def run(self, stop: threading.Event | None = None) -> WorkerStats:
         stop = stop or threading.Event()
-        dispatcher = threading.Thread(target=self._dispatch_loop, args=(stop,),
-                                      name="notify-dispatch", daemon=True)
-        dispatcher.start()
+        dispatchers = [threading.Thread(target=self._dispatch_loop, args=(stop, n == 0),
+                                        name=f"notify-dispatch-{n}", daemon=True)
+                       for n in range(get_settings().notify_dispatch_threads)]
+        for thread in dispatchers:
+            thread.start()
         try:
             while self.consume and not stop.is_set():
                 try:
@@ -96,7 +98,8 @@ class NotificationsWorker:
             stop.wait()
         finally:
             stop.set()
-            dispatcher.join(timeout=30)
+            for thread in dispatchers:
+                thread.join(timeout=30)
         return self.stats
 
     # --- consuming -----------------------------------------------------------------------
@@ -174,12 +177,14 @@ class NotificationsWorker:
                     continue
                 try:
                     with conn.transaction():  # a savepoint: one bad event stays alone
-                        queued += len(nlog.enqueue(conn, event, now))
+                        queued += len(nlog.enqueue(conn, event, now, wake=False))
                 except (psycopg.errors.DataError, psycopg.errors.IntegrityError,
                         ValueError, KeyError) as exc:
                     self.stats.skipped += 1
                     log.warning("notification %s at %s[%s]@%s skipped: %s", event.event_id,
                                 m.topic(), m.partition(), m.offset(), type(exc).__name__)
+            if queued:  # wake the dispatchers once per batch, at commit
+                conn.execute("select pg_notify('notifications', '')")
         self.stats.queued += queued
         return queued
 
@@ -210,7 +215,8 @@ class NotificationsWorker:
         with conn.transaction():
             return nlog.recover_interrupted(conn, idempotent, now - stale, now)
 
-    def _dispatch_loop(self, stop: threading.Event) -> None:
+    def _dispatch_loop(self, stop: threading.Event, lead: bool = True) -> None:
+        """One dispatcher; the `lead` one also recovers stale rows and writes the beat."""
         poll = get_settings().notify_poll_seconds
         last_beat = 0.0
         while not stop.is_set():
@@ -218,9 +224,10 @@ class NotificationsWorker:
                 with psycopg.connect(self.dsn, autocommit=True) as conn, \
                         psycopg.connect(self.dsn, autocommit=True) as listener:
                     listener.execute("listen notifications")
-                    self.recover(conn)
+                    if lead:
+                        self.recover(conn)
                     while not stop.is_set():
-                        if time.monotonic() - last_beat > 5:
+                        if lead and time.monotonic() - last_beat > 5:
                             self._beat(conn)
                             last_beat = time.monotonic()
                         if self.dispatch_once(conn):
