@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 
 from marketplace_core.db import transaction
@@ -112,3 +113,26 @@ def test_a_silent_pos_terminal_tells_the_shops_seller(
                                 " from notification_log where shop_id = %s", (shop_id,)).fetchall()
     assert any("снова на связи" in m["Subject"] for m in both), \
         ([m["Subject"] for m in both], log_rows)
+
+
+def test_the_demo_scene_prints_the_mailbox_address(
+        notify_dsn: str, running_worker: NotificationsWorker, mailpit: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from infra.settings import get_settings
+    from marketplace_core.notifications.demo import pos_offline_scene
+
+    monkeypatch.setenv("POSTGRES_DSN", notify_dsn)  # the scene uses the settings' database
+    get_settings.cache_clear()
+    stop = threading.Event()
+    relay = threading.Thread(target=OutboxRelay(notify_dsn).run, args=(stop,), daemon=True)
+    relay.start()
+    try:
+        scene = pos_offline_scene(timeout=90)
+    finally:
+        stop.set()
+        relay.join(timeout=30)
+        monkeypatch.delenv("POSTGRES_DSN")
+        get_settings.cache_clear()
+    assert scene.subject == f"Касса в «{scene.shop_name}» не на связи"
+    assert scene.mailbox_url.startswith(f"{mailpit}/view/")
+    assert httpx.get(scene.mailbox_url, timeout=5).status_code == 200
