@@ -136,3 +136,69 @@ def test_the_demo_scene_prints_the_mailbox_address(
     assert scene.subject == f"Касса в «{scene.shop_name}» не на связи"
     assert scene.mailbox_url.startswith(f"{mailpit}/view/")
     assert httpx.get(scene.mailbox_url, timeout=5).status_code == 200
+
+
+def test_garbage_on_the_topic_is_skipped_and_the_stream_goes_on(
+        api: Any, notify_dsn: str, mailpit: str) -> None:
+    """A record that is not Avro, then a good one, on a throw-away topic with the
+    notify.order schema: the first is logged and skipped, the second delivered."""
+    import io
+    import json
+    import secrets
+    from uuid import uuid4
+
+    import fastavro
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+    from confluent_kafka.schema_registry import Schema
+
+    from infra.settings import get_settings
+    from marketplace_core.notifications.channels import (
+        SimulatedPush,
+        SimulatedSms,
+        SmtpEmailProvider,
+    )
+    from schemas.registry import registry_client
+    from schemas.topics import NOTIFY_ORDER, Topic, schema_str
+
+    buyer = make_user(api, "buyer")
+    servers = get_settings().kafka_bootstrap_servers
+    name = f"test.notify_order.{secrets.token_hex(4)}"
+    admin = AdminClient({"bootstrap.servers": servers})
+    admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=1)])[name].result(30)
+    try:
+        schema_id = registry_client().lookup_schema(
+            NOTIFY_ORDER.subject, Schema(schema_str(NOTIFY_ORDER), "AVRO")).schema_id
+        assert schema_id is not None
+        body = io.BytesIO()
+        fastavro.schemaless_writer(body, fastavro.parse_schema(json.loads(
+            schema_str(NOTIFY_ORDER))), {
+            "event_id": str(uuid4()), "event_type": "order_created",
+            "occurred_at": datetime.now(UTC), "audience": "user",
+            "recipient_user_id": str(buyer.id), "recipient_shop_id": None, "shop_id": None,
+            "entity_type": "order", "entity_id": str(uuid4()), "priority": "normal",
+            "consent": "transactional",
+            "data_json": json.dumps({"orderId": "GOODONE1", "total": "10.00",
+                                     "shopName": "Бермет", "ts": "2031-03-04T04:00:00"})})
+        producer = Producer({"bootstrap.servers": servers})
+        producer.produce(name, key=b"x", value=b"\xff not avro at all")
+        producer.produce(name, key=b"x", value=b"\x00" + schema_id.to_bytes(4, "big")
+                         + body.getvalue())
+        producer.flush(10)
+        worker = NotificationsWorker(
+            notify_dsn, topics=[Topic(name=name, key="x", schema_file=NOTIFY_ORDER.schema_file,
+                                      partitions=1, retention_ms=3_600_000)],
+            group_id=f"notify-garbage-{secrets.token_hex(4)}",
+            providers=Providers(SimulatedPush(), SmtpEmailProvider(), SimulatedSms()))
+        stop = threading.Event()
+        thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+        thread.start()
+        try:
+            [message] = mailbox(buyer.email, timeout=60)
+        finally:
+            stop.set()
+            thread.join(timeout=30)
+        assert message["Subject"] == "Заказ GOODONE1 оформлен"
+        assert worker.stats.skipped == 1 and worker.stats.consumed == 2
+    finally:
+        admin.delete_topics([name])[name].result(30)
