@@ -302,6 +302,22 @@ def main() -> None:
     console.print(f"  password      {seller.password}")
     console.print(f"  TOTP secret   {seller.totp_secret}  (add it to an authenticator, or: "
                   f"python -c \"import pyotp; print(pyotp.TOTP('{seller.totp_secret}').now())\")")
+    _notification_scene()
+
+
+def _notification_scene() -> None:
+    """A terminal goes silent; its seller's pos_offline e-mail lands in Mailpit."""
+    from marketplace_core.notifications.demo import pos_offline_scene
+
+    try:
+        scene = pos_offline_scene()
+    except Exception as exc:  # the rest of the demo stands; say what is missing
+        console.print(f"  [red]notifications: {exc}[/]")
+        return
+    console.print(f"  POS offline   {scene.device_id} of «{scene.shop_name}» went silent: "
+                  f"{scene.seller_email} got «{scene.subject}»")
+    console.print(f"  Mailbox       {scene.mailbox_url}  (Mailpit: every e-mail the "
+                  f"platform sent)")
 
 
 if __name__ == "__main__":

@@ -211,6 +211,11 @@ class ErrorCode(StrEnum):
     EXPORTS_UNAVAILABLE = "EXPORTS_UNAVAILABLE"
     # security (issue 11 §2): sign-in lockout with backoff (429, Retry-After)
     LOGIN_LOCKED = "LOGIN_LOCKED"
+    # --- notifications (/notifications/*) ------------------------------------------------
+    INVALID_NOTIFICATION_PREFS = "INVALID_NOTIFICATION_PREFS"
+    INVALID_UNSUBSCRIBE_TOKEN = "INVALID_UNSUBSCRIBE_TOKEN"
+    UNKNOWN_NOTIFICATION_PROVIDER = "UNKNOWN_NOTIFICATION_PROVIDER"
+    NOTIFICATION_NOT_FOUND = "NOTIFICATION_NOT_FOUND"
 
 
 class DomainError(Exception):

@@ -34,4 +34,6 @@ def all_routers() -> list[APIRouter]:
     routers.append(ads.router)
     from marketplace_core.api.routers import ad_events
     routers.append(ad_events.router)
+    from marketplace_core.api.routers import notifications
+    routers.append(notifications.router)
     return routers
