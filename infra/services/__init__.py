@@ -19,12 +19,14 @@ def all_services() -> list[Service]:
     from infra.services.kafka import Kafka
     from infra.services.minio import MinIO
     from infra.services.postgres import Postgres
+    from infra.services.prometheus import Prometheus
     from infra.services.registry import SchemaRegistry
     from infra.services.spark import SparkJars
 
     return [Postgres(), MinIO(), Kafka(), SchemaRegistry(), SparkJars(), CoreApi(),
             OutboxRelay(), PosIngest(), MediaWorker(), LakeLanding(), DashboardAssets(),
-            ServingApi(), DagsterUI()]
+            ServingApi(), DagsterUI(),
+            Prometheus()]  # last: scrapes every app above
 
 
 def tools() -> list[Service]:
