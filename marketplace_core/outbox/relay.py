@@ -411,14 +411,20 @@ def backlog(dsn: str | None = None) -> tuple[int, float | None]:
     return int(count), float(oldest) if oldest is not None else None
 
 
+_backlog_source: dict[str, str | None] = {"dsn": None}
+
+
 def register_backlog_metrics(dsn: str | None = None) -> None:
     """Outbox lag, read from the outbox when Prometheus scrapes the relay: the age of the
-    oldest unpublished row (0 when none waits) and how many wait."""
+    oldest unpublished row (0 when none waits) and how many wait. The latest call's
+    database is the one read."""
+    _backlog_source["dsn"] = dsn
+
     def age() -> list[tuple[dict[str, str], float]]:
-        return [({}, backlog(dsn)[1] or 0.0)]
+        return [({}, backlog(_backlog_source["dsn"])[1] or 0.0)]
 
     def rows() -> list[tuple[dict[str, str], float]]:
-        return [({}, float(backlog(dsn)[0]))]
+        return [({}, float(backlog(_backlog_source["dsn"])[0]))]
 
     register_once(ScrapeCollector(
         "outbox_oldest_unpublished_age_seconds",
