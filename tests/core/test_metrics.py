@@ -4,6 +4,7 @@ published counts, the ingest's applied/refused events and consumer lag."""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import zlib
 from collections.abc import Callable, Iterator
@@ -24,8 +25,14 @@ from marketplace_core.catalog import service as catalog
 from marketplace_core.migrate import apply_migrations
 from marketplace_core.outbox import emit
 from schemas.registry import register, registry_client
-from schemas.topics import CORE_PRODUCTS, POS_DEAD_LETTER, POS_HEARTBEATS, POS_SALES, Topic
-from schemas.topics import schema_str
+from schemas.topics import (
+    CORE_PRODUCTS,
+    POS_DEAD_LETTER,
+    POS_HEARTBEATS,
+    POS_SALES,
+    Topic,
+    schema_str,
+)
 from tests.core.test_pos_ingest_support import heartbeat, make_device, make_variant, till_event
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("stack")]
@@ -146,10 +153,8 @@ def pos_topics() -> Iterator[tuple[Topic, Topic, Topic]]:
         yield made  # type: ignore[misc]
     finally:
         for fut in admin.delete_topics([t.name for t in made]).values():
-            try:
+            with contextlib.suppress(Exception):  # cleanup only
                 fut.result(timeout=30)
-            except Exception:  # cleanup only
-                pass
 
 
 def test_ingest_metrics_count_applied_and_refused_events_and_lag(
@@ -174,7 +179,7 @@ def test_ingest_metrics_count_applied_and_refused_events_and_lag(
                                  conf={"auto.register.schemas": False})
     producer = Producer({"bootstrap.servers": get_settings().kafka_bootstrap_servers,
                          "enable.idempotence": True, "acks": "all"})
-    headers = [("device-token", creds.token.encode())]
+    headers: list[tuple[str, str | bytes | None]] = [("device-token", creds.token.encode())]
     for _ in range(3):
         producer.produce(sales.name, key=creds.device_id.encode(), headers=headers,
                          value=encode_sale(till_event(creds, [(variant, 1, "1500.00")]),

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
+import yaml  # type: ignore[import-untyped]  # PyYAML comes with dbt
 
 from infra.prometheus.config import RULES_DIR, render, scrape_targets
 from infra.settings import REPO_ROOT, get_settings
