@@ -270,11 +270,11 @@ class LandingStats:
 BATCH_SECONDS = Histogram("lake_landing_batch_seconds",
                           "Duration of a non-empty micro-batch of one lake table.", ["table"],
                           buckets=(0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600))
-LANDED_ROWS = Counter("lake_landing_rows", "Records landed into the lake, by table.",
-                      ["table"])
-UNDECODABLE_ROWS = Counter("lake_landing_undecodable_rows",
-                           "Records kept in bronze only (no readable schema), by table.",
-                           ["table"])
+LANDED_RECORDS = Counter("lake_landing_records",
+                         "Kafka records landed into bronze (every one), by table.", ["table"])
+SILVER_ROWS = Counter("lake_landing_silver_rows",
+                      "Decoded, deduplicated rows merged into silver, by table (the rest of "
+                      "the records were redeliveries or unreadable).", ["table"])
 
 
 class BatchWriter:
@@ -314,8 +314,8 @@ class BatchWriter:
             sids = {int(r["sid"]) for r in present if r["sid"] is not None}
             readable = self._land_table(batch.sparkSession, batch, batch_id, sids)
             self.stats.add(self.table.name, records, records - readable)
-            LANDED_ROWS.labels(self.table.name).inc(readable)
-            UNDECODABLE_ROWS.labels(self.table.name).inc(records - readable)
+            LANDED_RECORDS.labels(self.table.name).inc(records)
+            SILVER_ROWS.labels(self.table.name).inc(readable)
             BATCH_SECONDS.labels(self.table.name).observe(time.monotonic() - started)
             self.log(f"  {self.table.name} batch {batch_id}: {records} record(s), "
                      f"{records - readable} undecodable, in {time.monotonic() - started:.1f}s")

@@ -64,6 +64,8 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp, *, app_name: str) -> None:
         self.app = app
         self.app_name = app_name
+        # Bounded like the series themselves: routes x methods x status classes.
+        self._cache: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -81,11 +83,21 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = route_template(scope)
-            method = scope.get("method", "GET")
-            HTTP_LATENCY.labels(self.app_name, route, method).observe(
-                time.perf_counter() - started)
-            HTTP_REQUESTS.labels(self.app_name, route, method, f"{status // 100}xx").inc()
+            latency, requests = self._children(route_template(scope), scope.get("method", "GET"),
+                                               status // 100)
+            latency.observe(time.perf_counter() - started)
+            requests.inc()
+
+    def _children(self, route: str, method: str, status_class: int) -> tuple[Any, Any]:
+        """The labelled series, looked up once per (route, method, class): `labels()`
+        validates and locks on every call, which a hot route need not pay each time."""
+        key = (route, method, status_class)
+        found = self._cache.get(key)
+        if found is None:
+            found = (HTTP_LATENCY.labels(self.app_name, route, method),
+                     HTTP_REQUESTS.labels(self.app_name, route, method, f"{status_class}xx"))
+            self._cache[key] = found
+        return found
 
 
 def route_template(scope: dict[str, Any]) -> str:
