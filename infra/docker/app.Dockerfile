@@ -4,7 +4,6 @@
 FROM python:3.11-slim
 WORKDIR /app
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
-COPY pyproject.toml README.md ./
 COPY . .
 RUN pip install -e . --config-settings editable_mode=compat
 # Loopback-only like `make up`: the compose services share the host's network.
