@@ -270,6 +270,83 @@ class Settings(BaseSettings):
     # days from the lake each run: ad events landing later than that are not billed.
     ads_billing_lookback_days: int = Field(default=7, ge=1, le=60,
                                            alias="ADS_BILLING_LOOKBACK_DAYS")
+    # --- ads serving (marketplace_core.ads.serving, tokens, reporting) -------------------
+    # Off: feeds and search carry no ads (the benchmark's baseline; an emergency switch).
+    ads_serving_enabled: bool = Field(default=True, alias="ADS_SERVING_ENABLED")
+    # 0-based positions of ad slots in a feed page and in a search page (comma-separated).
+    ads_feed_slots: str = Field(default="3,10", alias="ADS_FEED_SLOTS")
+    ads_search_slots: str = Field(default="2,10", alias="ADS_SEARCH_SLOTS")
+    # How long a served ad's token may be reported (impression, click) without the
+    # `token_expired` flag.
+    ads_token_ttl_seconds: int = Field(default=86400, ge=60, le=30 * 86400,
+                                       alias="ADS_TOKEN_TTL_SECONDS")
+    # Served slots of one campaign per viewer (account or guest session) and Bishkek day.
+    ads_frequency_cap_per_day: int = Field(default=4, ge=1, le=10,
+                                           alias="ADS_FREQUENCY_CAP_PER_DAY")
+    # Pacing: by a moment of the day a campaign may have spent daily_budget x elapsed
+    # share of the day x this slack (>= 1: lets a slow morning catch up).
+    ads_pacing_slack: Decimal = Field(default=Decimal("1.20"), ge=1, le=10,
+                                      alias="ADS_PACING_SLACK")
+    # Expected CTR of CPC ads = (clicks + prior x weight) / (impressions + weight).
+    ads_ctr_prior: Decimal = Field(default=Decimal("0.02"), gt=0, le=1, alias="ADS_CTR_PRIOR")
+    ads_ctr_prior_weight: int = Field(default=200, ge=1, alias="ADS_CTR_PRIOR_WEIGHT")
+    # Fixed-per-day campaigns compete as if their day bought this many impressions.
+    ads_fixed_daily_reference_impressions: int = Field(
+        default=1000, ge=1, alias="ADS_FIXED_DAILY_REFERENCE_IMPRESSIONS")
+    # A request near a market (its `near` point within this distance) is "in" that market.
+    ads_market_radius_km: Decimal = Field(default=Decimal("2.0"), gt=0,
+                                          alias="ADS_MARKET_RADIUS_KM")
+    # Seconds between reloads of the in-process snapshot of servable campaigns.
+    ads_snapshot_refresh_seconds: float = Field(default=2.0, gt=0,
+                                                alias="ADS_SNAPSHOT_REFRESH_SECONDS")
+    # POST /ads/events: reports per batch.
+    ads_events_max_batch: int = Field(default=100, ge=1, le=1000,
+                                      alias="ADS_EVENTS_MAX_BATCH")
+    # Another topic for ad events (tests; default: the catalog's ads.events).
+    ads_events_topic: str | None = Field(default=None, alias="ADS_EVENTS_TOPIC")
+
+    # --- notifications (marketplace_core.notifications, seed 000 §25) -------------------
+    # Mailpit, the local mail server (`go install`, service `mailpit`): SMTP and its web UI
+    # and API (the mailbox tests and the demo read back).
+    mailpit_smtp_port: int = Field(default=1025, alias="MAILPIT_SMTP_PORT")
+    mailpit_http_port: int = Field(default=8025, alias="MAILPIT_HTTP_PORT")
+    # Outgoing SMTP: default the local Mailpit; a real relay by NOTIFY_SMTP_HOST/PORT.
+    notify_smtp_host_override: str | None = Field(default=None, alias="NOTIFY_SMTP_HOST")
+    notify_smtp_port_override: int | None = Field(default=None, alias="NOTIFY_SMTP_PORT")
+    notify_email_from: str = Field(default="Bazaar <no-reply@bazaar.kg>",
+                                   alias="NOTIFY_EMAIL_FROM")
+    # Signs the push/SMS providers' status webhooks (X-Notify-Signature) and the
+    # unsubscribe links.
+    notify_webhook_secret: str = Field(default="local-dev-notify-webhook-secret-change-me-0123",
+                                       alias="NOTIFY_WEBHOOK_SECRET")
+    notify_unsubscribe_secret: str = Field(
+        default="local-dev-notify-unsubscribe-secret-change-me-01",
+        alias="NOTIFY_UNSUBSCRIBE_SECRET")
+    # Where links in messages point (unsubscribe, order pages): default the core API.
+    notify_public_url_override: str | None = Field(default=None, alias="NOTIFY_PUBLIC_URL")
+    # The same notification (type, recipient, payload) within this window is sent once.
+    notify_dedup_window_seconds: int = Field(default=300, ge=1,
+                                             alias="NOTIFY_DEDUP_WINDOW_SECONDS")
+    # Waits before attempts 2, 3, 4… of one channel (seconds; the last one repeats) and
+    # the attempts before falling back to the next channel (spec: 1 m → 5 m → 15 m, 5).
+    notify_retry_delays_seconds: str = Field(default="60,300,900",
+                                             alias="NOTIFY_RETRY_DELAYS_SECONDS")
+    notify_max_attempts: int = Field(default=5, ge=1, alias="NOTIFY_MAX_ATTEMPTS")
+    # Per user and channel, per rolling 24 hours (spam protection; SMS costs money).
+    notify_daily_limit_sms: int = Field(default=10, ge=0, alias="NOTIFY_DAILY_LIMIT_SMS")
+    notify_daily_limit_email: int = Field(default=50, ge=0, alias="NOTIFY_DAILY_LIMIT_EMAIL")
+    notify_daily_limit_push: int = Field(default=200, ge=0, alias="NOTIFY_DAILY_LIMIT_PUSH")
+    # A provider call longer than this is a (retried) timeout.
+    notify_provider_timeout_seconds: float = Field(default=5.0, gt=0,
+                                                   alias="NOTIFY_PROVIDER_TIMEOUT_SECONDS")
+    # The push and SMS simulators: ok | fail (HTTP 500) | timeout | reject (permanent).
+    notify_push_simulator_mode: str = Field(default="ok", alias="NOTIFY_PUSH_SIMULATOR_MODE")
+    notify_sms_simulator_mode: str = Field(default="ok", alias="NOTIFY_SMS_SIMULATOR_MODE")
+    # Dispatcher threads of one worker (each claims its own rows; an attempt mostly waits
+    # on Postgres and the provider).
+    notify_dispatch_threads: int = Field(default=4, ge=1, alias="NOTIFY_DISPATCH_THREADS")
+    # The worker's idle wait between looks at the retry queue.
+    notify_poll_seconds: float = Field(default=1.0, gt=0, alias="NOTIFY_POLL_SECONDS")
 
     # --- monitoring (Prometheus, issue 11 §6) -------------------------------------------
     # The Prometheus server started by `make up` (UI and API), bound to PLATFORM_BIND_HOST.
@@ -283,6 +360,8 @@ class Settings(BaseSettings):
     pos_ingest_metrics_port: int = Field(default=9102, alias="POS_INGEST_METRICS_PORT")
     media_worker_metrics_port: int = Field(default=9103, alias="MEDIA_WORKER_METRICS_PORT")
     lake_landing_metrics_port: int = Field(default=9104, alias="LAKE_LANDING_METRICS_PORT")
+    notifications_worker_metrics_port: int = Field(default=9105,
+                                                   alias="NOTIFICATIONS_WORKER_METRICS_PORT")
 
     # --- derived values -----------------------------------------------------------------
     @property
@@ -390,14 +469,31 @@ class Settings(BaseSettings):
     def dashboard_url(self) -> str:
         return f"{self.serving_api_url}/dashboard/"
 
+    @property
+    def mailpit_url(self) -> str:
+        return f"http://{self.bind_host}:{self.mailpit_http_port}"
+
+    @property
+    def notify_smtp_host(self) -> str:
+        return self.notify_smtp_host_override or self.bind_host
+
+    @property
+    def notify_smtp_port(self) -> int:
+        return self.notify_smtp_port_override or self.mailpit_smtp_port
+
+    @property
+    def notify_public_url(self) -> str:
+        return (self.notify_public_url_override or self.core_api_url).rstrip("/")
+
 
 # Credentials whose defaults are published in this file: production must set each one.
 SECRET_FIELDS = ("jwt_secret", "pseudonym_secret", "internal_token", "psp_webhook_secret",
                  "postgres_password", "s3_secret_key", "data_encryption_keys",
-                 "ads_token_secret", "code_pepper")
+                 "ads_token_secret", "code_pepper", "notify_webhook_secret",
+                 "notify_unsubscribe_secret")
 # Keys that sign or derive (HMAC): long enough not to be guessed.
 SIGNING_KEYS = ("jwt_secret", "pseudonym_secret", "internal_token", "ads_token_secret",
-                "code_pepper")
+                "code_pepper", "notify_webhook_secret", "notify_unsubscribe_secret")
 
 
 @lru_cache(maxsize=1)

@@ -24,6 +24,7 @@ from marketplace_core.db import transaction
 from marketplace_core.migrate import apply_migrations
 from marketplace_core.seed import seed_demo_marketplace
 from orchestration.definitions import defs
+from orchestration.demo_ads import print_ads, send_traffic, start_campaign
 from orchestration.demo_social import SocialWorld, explore_page, post_metrics, seed_social
 from pos_producer.cli import ring_up_demo_sales
 
@@ -226,13 +227,20 @@ def main() -> None:
     console.print(f"    {len(social.posts)} posts, {social.buyers} buyers, {social.reactions} "
                   f"reactions, {social.comments} comments, {social.events} behavioural events")
 
+    boosted = next(p for p, sh, _ in reversed(social.posts) if sh == shop.id)
+    campaign = start_campaign(shop.id, boosted)
+    ads = send_traffic(campaign, boosted, shop.id)
+    console.print(f"    {shop.name} boosts a post (CPC, funded wallet): {ads.impressions} "
+                  f"impressions and {ads.clicks} clicks reported by the apps, and a robot's "
+                  f"{ads.robot_events} events (ads.events)")
+
     console.print("[cyan]4/6[/] the core applies them (POS ingest) and publishes "
                   "core.pos_receipts (outbox relay)")
     applied = wait_applied([x.sale_id for x in sales] + adjusted)
     console.print(f"    {applied} receipts applied")
 
     console.print("[cyan]5/6[/] Dagster: land Kafka → Delta (Spark), dbt build (ClickHouse), "
-                  "Explore's ranking written back to the core")
+                  "Explore's ranking written back to the core, ad campaigns billed")
     job = defs.resolve_job_def("lake_refresh")
     result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral())
     if not result.success:
@@ -263,6 +271,8 @@ def main() -> None:
     console.print(f"    sent to this shop in this run: {sent} KGS "
                   "(the report also counts earlier runs)")
     print_explore(social)
+    console.rule("[bold]ads: a boosted post, billed from the lake")
+    print_ads(console, ads, seller.access_token, str(today))
     console.rule(f"done in {time.monotonic() - t0:.0f}s")
     console.print(f"  report JSON   {url}?from={params['from']}&to={params['to']}")
     console.print(f"  report CSV    {url}?from={params['from']}&to={params['to']}&format=csv")
@@ -292,6 +302,22 @@ def main() -> None:
     console.print(f"  password      {seller.password}")
     console.print(f"  TOTP secret   {seller.totp_secret}  (add it to an authenticator, or: "
                   f"python -c \"import pyotp; print(pyotp.TOTP('{seller.totp_secret}').now())\")")
+    _notification_scene()
+
+
+def _notification_scene() -> None:
+    """A terminal goes silent; its seller's pos_offline e-mail lands in Mailpit."""
+    from marketplace_core.notifications.demo import pos_offline_scene
+
+    try:
+        scene = pos_offline_scene()
+    except Exception as exc:  # the rest of the demo stands; say what is missing
+        console.print(f"  [red]notifications: {exc}[/]")
+        return
+    console.print(f"  POS offline   {scene.device_id} of «{scene.shop_name}» went silent: "
+                  f"{scene.seller_email} got «{scene.subject}»")
+    console.print(f"  Mailbox       {scene.mailbox_url}  (Mailpit: every e-mail the "
+                  f"platform sent)")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import datetime as dt
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from uuid import UUID
 
 import httpx
 from rich.console import Console
@@ -64,7 +65,7 @@ def price_events(rows: list[dict[str, Any]]) -> dict[Key, Decimal]:
 
 def reconcile_ads(console: Console) -> int:
     """Print the ads table; the number of differences (or -1 if a layer is unreadable)."""
-    from marketplace_core.ads import billing, wallet
+    from marketplace_core.ads import billing, campaigns, wallet
     from marketplace_core.db import connect
 
     since = wallet.today() - dt.timedelta(days=get_settings().ads_billing_lookback_days)
@@ -83,6 +84,11 @@ def reconcile_ads(console: Console) -> int:
             if dt.date.fromisoformat(r["date"]) >= since}
     with connect() as conn:
         ledger = {(str(d.campaign_id), d.day): d for d in billing.billed_days(conn, since)}
+        ours = {str(c) for c in campaigns.known_ids(
+            conn, [UUID(k[0]) for k in (set(events) | set(mart))])}
+    foreign = {k for k in set(events) | set(mart) if k[0] not in ours}
+    events = {k: v for k, v in events.items() if k not in foreign}
+    mart = {k: v for k, v in mart.items() if k not in foreign}
     table = Table(title="Ad billing per campaign and day, KGS: events priced here, mart, "
                         "owed by the ledger's settlements, ledger net, journal revenue")
     for col in ("campaign", "day", "events", "mart", "owed", "ledger", "revenue", "state"):
@@ -117,4 +123,8 @@ def reconcile_ads(console: Console) -> int:
                       f"{led.owed:.2f}" if led else "—", f"{led.charged:.2f}" if led else "—",
                       f"{led.revenue:.2f}" if led else "—", f"[{color}]{state}[/]")
     console.print(table)
+    if foreign:
+        console.print(f"[yellow]ads: {len(foreign)} campaign-day(s) in the lake belong to "
+                      "campaigns this core does not know (another core on the same broker); "
+                      "not compared")
     return diffs

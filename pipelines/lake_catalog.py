@@ -176,6 +176,24 @@ LAKE_TABLES: tuple[LakeTable, ...] = (
         retention=Retention.LOGS, pii=("raw_payload",), pseudonym_columns=("user_pseudo_id",),
         description="Events POST /events refused, with the reason and the raw payload.",
     ),
+    LakeTable(
+        name="experiments_exposures", topic=topics.EXPERIMENTS_EXPOSURES,
+        pseudonym_columns=("user_pseudo_id",),
+        description="A/B test exposures: a unit (account pseudonym or guest session) served "
+        "a page under an experiment's arm; first per unit, experiment and day per API "
+        "process (the readout keeps each unit's earliest).",
+    ),
+    # Notifications to send (seed 000 §25): account and shop ids only, no names or
+    # addresses (the worker looks those up); the delivery outcome stays in the core.
+    *(LakeTable(name=t.name.replace(".", "_"), topic=t, retention=Retention.LOGS,
+                pii=("recipient_user_id",),
+                description=f"Notifications the domains asked for on {t.name}: type, "
+                "audience, priority, consent class and the template's placeholders.")
+      for t in topics.NOTIFY_TOPICS),
+    _core(topics.NOTIFY_DELIVERIES, "notification_id",
+          "Notification deliveries: each notification's state on one channel after each "
+          "change (sent, delivered, failed, suppressed), attempts and times; no recipient, "
+          "address or text."),
 )
 
 

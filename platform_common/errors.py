@@ -183,6 +183,9 @@ class ErrorCode(StrEnum):
     AD_INVALID_PERIOD = "AD_INVALID_PERIOD"
     AD_CREDIT_EXCEEDS_CHARGE = "AD_CREDIT_EXCEEDS_CHARGE"
     AD_INVALID_MONTH = "AD_INVALID_MONTH"
+    AD_TOKEN_INVALID = "AD_TOKEN_INVALID"
+    ADS_EVENTS_UNAVAILABLE = "ADS_EVENTS_UNAVAILABLE"
+    INVALID_AD_EVENTS = "INVALID_AD_EVENTS"
     LEDGER_OVERDRAWN = "LEDGER_OVERDRAWN"
     # --- analytics (serving API): reports over the warehouse's marts --------------------
     INVALID_DATE_RANGE = "INVALID_DATE_RANGE"
@@ -208,6 +211,11 @@ class ErrorCode(StrEnum):
     EXPORTS_UNAVAILABLE = "EXPORTS_UNAVAILABLE"
     # security (issue 11 §2): sign-in lockout with backoff (429, Retry-After)
     LOGIN_LOCKED = "LOGIN_LOCKED"
+    # --- notifications (/notifications/*) ------------------------------------------------
+    INVALID_NOTIFICATION_PREFS = "INVALID_NOTIFICATION_PREFS"
+    INVALID_UNSUBSCRIBE_TOKEN = "INVALID_UNSUBSCRIBE_TOKEN"
+    UNKNOWN_NOTIFICATION_PROVIDER = "UNKNOWN_NOTIFICATION_PROVIDER"
+    NOTIFICATION_NOT_FOUND = "NOTIFICATION_NOT_FOUND"
 
 
 class DomainError(Exception):

@@ -148,6 +148,34 @@ ANALYTICS_BAD_EVENTS = Topic(
     retention_ms=30 * DAY_MS,
 )
 
+# --- experiments (marketplace_core.experiments): exposures, produced directly by the API
+# (acks=all, off the request's path), keyed by the unit so a unit's exposures stay in order.
+EXPERIMENTS_EXPOSURES = Topic(
+    name="experiments.exposures",
+    key="unit (the account's pseudonym, or the guest's session id)",
+    schema_file="experiments/exposure.avsc",
+    partitions=3,
+    retention_ms=30 * DAY_MS,
+)
+# --- notifications (seed 000 §25): domains → outbox → notify.* → notifications worker ------
+# Key = the recipient (user or shop id): one recipient's notifications stay in order.
+def _notify(name: str, schema: str) -> Topic:
+    return Topic(name=name, key="recipient id (user or shop)",
+                 schema_file=f"notify/{schema}.avsc", partitions=3, retention_ms=7 * DAY_MS)
+
+
+NOTIFY_ORDER = _notify("notify.order", "order")
+NOTIFY_CHAT = _notify("notify.chat", "chat")
+NOTIFY_POS = _notify("notify.pos", "pos")
+NOTIFY_MODERATION = _notify("notify.moderation", "moderation")
+NOTIFY_ANALYTICS = _notify("notify.analytics", "analytics")
+NOTIFY_TOPICS: tuple[Topic, ...] = (NOTIFY_ORDER, NOTIFY_CHAT, NOTIFY_POS, NOTIFY_MODERATION,
+                                    NOTIFY_ANALYTICS)
+# The delivery log's state changes (sent, delivered, failed, suppressed), for the lake.
+NOTIFY_DELIVERIES = Topic(name="notify.deliveries", key="notification_id",
+                          schema_file="notify/delivery.avsc", partitions=3,
+                          retention_ms=30 * DAY_MS)
+
 CORE_TOPICS: tuple[Topic, ...] = (
     CORE_PRODUCTS, CORE_VARIANTS, CORE_ORDERS, CORE_PAYMENTS, CORE_PAYOUTS, CORE_REFUNDS,
     CORE_SUBSCRIPTIONS, CORE_SHOP_ELIGIBILITY, CORE_POS_DEVICES, CORE_POS_RECEIPTS,
@@ -155,11 +183,13 @@ CORE_TOPICS: tuple[Topic, ...] = (
 )
 
 # Every topic the core's outbox writes (and its relay publishes).
-OUTBOX_TOPICS: tuple[Topic, ...] = (*CORE_TOPICS, *SOCIAL_TOPICS, *ADS_TOPICS)
+OUTBOX_TOPICS: tuple[Topic, ...] = (*CORE_TOPICS, *SOCIAL_TOPICS, *ADS_TOPICS, *NOTIFY_TOPICS,
+                                    NOTIFY_DELIVERIES)
 
 CATALOG: tuple[Topic, ...] = (POS_SALES, POS_HEARTBEATS, POS_DEAD_LETTER, *CORE_TOPICS,
                               *SOCIAL_TOPICS, *ADS_TOPICS, ADS_EVENTS, ANALYTICS_RAW,
-                              ANALYTICS_BAD_EVENTS)
+                              ANALYTICS_BAD_EVENTS, EXPERIMENTS_EXPOSURES, *NOTIFY_TOPICS,
+                              NOTIFY_DELIVERIES)
 
 
 @cache

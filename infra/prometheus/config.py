@@ -33,6 +33,7 @@ def scrape_targets(s: Settings | None = None) -> dict[str, str]:
         "pos-ingest": f"{worker}:{s.pos_ingest_metrics_port}",
         "media-worker": f"{worker}:{s.media_worker_metrics_port}",
         "lake-landing": f"{worker}:{s.lake_landing_metrics_port}",
+        "notifications-worker": f"{worker}:{s.notifications_worker_metrics_port}",
         "prometheus": f"{worker}:{s.prometheus_port}",
     }
 

@@ -11,21 +11,23 @@ def all_services() -> list[Service]:
         DagsterUI,
         LakeLanding,
         MediaWorker,
+        NotificationsWorker,
         OutboxRelay,
         PosIngest,
         ServingApi,
     )
     from infra.services.dashboard import DashboardAssets
     from infra.services.kafka import Kafka
+    from infra.services.mailpit import Mailpit
     from infra.services.minio import MinIO
     from infra.services.postgres import Postgres
     from infra.services.prometheus import Prometheus
     from infra.services.registry import SchemaRegistry
     from infra.services.spark import SparkJars
 
-    return [Postgres(), MinIO(), Kafka(), SchemaRegistry(), SparkJars(), CoreApi(),
-            OutboxRelay(), PosIngest(), MediaWorker(), LakeLanding(), DashboardAssets(),
-            ServingApi(), DagsterUI(),
+    return [Postgres(), MinIO(), Kafka(), SchemaRegistry(), SparkJars(), Mailpit(), CoreApi(),
+            OutboxRelay(), PosIngest(), MediaWorker(), NotificationsWorker(), LakeLanding(),
+            DashboardAssets(), ServingApi(), DagsterUI(),
             Prometheus()]  # last: scrapes every app above
 
 

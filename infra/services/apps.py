@@ -196,6 +196,34 @@ class MediaWorker(Service):
                                           else "; ffprobe missing: videos are refused"))
 
 
+class NotificationsWorker(Service):
+    """Delivers notify.* events (marketplace_core.notifications.worker): preferences,
+    dedup, rate limits, retries and fallback, e-mail to Mailpit, push and SMS to their
+    simulators. Healthy = running and its loop reported within the last 30 s."""
+
+    name = "notifications-worker"
+    is_app = True
+    ready_timeout = 60.0
+
+    def install(self) -> None:
+        pass
+
+    def launch(self) -> None:
+        process.spawn(self.name, [sys.executable, "-m", "marketplace_core.notifications.worker"],
+                      cwd=REPO_ROOT)
+
+    def health(self) -> Health:
+        from marketplace_core.notifications.worker import worker_alive
+
+        if self.pid() is None:
+            return Health(False, "not running")
+        try:
+            alive, detail = worker_alive()
+        except Exception as exc:
+            return Health(False, f"database: {type(exc).__name__}")
+        return Health(alive, detail)
+
+
 def status_file() -> Path:
     """Written by pipelines.landing (same settings, same path)."""
     return get_settings().run_dir / "lake-landing.status.json"

@@ -89,6 +89,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     # the system's moves
     "budget_spent": (frozenset({"active", "paused"}), frozenset({"budget_spent"})),
     "unfunded": (frozenset({"active"}), frozenset({"paused"})),
+    "plan_lost": (frozenset({"active"}), frozenset({"paused"})),
     "finish": (frozenset({"draft", "in_review", "active", "paused", "budget_spent"}),
                frozenset({"ended"})),
 }
@@ -392,6 +393,13 @@ def status_history(conn: Connection, campaign_id: UUID) -> list[tuple[str | None
         "select from_status, to_status, action, at from ad_campaign_status_log"
         " where campaign_id = %s order by at, id", (campaign_id,)).fetchall()
     return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def known_ids(conn: Connection, ids: list[UUID]) -> set[UUID]:
+    """Which of these campaign ids exist in this core (the reconciliation skips the rest:
+    another core's campaigns on a shared broker)."""
+    rows = conn.execute("select id from ad_campaigns where id = any(%s)", (ids,)).fetchall()
+    return {r[0] for r in rows}
 
 
 def was_active_during(conn: Connection, campaign_id: UUID, start: datetime, end: datetime
@@ -720,6 +728,23 @@ def after_charge(conn: Connection, c: Campaign, *, at: datetime) -> Campaign:
     if c.held == 0:
         return _move(conn, c, "unfunded", "paused", None, at, pause_reason="insufficient_funds")
     return c
+
+
+def pause_for_plan(conn: Connection, merchant_id: UUID, now: datetime | None = None) -> int:
+    """The merchant moved to a plan without ads: its active campaigns pause (reason
+    `plan`, holds released); resuming needs the plan again (403 ADS_NOT_IN_PLAN)."""
+    at = _now(now)
+    ids = [r[0] for r in conn.execute(
+        "select id from ad_campaigns where merchant_id = %s and status = 'active'"
+        " order by id", (merchant_id,)).fetchall()]
+    for campaign_id in ids:
+        with conn.transaction():
+            c = get_campaign(conn, campaign_id, lock=True)
+            if c.status != "active":
+                continue
+            c = _release_all(conn, c, at)
+            _move(conn, c, "plan_lost", "paused", None, at, held=c.held, pause_reason="plan")
+    return len(ids)
 
 
 def finish_ended_campaigns(conn: Connection, now: datetime | None = None) -> int:

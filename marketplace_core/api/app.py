@@ -52,6 +52,12 @@ def create_app(
             intake = getattr(app.state, "events_intake", None)
             if intake is not None:  # flush what the events producer holds
                 intake.close()
+            ad_events = getattr(app.state, "ad_events", None)
+            if ad_events is not None:
+                ad_events.close()
+            exposures = getattr(app.state, "exposure_log", None)
+            if exposures is not None:  # and the experiments' exposures
+                exposures.close()
             read_pool.close()
             pool.close()
 

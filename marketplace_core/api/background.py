@@ -42,6 +42,8 @@ def registered_sweeps() -> list[tuple[str, Sweep]]:
     sweeps.append(("finish_ended_ad_campaigns", finish_ended_campaigns))
     from marketplace_core.ratelimit import prune
     sweeps.append(("prune_rate_limits", prune))
+    from marketplace_core.ads.reporting import sweep as sweep_ad_serving
+    sweeps.append(("sweep_ad_serving", sweep_ad_serving))
     return sweeps
 
 

@@ -44,6 +44,7 @@ from marketplace_core.errors import (
 )
 from marketplace_core.inventory import service as stock
 from marketplace_core.orders import delivery_codes, eligibility, pickup
+from marketplace_core.orders import notifications as order_notifications
 from marketplace_core.outbox import emit
 from schemas.topics import CORE_ORDERS
 
@@ -331,6 +332,7 @@ def place_order(
         stock.hold(conn, order_id, taken, until=hold_until, now=at)
         order = get_order(conn, order_id)
         _emit(conn, order, "order.created")
+        order_notifications.order_created(conn, order)
     return PlacedOrder(order, created=True)
 
 
@@ -608,6 +610,7 @@ def _set_status(conn: Connection, order: Order, target: str, at: datetime) -> Or
         (target, at, at, order.id))
     changed = get_order(conn, order.id)
     _emit(conn, changed, f"order.{target}")
+    order_notifications.status_changed(conn, changed, at)
     return changed
 
 

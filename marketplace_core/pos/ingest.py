@@ -49,7 +49,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID, uuid4
@@ -306,6 +306,9 @@ def _apply_till(conn: Connection, record: Mapping[str, Any], token: str | None,
                 " on conflict (device_id) do update set oversold_units ="
                 " pos_ingest_counters.oversold_units + excluded.oversold_units",
                 (auth.device_id, oversold))
+            from marketplace_core.pos.notifications import stock_discrepancy
+            stock_discrepancy(conn, auth.device_id, auth.shop_id, receipt, oversold,
+                              datetime.now(UTC))
     if event_type == "void":
         conn.execute("update pos_receipts set voided_by = %s"
                      " where device_id = %s and receipt_number = %s",

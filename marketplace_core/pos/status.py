@@ -42,7 +42,11 @@ def mark_heard(conn: Connection, device_id: str, now: datetime) -> bool:
     whose last heartbeat is fresh at `now` and it was not active yet. Returns whether it
     changed. The caller holds the device row lock (so one transition is announced once)."""
     from marketplace_core.orders.eligibility import heartbeat_timeout
+    from marketplace_core.pos import notifications
 
+    # Set only once a device was active: a new terminal's first heartbeat is no "back online".
+    before = conn.execute("select connectivity_changed_at from pos_devices where id = %s",
+                          (device_id,)).fetchone()
     row = conn.execute(
         "update pos_devices set connectivity = %s, connectivity_changed_at = %s"
         " where id = %s and connectivity <> %s and status = 'active'"
@@ -53,6 +57,8 @@ def mark_heard(conn: Connection, device_id: str, now: datetime) -> bool:
     if row is None:
         return False
     _emit(conn, device_id, row[0], ACTIVE, OFFLINE, row[1], "pos_device.active")
+    if before is not None and before[0] is not None:
+        notifications.device_online(conn, device_id, row[0], now)
     return True
 
 
@@ -62,6 +68,7 @@ def sweep_offline_devices(conn: Connection, now: datetime | None = None) -> int:
     Devices locked by a heartbeat in progress are skipped (SKIP LOCKED): that heartbeat
     decides, and the next round sees the outcome. Returns how many devices went offline."""
     from marketplace_core.orders.eligibility import heartbeat_timeout, refresh
+    from marketplace_core.pos import notifications
 
     at = now or datetime.now(UTC)
     rows = conn.execute(
@@ -79,6 +86,7 @@ def sweep_offline_devices(conn: Connection, now: datetime | None = None) -> int:
             (OFFLINE, at, device_id)).fetchone()
         assert changed is not None
         _emit(conn, device_id, changed[0], OFFLINE, ACTIVE, changed[1], "pos_device.offline")
+        notifications.device_offline(conn, device_id, changed[0], changed[1], at)
         shops.add(changed[0])
     for shop_id in sorted(shops):
         refresh(conn, shop_id, at)

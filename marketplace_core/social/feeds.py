@@ -77,8 +77,10 @@ def following(conn: Connection, viewer: Actor, cursor: str | None,
 
 
 def explore(conn: Connection, index: ExploreIndex, viewer: Actor | None, req: Request,
-            cursor: str | None, limit: int, explain: bool) -> tuple[list[PostView], str | None]:
-    """The ranked Explore page for `viewer` (None: an anonymous guest)."""
+            cursor: str | None, limit: int, explain: bool, variant: str | None = None
+            ) -> tuple[list[PostView], str | None]:
+    """The ranked Explore page for `viewer` (None: an anonymous guest), in the control's
+    order or a ranking variant's (the viewer's arm of an experiment)."""
     position = decode_position(cursor)
     index.refresh(conn)
     picked: list[dict[str, Any]] = []
@@ -86,7 +88,7 @@ def explore(conn: Connection, index: ExploreIndex, viewer: Actor | None, req: Re
     scanned = position
     views: dict[UUID, PostView] = {}
     for _ in range(8):  # each round fetches more candidates if the filter dropped many
-        candidates = index.ranked(req, scanned, batch)
+        candidates = index.ranked(req, scanned, batch, variant)
         if not candidates:
             break
         # one query: the viewer's filter and the page's data together
@@ -117,6 +119,8 @@ def explore(conn: Connection, index: ExploreIndex, viewer: Actor | None, req: Re
                 parts["geo"] = c["geo"]
             if req.tags:
                 parts["tags"] = c["tags"]
+            if variant is not None and not c["cold"]:
+                parts["variant"] = c["extra"]  # the arm's re-weighting, in stored_score
             parts["stored_score"] = 0.0 if c["cold"] else c["base"]
             view.score_parts = parts
         out.append(view)

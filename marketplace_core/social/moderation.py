@@ -123,6 +123,9 @@ def resolve(conn: Connection, admin: Actor, report_id: UUID, action: Action) -> 
             conn.execute("update posts set moderation_status = %s, updated_at = now()"
                          " where id = %s", (new, post_id))
             emit_post_changed(conn, post_id, "post.moderated")
+            from marketplace_core.social.moderation_notifications import post_moderated
+            post_moderated(conn, post_id, approve,
+                           auto_flagged=reporter_is_system(conn, report_id))
         author = conn.execute("select author_id from posts where id = %s",
                               (post_id,)).fetchone()
     else:
@@ -153,6 +156,13 @@ def resolve(conn: Connection, admin: Actor, report_id: UUID, action: Action) -> 
     out = conn.execute(_REPORT_SELECT + " where r.id = %s", (report_id,)).fetchone()
     assert out is not None
     return Report(*out)
+
+
+def reporter_is_system(conn: Connection, report_id: UUID) -> bool:
+    """Whether the report came from the stop-word filter (no reporter)."""
+    row = conn.execute("select reporter_id is null from social_reports where id = %s",
+                       (report_id,)).fetchone()
+    return bool(row and row[0])
 
 
 def shadow_ban(conn: Connection, admin: Actor, user_id: UUID, reason: str | None = None) -> None:

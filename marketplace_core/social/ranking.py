@@ -21,6 +21,12 @@ Serving (`ExploreIndex`, one per API process; the API never queries ClickHouse):
   snapshot. Pages that lose candidates fetch more.
 - cold start: a post without a stored score scores COLD_START_WEIGHT × 0.5^(age_h / 12)
   (freshness only) until the lake scores it.
+- ranking variants (A/B tests, marketplace_core.experiments): a variant re-weights parts
+  of the stored score, base' = score + Σ extra_weight[part] × part (the parts the lake
+  stored beside the score). Each declared variant gets its own score-sorted copy of the
+  stored segment, built with the snapshot (so a request of any arm is as fast as the
+  control's, at the price of one more segment in memory per variant); unscored (cold)
+  posts have no parts and rank the same in every variant.
 The cursor is the position in the ranking (plus the snapshot's version); after a reload
 a page may repeat or skip a few posts, which an endless feed tolerates.
 """
@@ -51,6 +57,14 @@ COLD_START_HALF_LIFE_H = 12.0
 COLD_START_MAX_AGE_DAYS = 30
 COLD_START_LIMIT = 50_000
 LOAD_CHUNK = 50_000
+
+# Explore's ranking variants: arm name -> extra weight per stored part. `ctr_x2` is the
+# treatment of the experiment `explore_ranking_v2`: the lake's score weighs ctr 10
+# (dbt/models/marts/social/explore_post_scores.sql), the variant adds 10 more, so
+# ctr counts double: ranking by what people tap, not only by what they like.
+VARIANT_WEIGHTS: dict[str, dict[str, float]] = {
+    "ctr_x2": {"ctr": 10.0},
+}
 
 
 @dataclass(frozen=True)
@@ -92,6 +106,7 @@ class Segment:
     geo_pos: np.ndarray    # positions of the posts with a geo point (ascending)
     postings: dict[int, np.ndarray]  # tag id -> positions carrying it (ascending)
     cold: bool
+    extra: np.ndarray | None = None  # a variant's added score per position (else None)
 
     @property
     def n(self) -> int:
@@ -108,9 +123,18 @@ class Request:
 
 
 _STORED_SQL = """
-    select s.post_id, s.score, p.lat::float8, p.lon::float8, p.tags
+    select s.post_id, s.score, p.lat::float8, p.lon::float8, p.tags, {parts}
     from explore_scores s join posts p on p.id = s.post_id
     where p.status = 'active' and p.visibility = 'public' and p.moderation_status = 'ok'"""
+
+
+def _stored_sql(parts: list[str]) -> str:
+    """The snapshot's query with the stored parts the variants re-weight (0 if missing).
+    Part names come from VARIANT_WEIGHTS (code, not input), and are quoted anyway."""
+    cols = ", ".join(
+        "coalesce((s.parts ->> '{}')::float8, 0)".format(name.replace("'", "''"))
+        for name in parts) or "0::float8"
+    return _STORED_SQL.format(parts=cols)
 # Unscored posts: those newer than the lake's last computation (minus a margin for its
 # latency), or of the last 30 days while the lake has written nothing yet.
 _COLD_SQL = """
@@ -131,12 +155,16 @@ class ExploreIndex:
     request that notices the change loads it."""
 
     def __init__(self, check_every_s: float = 3.0, cold_every_s: float = 10.0,
-                 pool: Any | None = None) -> None:
+                 pool: Any | None = None,
+                 variants: dict[str, dict[str, float]] | None = None) -> None:
         self.check_every_s = check_every_s
         self.cold_every_s = cold_every_s
         self.pool = pool
+        self.variants = VARIANT_WEIGHTS if variants is None else variants
+        self.parts = sorted({p for w in self.variants.values() for p in w})
         self.tag_ids: dict[str, int] = {}
         self.stored: Segment | None = None
+        self.stored_variants: dict[str, Segment] = {}
         self.cold: Segment | None = None
         self.version: datetime | None = None
         self.loading = False
@@ -147,8 +175,12 @@ class ExploreIndex:
 
     # loading
     def _arrays(self, rows: list[tuple[Any, ...]]) -> tuple[np.ndarray, ...]:
-        """One chunk of rows as arrays: ids, base, lat, lon, tag ids and their rows."""
+        """One chunk of rows as arrays: ids, base, lat, lon, tag ids and their rows, and the
+        stored parts the variants re-weight (n × len(self.parts); zeros for cold rows)."""
         n = len(rows)
+        k = len(self.parts)
+        parts = (np.array([r[5:5 + k] for r in rows], dtype=np.float64).reshape(n, k)
+                 if rows and len(rows[0]) >= 5 + k else np.zeros((n, k)))
         ids = np.frombuffer(b"".join(r[0].bytes for r in rows), dtype=np.uint8).reshape(n, 16)
         base = np.fromiter((r[1] for r in rows), dtype=np.float64, count=n)
         lat = np.array([np.nan if r[2] is None else r[2] for r in rows], dtype=np.float64)
@@ -162,15 +194,25 @@ class ExploreIndex:
                     tag_list.append(tid.setdefault(t, len(tid)))
                     owners.append(i)
         return (ids, base, lat, lon, np.asarray(tag_list, dtype=np.int64),
-                np.asarray(owners, dtype=np.int64))
+                np.asarray(owners, dtype=np.int64), parts)
 
     def _segment(self, rows: list[tuple[Any, ...]], cold: bool) -> Segment:
         return self._segment_of([self._arrays(rows)], cold)
 
-    def _segment_of(self, chunks: list[tuple[np.ndarray, ...]], cold: bool) -> Segment:
+    def _segment_of(self, chunks: list[tuple[np.ndarray, ...]], cold: bool,
+                    weights: dict[str, float] | None = None) -> Segment:
+        """The chunks as one score-sorted segment; with `weights` (a variant), each base
+        gets Σ weight × part added before sorting."""
         offsets = np.cumsum([0] + [len(c[1]) for c in chunks])
         ids = np.concatenate([c[0] for c in chunks]) if chunks else np.empty((0, 16), np.uint8)
         base = np.concatenate([c[1] for c in chunks]) if chunks else np.empty(0)
+        extra: np.ndarray | None = None
+        if weights is not None:
+            parts = (np.concatenate([c[6] for c in chunks]) if chunks
+                     else np.empty((0, len(self.parts))))
+            w = np.array([weights.get(p, 0.0) for p in self.parts], dtype=np.float64)
+            extra = parts @ w if len(self.parts) else np.zeros(len(base))
+            base = base + extra
         lat = np.concatenate([c[2] for c in chunks]) if chunks else np.empty(0)
         lon = np.concatenate([c[3] for c in chunks]) if chunks else np.empty(0)
         tags_arr = (np.concatenate([c[4] for c in chunks]) if chunks
@@ -192,18 +234,21 @@ class ExploreIndex:
                 postings[int(chunk_t[0])] = chunk_p
         lat_s, lon_s = lat[order], lon[order]
         return Segment(ids[order], base[order], lat_s, lon_s,
-                       np.flatnonzero(~np.isnan(lat_s)), postings, cold)
+                       np.flatnonzero(~np.isnan(lat_s)), postings, cold,
+                       None if extra is None else extra[order])
 
     def _load_stored(self, conn: Connection, version: datetime | None) -> None:
         """Stream the ranking in chunks (a server-side cursor), so the process never holds
         a million Python rows at once."""
         chunks = []
         with conn.transaction(), conn.cursor(name="explore_snapshot", binary=True) as cur:
-            cur.execute(_STORED_SQL)
+            cur.execute(_stored_sql(self.parts))
             while rows := cur.fetchmany(LOAD_CHUNK):
                 chunks.append(self._arrays(rows))
         segment = self._segment_of(chunks, cold=False)
-        self.stored, self.version = segment, version
+        variants = {name: self._segment_of(chunks, cold=False, weights=w)
+                    for name, w in self.variants.items()}
+        self.stored, self.stored_variants, self.version = segment, variants, version
 
     def _load_in_background(self, version: datetime | None) -> None:
         def work() -> None:
@@ -324,9 +369,16 @@ class ExploreIndex:
         return [(float(totals[i]), int(cand[i]), float(geo[cand[i]]), float(tag[cand[i]]))
                 for i in top]
 
-    def ranked(self, req: Request, start: int, count: int) -> list[dict[str, Any]]:
-        """Ranking positions [start, start + count) before the viewer's filter."""
-        segments = [s for s in (self.stored, self.cold) if s is not None]
+    def ranked(self, req: Request, start: int, count: int, variant: str | None = None
+               ) -> list[dict[str, Any]]:
+        """Ranking positions [start, start + count) before the viewer's filter, in the
+        control's order or a declared variant's."""
+        stored = self.stored
+        if variant is not None:
+            if variant not in self.variants:
+                raise ValueError(f"no Explore ranking variant named {variant!r}")
+            stored = self.stored_variants.get(variant, stored)
+        segments = [s for s in (stored, self.cold) if s is not None]
         req_tags = [self.tag_ids[t] for t in req.tags if t in self.tag_ids]
         max_boost = (GEO_WEIGHT if req.near else 0.0) + (TAG_WEIGHT if req.tags else 0.0)
         k = start + count
@@ -339,7 +391,8 @@ class ExploreIndex:
         for total, si, i, geo, tag in merged[start:k]:
             seg = segments[si]
             out.append({"post_id": seg.uuid(i), "score": total, "base": float(seg.base[i]),
-                        "cold": seg.cold, "geo": geo, "tags": tag})
+                        "cold": seg.cold, "geo": geo, "tags": tag,
+                        "extra": 0.0 if seg.extra is None else float(seg.extra[i])})
         return out
 
     @property

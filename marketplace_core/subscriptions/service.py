@@ -186,6 +186,9 @@ def _downgrade(conn: Connection, sub: Subscription, now: datetime) -> Subscripti
         conn, sub.id, sub.merchant_id, plan_code=FREE, status="active", auto_renew=True,
         current_period_start=None, current_period_end=None, updated_at=now)
     _emit(conn, downgraded, "subscription.downgraded", previous_plan=sub.plan_code, now=now)
+    # FREE has no ads: running campaigns pause (imported here: ads depends on us)
+    from marketplace_core.ads.campaigns import pause_for_plan
+    pause_for_plan(conn, sub.merchant_id, now)
     return downgraded
 
 

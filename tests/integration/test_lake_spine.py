@@ -11,8 +11,12 @@ the lake and replays it from Kafka: identical marts.
 
 The same world carries the social scenario (tests/integration/explore_scenario.py): posts
 and engagement sent through the core API land with everything else, and the ranking built
-from them reorders Explore, and the analysts' notebooks run on the lake and marts. Tests run
-in file order: the first lands and builds, the last deletes and replays the lake.
+from them reorders Explore, and the analysts' notebooks run on the lake and marts; and the
+ads scenario (tests/integration/ads_scenario.py): a CPC boost served in Explore, its
+impressions and clicks (with a robot, a replay, the seller's own and a forged token) billed
+from the lake exactly once, read back in the seller's report, the wallet statement and the
+reconciliation. Tests run in file order: the first lands and builds, the last deletes and
+replays the lake.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ from schemas.topics import POS_HEARTBEATS, POS_SALES, Topic, schema_str
 from tests.core.test_orders_support import make_buyer, make_online_shop, make_variant
 from tests.core.test_payments_flow import make_admin
 from tests.core.test_pos_ingest_support import make_device, till_event
+from tests.integration.ads_scenario import AdWorld, check_billed, run_campaign
 from tests.integration.apps import core_api, serving_api
 from tests.integration.explore_scenario import ExplorePosts, check_reordered, send_engagement
 
@@ -74,6 +79,7 @@ class Spine:
     log_dir: Path
     core: Any  # the core API in process (TestClient)
     posts: ExplorePosts
+    ads: AdWorld
 
     def run(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, *args], cwd=REPO_ROOT,
@@ -244,11 +250,13 @@ def spine(make_database: Callable[[], str],
         # Dagster asset, the lake readers).
         with patched_env(env), TestClient(create_app(dsn, run_sweeper=False)) as core:
             posts = send_engagement(core)
+            ads = run_campaign(core)
             _wait("the outbox to drain", lambda: _count(
                 dsn, "select count(*) from outbox where published_at is null") == 0)
             with serving_api(env, logs / "serving-api.log") as url:
                 yield Spine(env=env, dsn=dsn, pos_shop=pos_shop, online_shop=online_shop,
-                            serving_url=url, log_dir=logs, core=core, posts=posts)
+                            serving_url=url, log_dir=logs, core=core, posts=posts,
+                            ads=ads)
     finally:
         relay.terminate()
         relay.wait(15)
@@ -387,6 +395,11 @@ def test_engagement_landed_in_the_lake_reorders_explore(spine: Spine) -> None:
     check_reordered(spine.core, spine.serving_url, spine.posts)
 
 
+def test_ads_are_billed_from_the_lake_once(spine: Spine) -> None:
+    """Runs on the marts the first test built (tests/integration/ads_scenario.py)."""
+    check_billed(spine.core, spine.serving_url, spine.ads)
+
+
 def test_analysts_notebooks_run_on_the_lake(spine: Spine, tmp_path: Path) -> None:
     """Last, on the lake and marts the tests above built: every notebook in notebooks/
     top to bottom (each checks the warehouse against the lake and itself), as an analyst
@@ -397,7 +410,7 @@ def test_analysts_notebooks_run_on_the_lake(spine: Spine, tmp_path: Path) -> Non
     outputs = run_notebooks({"SERVING_API_URL": spine.serving_url,
                              "ANALYST_TOKEN": analyst_token(spine.dsn),
                              "LAKE_PREFIX": spine.env["LAKE_PREFIX"]}, tmp_path)
-    assert len(outputs) == 4
+    assert len(outputs) == 5
     # the spine's online shop: two paid orders, one refunded (and whatever else the
     # shared broker held when the lake was landed)
     assert " paid (" in outputs["order_funnel"]

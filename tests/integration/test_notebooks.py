@@ -11,6 +11,7 @@ tests/integration/test_lake_spine.py.
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import uuid
@@ -36,6 +37,40 @@ M1, M2 = "merchant-1", "merchant-2"
 STATUSES = ("created", "paid", "pickup_overdue", "completed", "cancelled", "expired",
             "refunded")
 TODAY = datetime.now(UTC).date()
+
+
+Z = 1.959963984540054
+
+
+def _wilson(x: int, n: int) -> tuple[float, float]:
+    p, denom = x / n, 1 + Z * Z / n
+    half = Z * math.sqrt(p * (1 - p) / n + Z * Z / (4 * n * n)) / denom
+    return (p + Z * Z / (2 * n)) / denom - half, (p + Z * Z / (2 * n)) / denom + half
+
+
+def _readout_sql(db: str) -> list[str]:
+    """explore_ranking_v2: control 1 of 2 accounts converted, ctr_x2 2 of 2 (an account
+    and a guest session); the lake's exposures below (one account exposed twice)."""
+    rows = []
+    for arm, x, n in (("control", 1, 2), ("ctr_x2", 2, 2)):
+        low, high = _wilson(x, n)
+        if arm == "control":
+            diff = "NULL, NULL, NULL"
+        else:
+            se = math.sqrt(0.5 * 0.5 / 2)  # p(1-p)/n of ctr_x2 is 0
+            diff = f"{x / n - 0.5!r}, {x / n - 0.5 - Z * se!r}, {x / n - 0.5 + Z * se!r}"
+        rows.append(f"('explore_ranking_v2', '{arm}', {int(arm == 'control')}, {n}, {x}, 4, "
+                    f"{x / n!r}, {low!r}, {high!r}, 0.5, {diff}, '2024-02-10 00:00:00')")
+    return [
+        f"CREATE TABLE `{db}`.experiment_readout (experiment_key String, arm String, "
+        "is_control Bool, exposed_units UInt64, converted_units UInt64, "
+        "experiment_units UInt64, conversion_rate Float64, ci_low Float64, ci_high Float64, "
+        "control_rate Nullable(Float64), diff_vs_control Nullable(Float64), "
+        "diff_ci_low Nullable(Float64), diff_ci_high Nullable(Float64), "
+        "_ingested_through DateTime64(6, 'UTC')) ENGINE = MergeTree "
+        "ORDER BY (experiment_key, arm)",
+        f"INSERT INTO `{db}`.experiment_readout VALUES {', '.join(rows)}",
+    ]
 
 
 def _marts_sql(db: str) -> list[str]:
@@ -90,6 +125,7 @@ def _marts_sql(db: str) -> list[str]:
         "saves UInt64, shares UInt64, comments UInt64) ENGINE = MergeTree ORDER BY post_id",
         f"INSERT INTO `{db}`.post_metric_daily VALUES ('p1', '{TODAY}', '{S1}', 100, 9, 5, 1, "
         f"1, 0), ('p2', '{TODAY - timedelta(days=1)}', '{S1}', 40, 1, 1, 0, 0, 0)",
+        *_readout_sql(db),
     ]
 
 
@@ -127,9 +163,17 @@ def _write_lake(prefix: str) -> None:
     }, schema_overrides={"total": money})
     posts = pl.DataFrame({"post_id": ["p1", "p2", "p3", "p4"], "shop_id": [S1] * 4,
                           "occurred_at": [_ts("2024-02-01T00:00:00")] * 4})
+    exposures = pl.DataFrame({  # u1 exposed twice (two API processes): one unit
+        "experiment_key": ["explore_ranking_v2"] * 5,
+        "arm": ["control", "control", "control", "ctr_x2", "ctr_x2"],
+        "unit_type": ["user", "user", "user", "user", "session"],
+        "user_pseudo_id": ["u1", "u1", "u2", "u3", None],
+        "session_id": [None, None, None, None, "g1"],
+        "_ingested_at": [_ts("2024-02-09T00:00:00")] * 5})
     for path, frame in ((f"{root}/core_shops_current", shops),
                         (f"{root}/core_orders", orders),
-                        (f"{root}/social_posts_current", posts)):
+                        (f"{root}/social_posts_current", posts),
+                        (f"{root}/experiments_exposures", exposures)):
         frame.write_delta(path, mode="overwrite", storage_options=options)
 
 
@@ -157,7 +201,7 @@ def test_notebooks_on_a_small_known_world(small_world: dict[str, str],
                                           tmp_path: Path) -> None:
     out: dict[str, Any] = run_notebooks(small_world, tmp_path)
     assert set(out) == {"seller_cohort_retention", "pos_online_mix_by_market",
-                        "order_funnel", "explore_ranking_readout"}
+                        "order_funnel", "explore_ranking_readout", "experiment_readout"}
     # M1 from 2024-01 (active in months 0, 1, 2), M2 from 2024-02; the 0-receipt day of
     # S3 is not a sale
     assert "2 sellers in 2 cohorts; net 3561.00 KGS" in out["seller_cohort_retention"]
@@ -165,3 +209,9 @@ def test_notebooks_on_a_small_known_world(small_world: dict[str, str],
             in out["pos_online_mix_by_market"])
     assert "3 created, 2 paid (2099.99 KGS)" in out["order_funnel"]
     assert "3 ranked posts, all in the lake" in out["explore_ranking_readout"]
+    readout = out["experiment_readout"]
+    assert "explore_ranking_v2: 4 units" in readout
+    assert "control    1/2 = 50.0 %" in readout
+    assert "ctr_x2     2/2 = 100.0 %" in readout and "vs control +50.0 pts" in readout
+    assert "not different yet" in readout  # 2 units an arm prove nothing
+    assert "2 arms, 4 exposed units, the lake agrees" in readout

@@ -13,6 +13,7 @@ STRONG = {
     "POSTGRES_PASSWORD": "a-real-password", "S3_SECRET_KEY": "a-real-s3-secret",
     "DATA_ENCRYPTION_KEYS": "cmVhbC1rZXktcmVhbC1rZXktcmVhbC1rZXktcmVhbDA=",
     "ADS_TOKEN_SECRET": "t" * 40, "CORE_CODE_PEPPER": "c" * 40,
+    "NOTIFY_WEBHOOK_SECRET": "n" * 40, "NOTIFY_UNSUBSCRIBE_SECRET": "u" * 40,
 }
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import psycopg
 import pytest
@@ -283,3 +284,79 @@ def test_billing_settles_each_day_once_capped_by_the_budget(
             got = billing.charges_of(conn, built[name].id)
             assert [(ch.day, ch.charged) for ch in got] == [(DAY, spend)], name
         assert ledger.unbalanced_entries(conn) == []
+
+
+KILL_RUN = """
+import json, sys, datetime as dt
+from decimal import Decimal
+from uuid import UUID
+from orchestration.defs.ads.billing import OwedDay, bill
+data = json.load(sys.stdin)
+rows = [OwedDay(UUID(r[0]), dt.date.fromisoformat(r[1]), Decimal(r[2])) for r in data["rows"]]
+print(json.dumps(bill(rows, dt.datetime.fromisoformat(data["through"])).summary()))
+"""
+
+
+def test_a_billing_run_killed_midway_and_rerun_charges_each_day_once(
+        built: dict[str, Campaign], core_dsn: str) -> None:
+    """A new watermark over the same lake, a billing process SIGKILLed while it waits for
+    the second campaign (held by a lock here), then a complete run: every campaign-day is
+    charged exactly what the lake says, once."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from infra.settings import REPO_ROOT
+    from marketplace_core.ads import billing
+
+    # more spend for every day: the lake found 2 more billable clicks per cpc day
+    rows = query("SELECT campaign_id, date, spend FROM $db.ad_event_daily ORDER BY date,"
+                 " campaign_id")
+    raised = [(str(r[0]), r[1].isoformat(), str(r[2] + D("25.00"))) for r in rows]
+    through = (NOON + dt.timedelta(hours=9)).isoformat()
+    order = sorted({(r[1], r[0]) for r in raised})
+    second = order[1][1]
+    env = {**os.environ, "POSTGRES_DSN": core_dsn}
+    with psycopg.connect(core_dsn) as holder:
+        holder.execute("select 1 from ad_campaigns where id = %s for update", (second,))
+        proc = subprocess.Popen([sys.executable, "-c", KILL_RUN], cwd=REPO_ROOT, env=env,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert proc.stdin is not None
+        proc.stdin.write(json.dumps({"rows": raised, "through": through}))
+        proc.stdin.close()
+        deadline = time.monotonic() + 60
+        with psycopg.connect(core_dsn, autocommit=True) as watch:
+            while watch.execute("select count(*) from ad_billing_windows where through = %s",
+                                (through,)).fetchone() == (0,):
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.05)
+        time.sleep(0.5)  # now blocked on the held campaign
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        holder.rollback()
+    with psycopg.connect(core_dsn, autocommit=True) as conn:
+        done = conn.execute("select count(*) from ad_billing_windows where through = %s",
+                            (through,)).fetchone()
+        assert done == (1,)
+    rerun = subprocess.run([sys.executable, "-c", KILL_RUN], cwd=REPO_ROOT, env=env,
+                           input=json.dumps({"rows": raised, "through": through}),
+                           capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    outcomes = json.loads(rerun.stdout.strip().splitlines()[-1])["outcomes"]
+    assert outcomes.get("replayed") == 1 and outcomes.get("charged") == len(raised) - 1
+    with psycopg.connect(core_dsn) as conn:
+        for campaign_id, day, owed in raised:
+            assert billing.settled_owed(conn, UUID(campaign_id), dt.date.fromisoformat(day)
+                                        )[0] == D(owed)
+        # the cpc DAY stays at its daily budget: the extra 25.00 is never charged
+        cpc = {ch.day: ch for ch in billing.charges_of(conn, built["cpc"].id)}
+        assert sum(ch.charged - ch.credited for ch in billing.charges_of(conn, built["cpc"].id)
+                   if ch.day == DAY) == D("300.00")
+        assert NEXT in cpc
+        fixed_next = [ch for ch in billing.charges_of(conn, built["fixed"].id)
+                      if ch.day == NEXT]
+        assert [ch.charged for ch in fixed_next] == [D("25.00")]

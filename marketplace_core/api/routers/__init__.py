@@ -32,4 +32,8 @@ def all_routers() -> list[APIRouter]:
     routers.append(privacy.router)
     from marketplace_core.api.routers import ads
     routers.append(ads.router)
+    from marketplace_core.api.routers import ad_events
+    routers.append(ad_events.router)
+    from marketplace_core.api.routers import notifications
+    routers.append(notifications.router)
     return routers

@@ -177,6 +177,23 @@ def picked_up(order_id: UUID, user: CurrentUser, pool: Pool) -> OrderResponse:
 
 
 @router.post(
+    "/orders/{order_id}/ready-for-pickup", response_model=OrderResponse,
+    summary="The goods are packed (seller or admin): the buyer is notified, once",
+    description="A paid pickup order; 409 INVALID_FULFILMENT for a delivery order, "
+                "INVALID_ORDER_STATE before payment or after pickup.",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+def ready_for_pickup(order_id: UUID, user: CurrentUser, pool: Pool) -> OrderResponse:
+    from marketplace_core.orders.notifications import mark_ready_for_pickup
+
+    with transaction(pool) as conn:
+        _seller_order(conn, user, order_id)
+        ready = mark_ready_for_pickup(conn, order_id)
+        audit.record(conn, user, "order.ready_for_pickup", "order", order_id)
+    return OrderResponse.of(ready)
+
+
+@router.post(
     "/orders/{order_id}/delivery-code", response_model=DeliveryCodeResponse,
     summary="Issue a new delivery code for a paid delivery order (its buyer)",
     description="The previous code stops working and the wrong-attempt counter restarts.",

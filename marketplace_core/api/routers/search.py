@@ -6,8 +6,12 @@ from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 
+from infra.settings import get_settings
+from marketplace_core.ads.serving import Context as AdContext
+from marketplace_core.ads.serving import market_key
+from marketplace_core.api.ad_slots import hits_with_ads
 from marketplace_core.api.deps import Pool
 from marketplace_core.api.schemas.catalog import SearchHitOut, SearchPageOut, SearchShopOut
 from marketplace_core.api.schemas.common import Money, error_responses
@@ -19,7 +23,7 @@ from marketplace_core.catalog.search import (
     search_products,
 )
 from marketplace_core.catalog.translations import choose_language
-from marketplace_core.db import transaction
+from marketplace_core.db import Connection, transaction
 
 router = APIRouter(tags=["search"])
 
@@ -34,10 +38,12 @@ router = APIRouter(tags=["search"])
         "variants is in range), `shop_id`, and `lat`+`lon` (+ `radius_km`) for distance: "
         "results then carry `distance_km` and, without `q`, are ordered nearest first. "
         "Errors (422): SEARCH_PRICE_RANGE_INVALID, SEARCH_POINT_INCOMPLETE, "
-        "SEARCH_RADIUS_WITHOUT_POINT, SEARCH_INVALID_FILTER, INVALID_LANGUAGE."),
+        "SEARCH_RADIUS_WITHOUT_POINT, SEARCH_INVALID_FILTER, INVALID_LANGUAGE. "
+        "Sponsored products (ads) sit at the ADS_SEARCH_SLOTS positions with `ad` set."),
     responses=error_responses(422),
 )
 def search(
+    request: Request,
     pool: Pool,
     q: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH, examples=["смартфон"])] = None,
     category_id: UUID | None = None,
@@ -60,10 +66,28 @@ def search(
         lang=choose_language(lang, accept_language))
     with transaction(pool) as conn:
         page = search_products(conn, query)
-    return SearchPageOut(
-        items=[SearchHitOut(
+        items = [SearchHitOut(
             product_id=h.product_id, name=h.name, category_id=h.category_id,
             shop=SearchShopOut(id=h.shop_id, name=h.shop_name, market=h.market),
             price_min=h.price_min, is_bundle=h.is_bundle, distance_km=h.distance_km,
-            score=h.score) for h in page.items],
-        limit=page.limit, offset=page.offset, has_more=page.has_more)
+            score=h.score) for h in page.items]
+        if get_settings().ads_serving_enabled:
+            items = hits_with_ads(conn, request, _ad_context(conn, query), items)
+    return SearchPageOut(items=items, limit=page.limit, offset=page.offset,
+                         has_more=page.has_more)
+
+
+def _ad_context(conn: Connection, query: SearchQuery) -> AdContext:
+    """What the search tells the ad selection: text, filters, place."""
+    market = None
+    if query.shop_id is not None:
+        row = conn.execute("select market from shops where id = %s",
+                           (query.shop_id,)).fetchone()
+        market = market_key(row[0]) if row else None
+    near = (query.lat, query.lon) if query.lat is not None and query.lon is not None else None
+    return AdContext(
+        "search", near=near, market=market, query=query.q,
+        categories={query.category_id} if query.category_id else set(),
+        category_filter=query.category_id, price_min=query.price_min,
+        price_max=query.price_max, shop_id=query.shop_id, radius_km=query.radius_km,
+        lang=query.lang)

@@ -146,7 +146,7 @@ class CampaignOut(BaseModel):
     product_ids: list[UUID]
     banner_media_id: UUID | None
     status: Status
-    pause_reason: Literal["seller", "insufficient_funds"] | None
+    pause_reason: Literal["seller", "insufficient_funds", "plan"] | None
     moderation_status: Literal["pending", "approved", "rejected"]
     moderation_flags: list[str]
     moderation_note: str | None

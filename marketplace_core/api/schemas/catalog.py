@@ -15,6 +15,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from marketplace_core.api.schemas.ad_slot import AdOut
 from marketplace_core.api.schemas.common import Money
 
 _NAME_MAX = 300
@@ -319,6 +320,8 @@ class SearchHitOut(BaseModel):
     is_bundle: bool
     distance_km: float | None = Field(description="From lat/lon when given")
     score: float = Field(description="Text relevance (0 without q)")
+    ad: AdOut | None = Field(default=None,
+                             description="Set when the item is a sponsored product")
 
 
 class SearchPageOut(BaseModel):

@@ -10,6 +10,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from marketplace_core.api.schemas.ad_slot import AdOut
+
 Visibility = Literal["public", "followers", "private"]
 TargetType = Literal["shop", "user"]
 CommentsMode = Literal["all", "buyers_only", "followers_only", "off"]
@@ -87,6 +89,7 @@ class PostOut(BaseModel):
     score: float | None = None
     score_parts: dict[str, float] | None = Field(
         default=None, description="Explore with explain=1: stored and request-time parts")
+    ad: AdOut | None = Field(default=None, description="Set when the item is an ad (boost)")
 
     @classmethod
     def of(cls, view: Any) -> PostOut:
