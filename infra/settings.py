@@ -348,6 +348,21 @@ class Settings(BaseSettings):
     # The worker's idle wait between looks at the retry queue.
     notify_poll_seconds: float = Field(default=1.0, gt=0, alias="NOTIFY_POLL_SECONDS")
 
+    # --- monitoring (Prometheus, issue 11 §6) -------------------------------------------
+    # The Prometheus server started by `make up` (UI and API), bound to PLATFORM_BIND_HOST.
+    prometheus_port: int = Field(default=9090, alias="PROMETHEUS_PORT")
+    prometheus_retention: str = Field(default="15d", alias="PROMETHEUS_RETENTION")
+    prometheus_scrape_interval_seconds: int = Field(default=15, ge=1,
+                                                    alias="PROMETHEUS_SCRAPE_INTERVAL_SECONDS")
+    # Worker processes without an HTTP server serve /metrics on these ports (the APIs
+    # serve it on their own port).
+    outbox_relay_metrics_port: int = Field(default=9101, alias="OUTBOX_RELAY_METRICS_PORT")
+    pos_ingest_metrics_port: int = Field(default=9102, alias="POS_INGEST_METRICS_PORT")
+    media_worker_metrics_port: int = Field(default=9103, alias="MEDIA_WORKER_METRICS_PORT")
+    lake_landing_metrics_port: int = Field(default=9104, alias="LAKE_LANDING_METRICS_PORT")
+    notifications_worker_metrics_port: int = Field(default=9105,
+                                                   alias="NOTIFICATIONS_WORKER_METRICS_PORT")
+
     # --- derived values -----------------------------------------------------------------
     @property
     def logs_dir(self) -> Path:
@@ -445,6 +460,10 @@ class Settings(BaseSettings):
     @property
     def dashboard_vendor_dir(self) -> Path:
         return self.dashboard_vendor_dir_override or self.opt_dir / "dashboard-vendor"
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://{self.bind_host}:{self.prometheus_port}"
 
     @property
     def dashboard_url(self) -> str:

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import Counter, Histogram
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.avro.functions import from_avro
@@ -47,6 +48,7 @@ from infra.settings import get_settings
 from pipelines import confluent_avro
 from pipelines.lake_catalog import LAKE_TABLES, LakeTable
 from pipelines.spark_session import build_session
+from platform_common.metrics import serve_metrics
 from schemas.topics import schema_str
 
 # decode_error codes (bronze). Rows with a code never reach silver; nothing is dropped.
@@ -264,6 +266,17 @@ class LandingStats:
             self.records += records
 
 
+# Prometheus (seed 000 §19), served by the continuous landing on LAKE_LANDING_METRICS_PORT.
+BATCH_SECONDS = Histogram("lake_landing_batch_seconds",
+                          "Duration of a non-empty micro-batch of one lake table.", ["table"],
+                          buckets=(0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600))
+LANDED_RECORDS = Counter("lake_landing_records",
+                         "Kafka records landed into bronze (every one), by table.", ["table"])
+SILVER_ROWS = Counter("lake_landing_silver_rows",
+                      "Decoded, deduplicated rows merged into silver, by table (the rest of "
+                      "the records were redeliveries or unreadable).", ["table"])
+
+
 class BatchWriter:
     """The foreachBatch body of one table's query: one micro-batch of its topic."""
 
@@ -301,6 +314,9 @@ class BatchWriter:
             sids = {int(r["sid"]) for r in present if r["sid"] is not None}
             readable = self._land_table(batch.sparkSession, batch, batch_id, sids)
             self.stats.add(self.table.name, records, records - readable)
+            LANDED_RECORDS.labels(self.table.name).inc(records)
+            SILVER_ROWS.labels(self.table.name).inc(readable)
+            BATCH_SECONDS.labels(self.table.name).observe(time.monotonic() - started)
             self.log(f"  {self.table.name} batch {batch_id}: {records} record(s), "
                      f"{records - readable} undecodable, in {time.monotonic() - started:.1f}s")
         finally:
@@ -553,6 +569,7 @@ def main(argv: list[str] | None = None) -> None:
                           "per_table": result.per_table}))
         return
     with exclusive_landing():
+        serve_metrics(get_settings().lake_landing_metrics_port)
         spark = build_session("lake_landing")
         landing = start(spark, available_now=False, tables=tables,
                         trigger_seconds=args.trigger_seconds,

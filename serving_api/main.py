@@ -17,6 +17,7 @@ from infra.settings import get_settings
 from marketplace_core.db import open_pool
 from platform_common import log_redaction
 from platform_common.http import install_error_handlers
+from platform_common.metrics import instrument
 from serving_api.auth import AccessDirectory
 from serving_api.exports.jobs import ExportJobs
 from serving_api.routers import analyst_sql, dashboard, exports, internal, reports
@@ -73,6 +74,7 @@ def create_app(dsn: str | None = None) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(exports.router)
     app.include_router(internal.router)
+    instrument(app, "serving-api")  # Prometheus: GET /metrics, latency/errors by route
     return app
 
 

@@ -21,12 +21,14 @@ def all_services() -> list[Service]:
     from infra.services.mailpit import Mailpit
     from infra.services.minio import MinIO
     from infra.services.postgres import Postgres
+    from infra.services.prometheus import Prometheus
     from infra.services.registry import SchemaRegistry
     from infra.services.spark import SparkJars
 
     return [Postgres(), MinIO(), Kafka(), SchemaRegistry(), SparkJars(), Mailpit(), CoreApi(),
             OutboxRelay(), PosIngest(), MediaWorker(), NotificationsWorker(), LakeLanding(),
-            DashboardAssets(), ServingApi(), DagsterUI()]
+            DashboardAssets(), ServingApi(), DagsterUI(),
+            Prometheus()]  # last: scrapes every app above
 
 
 def tools() -> list[Service]:

@@ -13,7 +13,9 @@ from marketplace_core.api.background import Sweeper
 from marketplace_core.api.errors import install_error_handlers
 from marketplace_core.api.routers import all_routers
 from marketplace_core.db import open_pool
+from marketplace_core.pos import metrics as pos_metrics
 from platform_common import log_redaction
+from platform_common.metrics import instrument
 
 DESCRIPTION = """
 The marketplace's transactional core: accounts, catalog, inventory, orders, payments,
@@ -68,4 +70,7 @@ def create_app(
     install_error_handlers(app)
     for router in all_routers():
         app.include_router(router)
+    # Prometheus: request latency/errors by route, and the POS gauges read at scrape time.
+    instrument(app, "core-api")
+    pos_metrics.register_scrape_metrics(dsn)
     return app

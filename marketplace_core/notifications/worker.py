@@ -31,12 +31,14 @@ import psycopg
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
+from prometheus_client import Counter
 
 from infra.settings import get_settings
 from marketplace_core.db import resolve_dsn
 from marketplace_core.notifications import dispatch
 from marketplace_core.notifications import log as nlog
 from marketplace_core.notifications.channels import Providers, default_providers
+from platform_common.metrics import serve_metrics
 from schemas.registry import registry_client
 from schemas.topics import NOTIFY_TOPICS, Topic, schema_str
 
@@ -44,6 +46,10 @@ log = logging.getLogger("marketplace_core.notifications.worker")
 
 WORKER_NAME = "notifications-worker"
 BATCH = 200
+
+
+# Prometheus (issue 11 §6), served on NOTIFICATIONS_WORKER_METRICS_PORT.
+ATTEMPTS = Counter("notification_attempts", "Delivery attempts, by outcome.", ["outcome"])
 
 
 @dataclass
@@ -202,6 +208,7 @@ class NotificationsWorker:
                 outcome = dispatch.attempt(connection, row, self.providers, self.clock())
                 self.stats.attempts += 1
                 self.stats.count(outcome)
+                ATTEMPTS.labels(outcome).inc()
             return len(rows)
         finally:
             if own:
@@ -281,6 +288,7 @@ def main(dsn: str | None) -> None:
     """Deliver notify.* events until SIGTERM."""
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    serve_metrics(get_settings().notifications_worker_metrics_port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -22,7 +22,7 @@ from marketplace_core.db import Connection
 from marketplace_core.errors import ErrorCode, ValidationError
 from marketplace_core.orders.payout_accounts import get_payout_account
 from marketplace_core.outbox import emit
-from marketplace_core.payments import ledger
+from marketplace_core.payments import ledger, metrics
 from marketplace_core.payments.service import Payment
 from schemas.topics import CORE_PAYOUTS
 
@@ -69,6 +69,17 @@ def _masked(destination: str) -> str:
 
 def send_instant_payout(conn: Connection, payment: Payment, *, now: datetime) -> Payout:
     """Pay the seller for a succeeded payment (fee and take rate already set on it)."""
+    try:
+        payout = _send_instant_payout(conn, payment, now=now)
+    except Exception as exc:
+        metrics.PAYOUTS.labels("failed").inc()
+        metrics.PAYOUT_FAILURES.labels(type(exc).__name__).inc()
+        raise
+    metrics.PAYOUTS.labels("sent").inc()
+    return payout
+
+
+def _send_instant_payout(conn: Connection, payment: Payment, *, now: datetime) -> Payout:
     assert payment.acquiring_fee is not None and payment.take_rate_amount is not None
     net = payment.amount - payment.take_rate_amount - payment.acquiring_fee
     with conn.transaction(), conn.cursor(row_factory=class_row(Payout)) as cur:

@@ -34,7 +34,7 @@ from marketplace_core.db import Connection
 from marketplace_core.errors import ConflictError, ErrorCode, ValidationError
 from marketplace_core.orders import service as orders
 from marketplace_core.outbox import emit
-from marketplace_core.payments import ledger, payouts
+from marketplace_core.payments import ledger, metrics, payouts
 from marketplace_core.payments.psp import PaymentProvider, provider_for
 from marketplace_core.payments.service import Payment, succeeded_payment_of_order
 from schemas.topics import CORE_REFUNDS
@@ -131,6 +131,7 @@ def start_refund(
         _emit(conn, refund, payment, "refund.requested", _take_back(conn, payment))
         answer = provider.refund(payment.psp_payment_id, payment.amount)
         if answer.status == "failed":
+            metrics.PSP_REFUSALS.labels("refund").inc()
             raise ConflictError(ErrorCode.PSP_ERROR, "the payment provider refused the refund")
         refund = _set(conn, refund.id, psp_refund_id=answer.psp_refund_id)
         if answer.status == "succeeded":

@@ -52,8 +52,10 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from infra.settings import get_settings
 from marketplace_core.db import resolve_dsn
 from marketplace_core.pos import ingest
+from marketplace_core.pos import metrics as pos_metrics
 from marketplace_core.pos.ratelimit import KAFKA_BURST, KAFKA_EVENTS_PER_SECOND, TokenBucketLimiter
 from platform_common import log_redaction
+from platform_common.metrics import serve_metrics
 from schemas.registry import registry_client
 from schemas.topics import POS_DEAD_LETTER, POS_HEARTBEATS, POS_SALES, schema_str
 
@@ -63,6 +65,7 @@ GROUP_ID = "pos-ingest"
 TOKEN_HEADER = "device-token"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _LIVENESS_EVERY = 5.0
+_LAG_EVERY = 5.0
 _TRANSIENT = (psycopg.OperationalError, psycopg.errors.DeadlockDetected,
               psycopg.errors.SerializationFailure, psycopg.errors.LockNotAvailable,
               psycopg.errors.QueryCanceled)
@@ -115,6 +118,11 @@ class PosIngestConsumer:
         self._assigned = False
         self._conn: psycopg.Connection[Any] | None = None
         self._last_liveness = 0.0
+        self._last_lag = 0.0
+        self._lag_series: set[tuple[str, str]] = set()
+        # What the batch in flight did (metrics, published once its transaction commits).
+        self._batch_outcomes: dict[tuple[str, str], int] = defaultdict(int)
+        self._batch_reasons: dict[str, int] = defaultdict(int)
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -152,6 +160,7 @@ class PosIngestConsumer:
                 if messages:
                     self._commit(consumer, messages)
                 self._liveness(conn)
+                self._measure_lag(consumer)
                 if self._assigned and idle_since is None:
                     idle_since = time.monotonic()
                 if (idle_exit_seconds is not None and idle_since is not None and not messages
@@ -210,6 +219,7 @@ class PosIngestConsumer:
         delay = 0.5
         while True:
             conn = self._connection()
+            started = time.monotonic()
             try:
                 with conn.transaction():
                     counts = self._apply_in_transaction(conn, messages)
@@ -226,6 +236,12 @@ class PosIngestConsumer:
         self.stats.duplicates += counts["duplicate"]
         self.stats.rejected += counts["rejected"]
         self.stats.replayed += counts["replayed"]
+        # Counted once committed: a rolled-back batch is retried and must not count twice.
+        pos_metrics.BATCH_SECONDS.set(time.monotonic() - started)
+        for (topic, outcome), n in self._batch_outcomes.items():
+            pos_metrics.EVENTS.labels(topic, outcome).inc(n)
+        for reason, n in self._batch_reasons.items():
+            pos_metrics.REJECTED.labels(reason).inc(n)
 
     def _apply_in_transaction(self, conn: psycopg.Connection[Any],
                               messages: list[Message]) -> dict[str, int]:
@@ -240,14 +256,21 @@ class PosIngestConsumer:
             ([t for t, _ in partitions], [p for _, p in partitions])).fetchall()
         position = {(r[0], r[1]): int(r[2]) for r in rows}
         counts: dict[str, int] = defaultdict(int)
+        self._batch_outcomes = defaultdict(int)
+        self._batch_reasons = defaultdict(int)
         now = datetime.now(UTC)
         for m in messages:
             tp = (m.topic(), m.partition())
             offset = m.offset() or 0
             if offset < position[tp]:
                 counts["replayed"] += 1
+                self._batch_outcomes[(m.topic() or "", "replayed")] += 1
                 continue
-            counts[self._apply_one(conn, m, now).status] += 1
+            outcome = self._apply_one(conn, m, now)
+            counts[outcome.status] += 1
+            self._batch_outcomes[(m.topic() or "", outcome.status)] += 1
+            if outcome.status == "rejected":
+                self._batch_reasons[outcome.reason or "unknown"] += 1
             position[tp] = offset + 1
         for (topic, partition), next_offset in position.items():
             conn.execute("update pos_ingest_offsets set next_offset = %s, updated_at = now()"
@@ -320,6 +343,33 @@ class PosIngestConsumer:
         except _TRANSIENT as exc:
             log.warning("dead letters not published now (%s); next round", exc)
 
+    def _measure_lag(self, consumer: Consumer) -> None:
+        """Consumer lag per assigned partition, from the high watermark the fetcher last
+        saw (cached: no broker round trip) and this consumer's position."""
+        if time.monotonic() - self._last_lag < _LAG_EVERY:
+            return
+        self._last_lag = time.monotonic()
+        try:
+            assigned = consumer.assignment()
+            positions = consumer.position(assigned) if assigned else []
+        except Exception as exc:  # a rebalance in progress: next round
+            log.debug("lag not measured (%s)", exc)
+            return
+        seen = set()
+        for tp in positions:
+            try:
+                _low, high = consumer.get_watermark_offsets(tp, cached=True)
+            except Exception:
+                continue
+            if high is None or high < 0 or tp.offset < 0:
+                continue  # nothing fetched yet from this partition
+            key = (tp.topic, str(tp.partition))
+            seen.add(key)
+            pos_metrics.CONSUMER_LAG.labels(*key).set(max(high - tp.offset, 0))
+        for key in self._lag_series - seen:  # revoked partitions are another consumer's
+            pos_metrics.CONSUMER_LAG.remove(*key)
+        self._lag_series = seen
+
     def _liveness(self, conn: psycopg.Connection[Any]) -> None:
         if time.monotonic() - self._last_liveness < _LIVENESS_EVERY:
             return
@@ -390,6 +440,7 @@ def main(dsn: str | None, until_idle: bool, idle_seconds: float, group_id: str,
     """Apply POS till events and heartbeats from Kafka to the core, exactly once."""
     log_redaction.install()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    serve_metrics(get_settings().pos_ingest_metrics_port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -20,11 +20,20 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import Counter, Histogram
+
+from infra.settings import get_settings
 from marketplace_core.db import Connection, connect
 from marketplace_core.social.media import ensure_bucket, s3
 from platform_common import log_redaction
+from platform_common.metrics import serve_metrics
 
 log = logging.getLogger("marketplace_core.social.media_worker")
+
+MEDIA_PROCESSED = Counter("media_processed", "Uploads processed, by kind (image, video) and "
+                          "result (ready, rejected, failed).", ["kind", "result"])
+MEDIA_SECONDS = Histogram("media_processing_seconds", "Time to process one upload.", ["kind"],
+                          buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120))
 THUMB_PX = 320
 MAX_VIDEO_S = 60
 
@@ -93,6 +102,7 @@ def process(conn: Connection, client: Any | None = None) -> bool:
         if row is None:
             return False
         media_id, kind, key, declared = row
+        started, result = time.monotonic(), "ready"
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "object"
@@ -121,12 +131,17 @@ def process(conn: Connection, client: Any | None = None) -> bool:
                 " duration_s = %s, thumb_key = %s, error = null where id = %s",
                 (width, height, duration, thumb_key, media_id))
         except Rejected as exc:
+            result = "rejected"
             conn.execute("update post_media set status = 'failed', error = %s where id = %s",
                          (str(exc)[:500], media_id))
         except Exception as exc:  # unreadable image, storage error...
             log.warning("media %s failed: %s", media_id, exc)
+            result = "failed"
             conn.execute("update post_media set status = 'failed', error = %s where id = %s",
                          (f"unreadable: {type(exc).__name__}"[:500], media_id))
+    # After the commit: a rolled-back attempt is processed (and counted) again.
+    MEDIA_PROCESSED.labels(kind, result).inc()
+    MEDIA_SECONDS.labels(kind).observe(time.monotonic() - started)
     return True
 
 
@@ -149,6 +164,8 @@ def main() -> None:
     args = ap.parse_args()
     log_redaction.install()
     logging.basicConfig(level=logging.INFO)
+    if not args.once:
+        serve_metrics(get_settings().media_worker_metrics_port)
     print(run(once=args.once))
 
 

@@ -24,6 +24,7 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from confluent_kafka.schema_registry import Schema
+from prometheus_client import REGISTRY
 
 from infra.settings import get_settings
 from pipelines.lake_catalog import (
@@ -142,6 +143,14 @@ def test_a_throwaway_topic_lands_in_every_layer(stack: None, spark_session: Any,
 
     result = land_available(spark_session, tables=[throwaway])
     assert result.records == 5
+    # Prometheus (the continuous landing serves these on LAKE_LANDING_METRICS_PORT): all
+    # five into bronze; two rows in silver (a redelivery and two unreadable records out).
+    assert REGISTRY.get_sample_value("lake_landing_records_total",
+                                     {"table": throwaway.name}) == 5
+    assert REGISTRY.get_sample_value("lake_landing_silver_rows_total",
+                                     {"table": throwaway.name}) == 2
+    assert (REGISTRY.get_sample_value("lake_landing_batch_seconds_count",
+                                      {"table": throwaway.name}) or 0) >= 1
 
     bronze = spark_session.read.format("delta").load(uri(throwaway.bronze_path))
     errors = {r["decode_error"]: r["count"] for r in bronze.groupBy("decode_error").count()

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from prometheus_client import REGISTRY
 
 from infra.settings import get_settings
 from marketplace_core.social import media
@@ -58,6 +59,11 @@ def _upload(client: Any, user: Any, kind: str, content_type: str, data: bytes) -
     return str(up["media_id"])
 
 
+def _metric(name: str, **labels: str) -> float:
+    """The worker's Prometheus series (MEDIA_WORKER_METRICS_PORT serves this registry)."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 def _drain(core_dsn: str) -> None:
     with psycopg.connect(core_dsn, autocommit=True) as conn:
         while process(conn):
@@ -68,9 +74,12 @@ def test_photo_upload_processed_and_attached(core_api: Any, core_dsn: str,
                                              bucket: str) -> None:
     user = make_user(core_api, "buyer")
     media_id = _upload(core_api, user, "image", "image/png", _png())
+    ready = _metric("media_processed_total", kind="image", result="ready")
     _drain(core_dsn)
     state = core_api.get(f"/media/{media_id}", headers=user.headers).json()
     assert state["status"] == "ready", state
+    assert _metric("media_processed_total", kind="image", result="ready") == ready + 1
+    assert _metric("media_processing_seconds_count", kind="image") >= 1
     assert (state["width"], state["height"]) == (800, 600)
     thumb = media.s3().get_object(Bucket=bucket, Key=state["thumb_key"])["Body"].read()
     assert thumb[:3] == b"\xff\xd8\xff"
@@ -88,9 +97,11 @@ def test_photo_upload_processed_and_attached(core_api: Any, core_dsn: str,
 def test_declared_type_must_match_the_bytes(core_api: Any, core_dsn: str, bucket: str) -> None:
     user = make_user(core_api, "buyer")
     media_id = _upload(core_api, user, "image", "image/jpeg", _png())
+    rejected = _metric("media_processed_total", kind="image", result="rejected")
     _drain(core_dsn)
     state = core_api.get(f"/media/{media_id}", headers=user.headers).json()
     assert state["status"] == "failed" and "MEDIA_TYPE_MISMATCH" in state["error"]
+    assert _metric("media_processed_total", kind="image", result="rejected") == rejected + 1
 
 
 def test_upload_limits(core_api: Any, bucket: str) -> None:
