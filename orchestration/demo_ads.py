@@ -46,6 +46,7 @@ def start_campaign(shop_id: UUID, post_id: UUID) -> UUID:
     from marketplace_core.accounts.principal import AuthenticatedUser
     from marketplace_core.ads import campaigns, wallet
     from marketplace_core.catalog import service as catalog
+    from marketplace_core.errors import DomainError
     from marketplace_core.subscriptions import service as subscriptions
 
     with transaction() as conn:
@@ -56,7 +57,12 @@ def start_campaign(shop_id: UUID, post_id: UUID) -> UUID:
         actor = AuthenticatedUser(admin.id, "admin")
         shop = catalog.get_shop(conn, shop_id)
         assert shop is not None
-        subscriptions.change_plan(conn, shop.merchant_id, "PRO")
+        try:  # a second demo run finds the merchant on PRO already
+            with conn.transaction():
+                subscriptions.change_plan(conn, shop.merchant_id, "PRO")
+        except DomainError as exc:
+            if exc.code != "ALREADY_ON_PLAN":
+                raise
         t = wallet.start_topup(conn, actor, shop.merchant_id, Decimal("3000.00"))
         wallet.process_topup_event(conn, t.provider, t.psp_payment_id, "payment.succeeded",
                                    t.amount, None, Decimal("0.00"))
