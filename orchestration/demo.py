@@ -227,7 +227,7 @@ def main() -> None:
     console.print(f"    {len(social.posts)} posts, {social.buyers} buyers, {social.reactions} "
                   f"reactions, {social.comments} comments, {social.events} behavioural events")
 
-    boosted = next(p for p, sh, _ in reversed(social.posts) if sh == shop.id)
+    boosted = next(p for p, sh, _ in social.posts if sh == shop.id)  # its oldest post
     campaign = start_campaign(shop.id, boosted)
     ads = send_traffic(campaign, boosted, shop.id)
     console.print(f"    {shop.name} boosts a post (CPC, funded wallet): {ads.impressions} "

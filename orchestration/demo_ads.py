@@ -78,9 +78,14 @@ def start_campaign(shop_id: UUID, post_id: UUID) -> UUID:
         return c.id
 
 
+# A short page: a boost is never repeated on a page that already holds its post, so the
+# demo boosts an older post and reads pages it is not on organically.
+PAGE = 4
+
+
 def _served(client: httpx.Client, headers: dict[str, str], post_id: UUID
             ) -> dict[str, Any] | None:
-    r = client.get("/feed/explore", params={"limit": 8}, headers=headers)
+    r = client.get("/feed/explore", params={"limit": PAGE}, headers=headers)
     r.raise_for_status()
     for item in r.json()["items"]:
         if item.get("ad") and item["id"] == str(post_id):
@@ -102,19 +107,27 @@ def send_traffic(campaign_id: UUID, post_id: UUID, shop_id: UUID, *, guests: int
                 raise SystemExit("the boosted post never appeared in Explore")
             time.sleep(1)
         shown: list[tuple[dict[str, str], dict[str, Any]]] = []
-        for n in range(guests):
+        n = 0
+        for _ in range(guests * 5):
+            if impressions >= guests:
+                break
             headers = {"User-Agent": APP_UA, "X-Session-Id": f"demo-{secrets.token_hex(6)}"}
             ad = _served(client, headers, post_id)
-            if ad is None:  # paced or capped for a moment: not shown to this guest
+            if ad is None:  # the post is on this guest's page organically (or paced)
                 continue
+            n += 1
             r = client.post("/ads/events", headers=headers,
                             json={"events": [{"token": ad["token"], "type": "impression"}]})
             r.raise_for_status()
             impressions += 1
             if n % click_every == 0:
                 shown.append((headers, ad))
-        bot = {"User-Agent": "curl/8.5.0", "X-Session-Id": "bot-" + secrets.token_hex(4)}
-        bot_ad = _served(client, bot, post_id)
+        bot_ad = None
+        for _ in range(20):
+            bot = {"User-Agent": "curl/8.5.0", "X-Session-Id": "bot-" + secrets.token_hex(4)}
+            bot_ad = _served(client, bot, post_id)
+            if bot_ad is not None:
+                break
         time.sleep(1.0)  # people click a moment after the ad appears
         for headers, ad in shown:
             r = client.get(ad["click_url"], headers=headers)  # 303 to the post
@@ -134,8 +147,11 @@ def print_ads(console: Console, demo: AdDemo, seller_token: str, day: str) -> No
     s = get_settings()
     auth = {"Authorization": f"Bearer {seller_token}"}
     with httpx.Client(base_url=s.core_api_url, timeout=30) as core:
-        page = core.get("/feed/explore", params={"limit": 8},
-                        headers={"User-Agent": APP_UA, "X-Session-Id": "demo-print"}).json()
+        for n in range(20):  # a guest whose page carries the ad
+            page = core.get("/feed/explore", params={"limit": PAGE}, headers={
+                "User-Agent": APP_UA, "X-Session-Id": f"demo-print-{n}"}).json()
+            if any(i.get("ad") for i in page["items"]):
+                break
         table = Table(title="Explore as a guest sees it (ads carry their label)")
         for col in ("#", "post", "label", "click"):
             table.add_column(col)
