@@ -208,6 +208,12 @@ class ErrorCode(StrEnum):
     EXPORTS_UNAVAILABLE = "EXPORTS_UNAVAILABLE"
     # security (issue 11 §2): sign-in lockout with backoff (429, Retry-After)
     LOGIN_LOCKED = "LOGIN_LOCKED"
+    # validated field types at the boundary (issue 11 §3, platform_common/validated.py);
+    # in a 422 INVALID_REQUEST's `details[].code` (INVALID_TEXT, INVALID_DEVICE_ID too)
+    NUMBER_OUT_OF_RANGE = "NUMBER_OUT_OF_RANGE"
+    INVALID_TIMESTAMP = "INVALID_TIMESTAMP"
+    INVALID_TOKEN = "INVALID_TOKEN"
+    INVALID_MONEY = "INVALID_MONEY"
 
 
 class DomainError(Exception):

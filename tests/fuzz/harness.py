@@ -74,6 +74,13 @@ def _send(target: Target, case: Any) -> Any:
     return target.client.request(method, url, **request)
 
 
+def _describe(case: Any) -> str:
+    try:
+        return str(case.as_curl_command())[:400]
+    except Exception:  # noqa: BLE001 - multipart bodies cannot always be shown as curl
+        return f"{case.method} {case.formatted_path} body={case.body!r:.300}"
+
+
 def fuzz_operation(schema: Any, label: str, target: Target, *,
                    examples: int = EXAMPLES_PER_MODE) -> list[str]:
     """Run the checks over `examples` valid and `examples` malformed requests to `label`;
@@ -97,12 +104,12 @@ def fuzz_operation(schema: Any, label: str, target: Target, *,
             response = _send(target, case)
             try:
                 case.validate_response(response, checks=CHECKS)
-            except Exception as exc:  # noqa: BLE001 - collected, reported together
-                first = str(exc).strip().splitlines()
+            except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - all reported
+                found = [str(e).strip().splitlines()[0] for e in
+                         getattr(exc, "exceptions", [exc])]
                 failures.append(
-                    f"{label} [{mode.value}] -> {response.status_code}: "
-                    f"{' | '.join(first[:6])[:600]}\n    request: {case.as_curl_command()[:400]}"
-                    f"\n    answer: {response.text[:300]}")
+                    f"{label} [{mode.value}] -> {response.status_code}: {'; '.join(found)}"
+                    f"\n    request: {_describe(case)}\n    answer: {response.text[:300]}")
 
         try:
             run()
