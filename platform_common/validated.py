@@ -193,15 +193,6 @@ DeviceId = Annotated[str, AfterValidator(check_device_id),
 """A terminal's printed id: POS- and 4 to 12 digits."""
 
 
-VALIDATED_KINDS = ("text", "int32", "int64", "timestamp", "token", "device_id", "money")
-"""The `x-validated` marks (Money adds its own in platform_common.money)."""
-
-FIELD_CODES = frozenset({ErrorCode.INVALID_TEXT, ErrorCode.NUMBER_OUT_OF_RANGE,
-                         ErrorCode.INVALID_TIMESTAMP, ErrorCode.INVALID_TOKEN,
-                         ErrorCode.INVALID_DEVICE_ID, ErrorCode.INVALID_MONEY})
-"""The stable codes a validated type puts in a 422's `details[].code`."""
-
-
 # --- decimals and floats -----------------------------------------------------------------------
 
 def _finite_decimal(value: Any) -> Any:
@@ -258,5 +249,12 @@ Number = Annotated[float, AfterValidator(_finite_float),
                    _Marked("number", (("minimum", -FLOAT_LIMIT), ("maximum", FLOAT_LIMIT)))]
 """A finite float (JSON NaN/Infinity are refused: jsonb and Avro cannot carry them)."""
 
-VALIDATED_KINDS = (*VALIDATED_KINDS, "latitude", "longitude", "measure", "number")
-FIELD_CODES = FIELD_CODES | {ErrorCode.INVALID_GEO}
+VALIDATED_KINDS = ("text", "int32", "int64", "timestamp", "token", "device_id", "latitude",
+                   "longitude", "measure", "number", "money")
+"""The `x-validated` marks (Money adds its own in platform_common.money)."""
+
+FIELD_CODES = frozenset({ErrorCode.INVALID_TEXT, ErrorCode.NUMBER_OUT_OF_RANGE,
+                         ErrorCode.INVALID_TIMESTAMP, ErrorCode.INVALID_TOKEN,
+                         ErrorCode.INVALID_DEVICE_ID, ErrorCode.INVALID_GEO,
+                         ErrorCode.INVALID_MONEY})
+"""The stable codes a validated type puts in a 422's `details[].code`."""
