@@ -86,6 +86,35 @@ def _describe(case: Any) -> str:
         return f"{case.method} {case.formatted_path} body={case.body!r:.300}"
 
 
+def _fuzz_mode(operation: Any, label: str, target: Target, mode: GenerationMode,
+               examples: int) -> list[str]:
+    failures: list[str] = []
+
+    @hypothesis.settings(
+        max_examples=examples, derandomize=True, deadline=None, database=None,
+        phases=[Phase.explicit, Phase.generate],   # no shrinking storms
+        suppress_health_check=list(HealthCheck), verbosity=hypothesis.Verbosity.quiet)
+    @hypothesis.given(case=operation.as_strategy(generation_mode=mode),
+                      use_known=st.booleans())
+    def run(case: Any, use_known: bool) -> None:
+        if use_known and mode is GenerationMode.POSITIVE and case.path_parameters:
+            for name in list(case.path_parameters):
+                if name in target.known_ids:
+                    case.path_parameters[name] = str(target.known_ids[name])
+        response = _send(target, case)
+        try:
+            case.validate_response(response, checks=CHECKS)
+        except (Exception, BaseExceptionGroup) as exc:
+            found = [str(e).strip().splitlines()[0] for e in getattr(exc, "exceptions", [exc])]
+            failures.append(
+                f"{label} [{mode.value}] -> {response.status_code}: {'; '.join(found)}"
+                f"\n    request: {_describe(case)}\n    answer: {response.text[:300]}")
+
+    with contextlib.suppress(hypothesis.errors.Unsatisfiable):
+        run()
+    return failures
+
+
 def fuzz_operation(schema: Any, label: str, target: Target, *,
                    examples: int = EXAMPLES_PER_MODE) -> list[str]:
     """Run the checks over `examples` valid and `examples` malformed requests to `label`;
@@ -94,28 +123,5 @@ def fuzz_operation(schema: Any, label: str, target: Target, *,
     operation = schema[path][method]
     failures: list[str] = []
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-        strategy = operation.as_strategy(generation_mode=mode)
-
-        @hypothesis.settings(
-            max_examples=examples, derandomize=True, deadline=None, database=None,
-            phases=[Phase.explicit, Phase.generate],   # no shrinking storms
-            suppress_health_check=list(HealthCheck), verbosity=hypothesis.Verbosity.quiet)
-        @hypothesis.given(case=strategy, use_known=st.booleans())
-        def run(case: Any, use_known: bool, mode: GenerationMode = mode) -> None:
-            if use_known and mode is GenerationMode.POSITIVE and case.path_parameters:
-                for name in list(case.path_parameters):
-                    if name in target.known_ids:
-                        case.path_parameters[name] = str(target.known_ids[name])
-            response = _send(target, case)
-            try:
-                case.validate_response(response, checks=CHECKS)
-            except (Exception, BaseExceptionGroup) as exc:
-                found = [str(e).strip().splitlines()[0] for e in
-                         getattr(exc, "exceptions", [exc])]
-                failures.append(
-                    f"{label} [{mode.value}] -> {response.status_code}: {'; '.join(found)}"
-                    f"\n    request: {_describe(case)}\n    answer: {response.text[:300]}")
-
-        with contextlib.suppress(hypothesis.errors.Unsatisfiable):
-            run()
+        failures += _fuzz_mode(operation, label, target, mode, examples)
     return failures
