@@ -231,9 +231,10 @@ Latitude = _bounded_decimal("-90", "90", 8, "latitude", ErrorCode.INVALID_GEO)
 """Degrees north, -90 to 90, at most 8 places (numeric(10, 8)-safe), exact Decimal."""
 Longitude = _bounded_decimal("-180", "180", 8, "longitude", ErrorCode.INVALID_GEO)
 """Degrees east, -180 to 180, at most 8 places, exact Decimal."""
-Measure = _bounded_decimal("-1000000000", "1000000000", 6, "measure",
+Measure = _bounded_decimal("-1000000000", "1000000000", 8, "measure",
                            ErrorCode.NUMBER_OUT_OF_RANGE)
-"""A finite decimal measure (km, seconds): within ±10^9, at most 6 places."""
+"""A finite decimal measure (km, seconds, degrees the domain checks): within ±10^9, at most
+8 places."""
 
 FLOAT_LIMIT = 1e15
 

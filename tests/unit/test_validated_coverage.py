@@ -7,6 +7,7 @@ a bare `str`, `int` or `datetime` fails here, before a fuzzer or an outside test
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -20,6 +21,18 @@ FREE: dict[str, str] = {
     "POST /shops/{shop_id}/imports body.file":
         "an uploaded file (bytes): parsed and checked row by row by the import "
         "(INVALID_ENCODING, IMPORT_REJECTED)",
+    # The social module cleans people's text itself (marketplace_core/social/text.py:
+    # NFC, control characters and lone surrogates refused) and answers with its own
+    # top-level code, INVALID_TEXT, which its clients already rely on.
+    **{f"{op} body.{field}": "social/text.clean_text (INVALID_TEXT)" for op, field in [
+        ("POST /posts", "text"), ("POST /posts", "place"), ("POST /posts", "media[].alt_text"),
+        ("PATCH /posts/{post_id}", "text"), ("PATCH /posts/{post_id}", "place"),
+        ("POST /posts/{post_id}/comments", "text"), ("POST /posts/{post_id}/report", "reason"),
+        ("POST /moderation/reports/{report_id}/resolve", "reason")]},
+    # Ads targeting markets are looked up in the market list (AD_TARGETING_OUTSIDE_KG);
+    # a value not in it is refused before anything is stored.
+    "POST /ads/campaigns body.targeting.markets[]": "one of GET /ads/markets",
+    "PATCH /ads/campaigns/{campaign_id} body.targeting.markets[]": "one of GET /ads/markets",
     "POST /events body.events[].occurred_at":
         "per-event check in the behaviour intake (EVENT_TIME_OUT_OF_RANGE per event, so one "
         "bad event does not refuse the batch)",
@@ -29,6 +42,7 @@ FREE: dict[str, str] = {
 _ASCII_PATTERN = re.compile(r"^\^[\[\]\\A-Za-z0-9{},.+*?()|\-_/=:#@ ]*\$$")
 
 
+@functools.cache
 def _openapi() -> dict[str, Any]:
     schema: dict[str, Any] = create_app("postgresql://unused/unused", run_sweeper=False).openapi()
     return schema

@@ -15,7 +15,7 @@ from marketplace_core.ads import campaigns as svc
 from marketplace_core.ads import targeting as tgt
 from marketplace_core.ads import wallet
 from marketplace_core.api.schemas.common import Money
-from platform_common.validated import Latitude, Longitude, Measure, Text
+from platform_common.validated import Measure, Text
 
 CampaignType = Literal["boost", "search", "banner"]
 Pricing = Literal["cpc", "cpm", "fixed_daily"]
@@ -27,9 +27,9 @@ class _Request(BaseModel):
 
 
 class GeoIn(_Request):
-    lat: Latitude = Field(description="Inside Kyrgyzstan (39.17–43.27), else "
+    lat: Measure = Field(description="Inside Kyrgyzstan (39.17–43.27), else "
                                      "AD_TARGETING_OUTSIDE_KG", examples=["42.8746"])
-    lon: Longitude = Field(description="Inside Kyrgyzstan (69.25–80.29)", examples=["74.5698"])
+    lon: Measure = Field(description="Inside Kyrgyzstan (69.25–80.29)", examples=["74.5698"])
     radius_km: Measure = Field(description="Within the settings' limits (0.5–50 km)",
                                examples=["3"])
 
@@ -38,7 +38,7 @@ class TargetingIn(_Request):
     """Markets (`GET /ads/markets`) or a radius around a point, not both; neither means
     everywhere. Categories must exist; tags are normalised like hashtags."""
 
-    markets: list[Text] = Field(default_factory=list, max_length=100, examples=[["dordoi"]])
+    markets: list[str] = Field(default_factory=list, max_length=100, examples=[["dordoi"]])
     geo: GeoIn | None = None
     category_ids: list[UUID] = Field(default_factory=list, max_length=100)
     tags: list[Text] = Field(default_factory=list, max_length=100)

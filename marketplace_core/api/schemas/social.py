@@ -10,7 +10,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from platform_common.validated import Int32, Latitude, Longitude, Measure, Text
+from platform_common.validated import Int32, Int64, Measure, Text
 
 Visibility = Literal["public", "followers", "private"]
 TargetType = Literal["shop", "user"]
@@ -27,19 +27,19 @@ class MediaIn(BaseModel):
     width: Int32 | None = Field(default=None, ge=1, le=20000)
     height: Int32 | None = Field(default=None, ge=1, le=20000)
     duration_s: Measure | None = Field(default=None, description="Video length, ≤ 60 s")
-    alt_text: Text | None = Field(default=None, max_length=2000)
+    alt_text: str | None = Field(default=None, max_length=2000)
 
 
 class PostCreate(BaseModel):
-    text: Text = Field(default="", max_length=100_000,
+    text: str = Field(default="", max_length=100_000,
                       description="Caption, ≤ 2,200 characters (else 422 CAPTION_TOO_LONG)")
     tags: list[Text] = Field(default_factory=list, max_length=100)
     shop_id: UUID | None = Field(default=None,
                                  description="Post for this shop (a seller managing it)")
     product_ids: list[UUID] = Field(default_factory=list, max_length=100)
-    lat: Latitude | None = None
-    lon: Longitude | None = None
-    place: Text | None = Field(default=None, max_length=2000)
+    lat: Measure | None = None  # range: the domain's INVALID_GEO
+    lon: Measure | None = None
+    place: str | None = Field(default=None, max_length=2000)
     visibility: Visibility = "public"
     media: list[MediaIn] = Field(min_length=1, max_length=10)
 
@@ -124,7 +124,7 @@ class FollowState(BaseModel):
 
 
 class CommentIn(BaseModel):
-    text: Text = Field(max_length=100_000, description="≤ 2,200 characters")
+    text: str = Field(max_length=100_000, description="≤ 2,200 characters")
 
 
 class CommentOut(BaseModel):
@@ -143,7 +143,7 @@ class CommentPage(BaseModel):
 
 
 class ReportIn(BaseModel):
-    reason: Text = Field(min_length=1, max_length=2000)
+    reason: str = Field(min_length=1, max_length=2000)
     comment_id: UUID | None = Field(default=None, description="Report this comment instead")
 
 
@@ -201,7 +201,7 @@ class MapOut(BaseModel):
 class UploadIn(BaseModel):
     kind: Literal["image", "video"]
     content_type: Text = Field(max_length=100, examples=["image/jpeg"])
-    size_bytes: Int32 = Field(ge=1)
+    size_bytes: Int64 = Field(ge=1)
 
 
 class UploadOut(BaseModel):
