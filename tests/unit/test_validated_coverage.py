@@ -29,10 +29,16 @@ FREE: dict[str, str] = {
         ("PATCH /posts/{post_id}", "text"), ("PATCH /posts/{post_id}", "place"),
         ("POST /posts/{post_id}/comments", "text"), ("POST /posts/{post_id}/report", "reason"),
         ("POST /moderation/reports/{report_id}/resolve", "reason")]},
-    # Ads targeting markets are looked up in the market list (AD_TARGETING_OUTSIDE_KG);
-    # a value not in it is refused before anything is stored.
-    "POST /ads/campaigns body.targeting.markets[]": "one of GET /ads/markets",
-    "PATCH /ads/campaigns/{campaign_id} body.targeting.markets[]": "one of GET /ads/markets",
+    # The ads module checks its own text the same way (marketplace_core/ads/campaigns.py:
+    # INVALID_TEXT, CAPTION_TOO_LONG, AD_INVALID_TARGETING for tags and a non-finite or
+    # far-away point) and looks markets up in
+    # the market list (AD_TARGETING_OUTSIDE_KG), with top-level codes its clients rely on.
+    **{f"{op} body.{field}": "ads/campaigns validation" for op in (
+        "POST /ads/campaigns", "PATCH /ads/campaigns/{campaign_id}") for field in (
+        "name", "creative.headline", "targeting.markets[]", "targeting.tags[]",
+        "targeting.geo.lat", "targeting.geo.lon", "targeting.geo.radius_km")},
+    **{f"POST /ads/campaigns/{{campaign_id}}/{step} body.note": "ads/campaigns validation"
+       for step in ("approve", "reject")},
     "POST /events body.events[].occurred_at":
         "per-event check in the behaviour intake (EVENT_TIME_OUT_OF_RANGE per event, so one "
         "bad event does not refuse the batch)",

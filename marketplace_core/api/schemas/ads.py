@@ -15,7 +15,6 @@ from marketplace_core.ads import campaigns as svc
 from marketplace_core.ads import targeting as tgt
 from marketplace_core.ads import wallet
 from marketplace_core.api.schemas.common import Money
-from platform_common.validated import Measure, Text
 
 CampaignType = Literal["boost", "search", "banner"]
 Pricing = Literal["cpc", "cpm", "fixed_daily"]
@@ -27,10 +26,10 @@ class _Request(BaseModel):
 
 
 class GeoIn(_Request):
-    lat: Measure = Field(description="Inside Kyrgyzstan (39.17–43.27), else "
+    lat: Decimal = Field(description="Inside Kyrgyzstan (39.17–43.27), else "
                                      "AD_TARGETING_OUTSIDE_KG", examples=["42.8746"])
-    lon: Measure = Field(description="Inside Kyrgyzstan (69.25–80.29)", examples=["74.5698"])
-    radius_km: Measure = Field(description="Within the settings' limits (0.5–50 km)",
+    lon: Decimal = Field(description="Inside Kyrgyzstan (69.25–80.29)", examples=["74.5698"])
+    radius_km: Decimal = Field(description="Within the settings' limits (0.5–50 km)",
                                examples=["3"])
 
 
@@ -41,7 +40,7 @@ class TargetingIn(_Request):
     markets: list[str] = Field(default_factory=list, max_length=100, examples=[["dordoi"]])
     geo: GeoIn | None = None
     category_ids: list[UUID] = Field(default_factory=list, max_length=100)
-    tags: list[Text] = Field(default_factory=list, max_length=100)
+    tags: list[str] = Field(default_factory=list, max_length=100)
 
     def raw(self) -> dict[str, Any]:
         return {"markets": self.markets,
@@ -54,7 +53,7 @@ class CreativeIn(_Request):
     products); banner: `banner_media_id` (a processed image you uploaded through
     POST /media/uploads) and a `headline`."""
 
-    headline: Text | None = Field(default=None, max_length=10_000,
+    headline: str | None = Field(default=None, max_length=10_000,
                                  description="≤ 120 characters")
     post_id: UUID | None = None
     product_ids: list[UUID] = Field(default_factory=list, max_length=100)
@@ -68,7 +67,7 @@ class CreativeIn(_Request):
 
 class CampaignCreate(_Request):
     shop_id: UUID
-    name: Text = Field(max_length=10_000, description="1–200 characters")
+    name: str = Field(max_length=10_000, description="1–200 characters")
     type: CampaignType
     pricing: Pricing
     bid: Money = Field(description="KGS per click (cpc), per 1,000 impressions (cpm) or per "
@@ -90,7 +89,7 @@ class CampaignCreate(_Request):
 
 
 class CampaignPatch(_Request):
-    name: Text | None = Field(default=None, max_length=10_000)
+    name: str | None = Field(default=None, max_length=10_000)
     pricing: Pricing | None = None
     bid: Money | None = None
     daily_budget: Money | None = None
@@ -110,7 +109,7 @@ class CampaignPatch(_Request):
 
 
 class ModerationNote(_Request):
-    note: Text | None = Field(default=None, max_length=10_000,
+    note: str | None = Field(default=None, max_length=10_000,
                              description="Why (required to reject); ≤ 1,000 characters")
 
 
