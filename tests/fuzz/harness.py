@@ -53,14 +53,18 @@ def operation_labels(openapi: dict[str, Any], skip: set[str] = frozenset()) -> l
     return [label for label in labels if label not in skip]
 
 
-def _send(target: Target, case: Any) -> Any:
+def _send(target: Target, case: Any, *, override: bool) -> Any:
     kwargs = case.as_transport_kwargs(base_url="http://testserver")
     method, url = kwargs.pop("method"), kwargs.pop("url")
     headers = dict(kwargs.pop("headers", None) or {})
-    # Our own credentials win over generated ones, except when the case negates a header
-    # on purpose (then leave what was generated).
+    # Valid requests carry our credentials (over a generated token header); malformed ones
+    # keep a header the case generated on purpose.
+    sent = {name.lower(): name for name in headers}
     for name, value in target.headers_for(method, case.operation.path).items():
-        headers.setdefault(name, value)
+        if name.lower() in sent and not override:
+            continue
+        headers.pop(sent.get(name.lower(), name), None)
+        headers[name] = value
     request: dict[str, Any] = {"headers": headers, "params": kwargs.pop("params", None)}
     if "json" in kwargs:
         request["json"] = kwargs.pop("json")
@@ -101,7 +105,7 @@ def _fuzz_mode(operation: Any, label: str, target: Target, mode: GenerationMode,
             for name in list(case.path_parameters):
                 if name in target.known_ids:
                     case.path_parameters[name] = str(target.known_ids[name])
-        response = _send(target, case)
+        response = _send(target, case, override=mode is GenerationMode.POSITIVE)
         try:
             case.validate_response(response, checks=CHECKS)
         except (Exception, BaseExceptionGroup) as exc:
