@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration
 
 # Collected from the app's own OpenAPI (no database needed to build it).
 _OPENAPI = create_app("postgresql://unused/unused", run_sweeper=False).openapi()
-# The simulated PSP is a test double (mounted only when enabled); not a public surface.
+# Every operation is fuzzed (the PSP simulator too: it is mounted in tests).
 SKIP: set[str] = set()
 LABELS = operation_labels(_OPENAPI, SKIP)
 
