@@ -4,7 +4,6 @@ so that generated requests carry real credentials and, half the time, real ids."
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -99,6 +98,7 @@ def serving_target(fuzz_dsn: str, fuzz_core: Any,
     try:
         with TestClient(create_app(fuzz_dsn), raise_server_exceptions=False) as client:
             create_empty_marts()
+            _create_empty_ad_events()
 
             def headers_for(method: str, path: str) -> dict[str, str]:
                 if path.startswith("/internal/"):
@@ -121,6 +121,12 @@ def serving_target(fuzz_dsn: str, fuzz_core: Any,
         get_settings.cache_clear()
 
 
-def openapi_of(target: Target) -> dict[str, Any]:
-    schema: dict[str, Any] = json.loads(json.dumps(target.client.app.openapi()))
-    return schema
+def _create_empty_ad_events() -> None:
+    """The dbt model /internal/ads/billable-events reads, empty (else a documented 503)."""
+    from warehouse.client import get_client
+
+    db = get_settings().warehouse_database
+    get_client().command(
+        f"CREATE OR REPLACE TABLE `{db}`.int_ad_events_classified (campaign_id String, "
+        "business_date Date, pricing String, event_type String, price Decimal(18, 2), "
+        "billable UInt8) ENGINE = MergeTree ORDER BY tuple()")

@@ -11,6 +11,7 @@ same requests on every run: a failure is reproducible by rerunning the test.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -53,6 +54,23 @@ def operation_labels(openapi: dict[str, Any], skip: set[str] = frozenset()) -> l
     return [label for label in labels if label not in skip]
 
 
+def _plain_files(files: Any) -> list[tuple[str, Any]]:
+    """Multipart parts whose content is bytes or text: a malformed case may put a number or
+    a list where the file goes, which httpx sends once but cannot render again."""
+    def plain(content: Any) -> Any:
+        return content if isinstance(content, (bytes, str)) else json.dumps(content, default=str)
+
+    items = files.items() if isinstance(files, dict) else files
+    out: list[tuple[str, Any]] = []
+    for name, value in items:
+        if isinstance(value, tuple) and len(value) >= 2:
+            value = (value[0], plain(value[1]), *value[2:])
+        elif not isinstance(value, tuple):
+            value = plain(value)
+        out.append((name, value))
+    return out
+
+
 def _send(target: Target, case: Any, *, override: bool) -> Any:
     kwargs = case.as_transport_kwargs(base_url="http://testserver")
     method, url = kwargs.pop("method"), kwargs.pop("url")
@@ -71,7 +89,7 @@ def _send(target: Target, case: Any, *, override: bool) -> Any:
     elif "files" in kwargs or "data" in kwargs:
         files, data = kwargs.pop("files", None), kwargs.pop("data", None)
         if files is not None:
-            request["files"] = files
+            request["files"] = _plain_files(files)
             if isinstance(data, dict):
                 request["data"] = data
         elif isinstance(data, (bytes, str)):
