@@ -57,8 +57,9 @@ _CODE_BY_STATUS = {
 }
 
 
-# FastAPI's HTTPException detail when the body cannot be decoded at all.
-BODY_NOT_PARSED = "There was an error parsing the body"
+# FastAPI's/Starlette's HTTPException details when the body cannot be decoded at all.
+BODY_NOT_PARSED = ("There was an error parsing the body", "Invalid multipart",
+                   "Missing boundary")
 
 
 class ErrorDetail(BaseModel):
@@ -132,7 +133,7 @@ def install_error_handlers(app: FastAPI, *, logger: str = "platform") -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         status = exc.status_code
-        if status == 400 and exc.detail == BODY_NOT_PARSED:
+        if status == 400 and str(exc.detail).startswith(BODY_NOT_PARSED):
             # FastAPI's answer to a body that is not UTF-8 JSON / not multipart: malformed
             # input like any other, so the documented 422 (found by the fuzzer, issue 11).
             status = 422
