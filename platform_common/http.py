@@ -57,6 +57,11 @@ _CODE_BY_STATUS = {
 }
 
 
+# FastAPI's/Starlette's HTTPException details when the body cannot be decoded at all.
+BODY_NOT_PARSED = ("There was an error parsing the body", "Invalid multipart",
+                   "Missing boundary")
+
+
 class ErrorDetail(BaseModel):
     code: str = Field(examples=["OUT_OF_STOCK"])
     message: str
@@ -90,11 +95,19 @@ def status_for(exc: DomainError) -> int:
 
 
 def validation_problems(exc: RequestValidationError) -> list[dict[str, str]]:
-    """`[{field, problem}]`: where (e.g. "path.shop_id", "body.items.0.qty") and what."""
-    return [
-        {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": str(e.get("msg", ""))}
-        for e in exc.errors()
-    ]
+    """`[{field, problem}]`: where (e.g. "path.shop_id", "body.items.0.qty") and what; plus
+    `code` when a validated type refused the value (INVALID_TEXT, NUMBER_OUT_OF_RANGE, ...:
+    platform_common/validated.py), so clients can branch on it."""
+    from platform_common.validated import FIELD_CODES
+
+    problems = []
+    for e in exc.errors():
+        problem = {"field": ".".join(str(p) for p in e.get("loc", ())),
+                   "problem": str(e.get("msg", ""))}
+        if e.get("type") in FIELD_CODES:
+            problem["code"] = str(e["type"])
+        problems.append(problem)
+    return problems
 
 
 def install_error_handlers(app: FastAPI, *, logger: str = "platform") -> None:
@@ -119,8 +132,13 @@ def install_error_handlers(app: FastAPI, *, logger: str = "platform") -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = _CODE_BY_STATUS.get(exc.status_code, ErrorCode.INVALID_REQUEST)
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
+        status = exc.status_code
+        if status == 400 and str(exc.detail).startswith(BODY_NOT_PARSED):
+            # FastAPI's answer to a body that is not UTF-8 JSON / not multipart: malformed
+            # input like any other, so the documented 422 (found by the fuzzer, issue 11).
+            status = 422
+        code = _CODE_BY_STATUS.get(status, ErrorCode.INVALID_REQUEST)
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=status,
                             headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)

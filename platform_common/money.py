@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("9999999999.99")
@@ -37,6 +38,14 @@ def parse_money(value: Any) -> Decimal:
     return amount.quantize(CENT)
 
 
+def _validate_money(value: Any) -> Decimal:
+    # The refusal carries the stable INVALID_MONEY code into the 422's details.
+    try:
+        return parse_money(value)
+    except ValueError as exc:
+        raise PydanticCustomError("INVALID_MONEY", str(exc)) from None
+
+
 def format_money(amount: Decimal) -> str:
     """The wire form: always 2 places, no exponent ("1499.00", "-5.99", "0.00")."""
     return f"{amount.quantize(CENT):f}"
@@ -44,9 +53,10 @@ def format_money(amount: Decimal) -> str:
 
 Money = Annotated[
     Decimal,
-    BeforeValidator(parse_money),
+    BeforeValidator(_validate_money),
     PlainSerializer(format_money, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "pattern": r"^-?\d{1,10}(\.\d{1,2})?$",
-                    "examples": ["1250.00"], "description": "KGS, as a decimal string"}),
+                    "examples": ["1250.00"], "description": "KGS, as a decimal string",
+                    "x-validated": "money"}),
 ]
 """A KGS amount: decimal string in JSON ("1250.00"), Decimal in Python."""

@@ -67,8 +67,11 @@ def next_device_id(conn: Connection) -> str:
     the registering transaction: an advisory lock keeps two registrations from picking the
     same number."""
     advisory_xact_lock(conn, _NEXT_ID_LOCK)
+    # Only ids of the valid shape count: a 20-digit id (refused since issue 11, possibly
+    # stored before) would overflow bigint and break every later registration.
     row = conn.execute(
-        "select coalesce(max(substring(id from 5)::bigint), 0) from pos_devices").fetchone()
+        "select coalesce(max(substring(id from 5)::bigint), 0) from pos_devices "
+        "where id ~ '^POS-[0-9]{4,12}$'").fetchone()
     return pos.device_id_for(int(row[0]) + 1 if row else 1)
 
 

@@ -54,11 +54,14 @@ from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID, uuid4
 
+from pydantic_core import PydanticCustomError
+
 from marketplace_core.db import Connection
 from marketplace_core.errors import DomainError, ErrorCode
 from marketplace_core.inventory import service as inventory
 from marketplace_core.pos import credentials, events
 from marketplace_core.pos import service as pos
+from platform_common.validated import EARLIEST, LATEST, check_text
 from schemas.pos.signing import verify
 
 Source = Literal["kafka", "http"]
@@ -197,7 +200,14 @@ def reject_undecodable(
 # --- checks ----------------------------------------------------------------------------------
 
 def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
+    """A non-empty string PostgreSQL can store (the API's `Text` rule, for the Kafka path
+    too: platform_common.validated); anything else counts as missing."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return check_text(value)
+    except PydanticCustomError:
+        return None
 
 
 def _authenticate(conn: Connection, record: Mapping[str, Any], device_id: str | None,
@@ -252,6 +262,8 @@ def _apply_till(conn: Connection, record: Mapping[str, Any], token: str | None,
     event_time = record.get("event_time")
     if not isinstance(event_time, datetime) or event_time.tzinfo is None:
         raise Rejection("INVALID_EVENT_TIME", "event_time must be an aware timestamp")
+    if not EARLIEST <= event_time < LATEST:
+        raise Rejection("INVALID_EVENT_TIME", "event_time must fall between 2000 and 2100")
     items = record.get("items") or []
     lines = _resolve_items(conn, auth.shop_id, items, check_price=event_type == "sale")
     discount = _amount(record, "discount_amount")

@@ -18,8 +18,10 @@ from marketplace_core.catalog import service as catalog
 from marketplace_core.db import Connection, violated_constraint
 from marketplace_core.errors import ConflictError, ErrorCode, NotFoundError, ValidationError
 from marketplace_core.pos import status as connectivity
+from platform_common.validated import DEVICE_ID_PATTERN
 
-DEVICE_ID = re.compile(r"^POS-[0-9]{4,}$")
+# 4 to 12 digits, so the next free number (max + 1, credentials.next_device_id) fits a bigint
+DEVICE_ID = re.compile(DEVICE_ID_PATTERN)
 DEVICE_STATUSES = ("active", "inactive", "retired")
 
 _COLS = "id, shop_id, status, last_heartbeat_at, firmware_version"

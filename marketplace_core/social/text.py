@@ -25,7 +25,9 @@ def clean_text(value: str | None, *, limit: int, field: str, required: bool = Fa
     """
     text = unicodedata.normalize("NFC", (value or "").replace("\r\n", "\n")).strip()
     for ch in text:
-        if unicodedata.category(ch) == "Cc" and ch not in _ALLOWED_CONTROL:
+        # a lone surrogate (JSON "\ud800") cannot be encoded for PostgreSQL: a 500 before
+        category = unicodedata.category(ch)
+        if category == "Cs" or (category == "Cc" and ch not in _ALLOWED_CONTROL):
             raise ValidationError(ErrorCode.INVALID_TEXT,
                                   f"{field} contains a control character U+{ord(ch):04X}")
     if len(text) > limit:

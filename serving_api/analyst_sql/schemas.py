@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from platform_common.validated import Text
+
 MAX_SQL_LENGTH = 20_000
 
 
@@ -19,7 +21,7 @@ class SqlFormat(StrEnum):
 class SqlRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    sql: str = Field(min_length=1, max_length=MAX_SQL_LENGTH,
+    sql: Text = Field(min_length=1, max_length=MAX_SQL_LENGTH,
                      examples=["SELECT date, sum(net) AS net FROM shop_metric_daily "
                                "GROUP BY date ORDER BY date"],
                      description="One SELECT over the warehouse database (its tables "

@@ -8,13 +8,14 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from platform_common.validated import Text
 from serving_api.exports.writers import CsvDialect, ExportFormat
 
 
 class ExportCreate(BaseModel):
     """What to export: any declared report, one shop, a range of local days."""
 
-    report: str = Field(max_length=64, examples=["sales"])
+    report: Text = Field(max_length=64, examples=["sales"])
     shop_id: UUID
     date_from: dt.date = Field(alias="from", description="First day (Asia/Bishkek)")
     date_to: dt.date = Field(alias="to", description="Last day, inclusive")
@@ -22,8 +23,8 @@ class ExportCreate(BaseModel):
     dialect: CsvDialect = Field(default=CsvDialect.excel, description=(
         "CSV only: excel (';', decimal comma, UTF-8 BOM, Russian titles) or rfc4180 "
         "(',', decimal point, column names)"))
-    surface: str | None = Field(default=None, max_length=32)
-    sort: str | None = Field(default=None, max_length=64,
+    surface: Text | None = Field(default=None, max_length=32)
+    sort: Text | None = Field(default=None, max_length=64,
                              description="A column; '-column' for descending")
 
     model_config = {"populate_by_name": True, "extra": "forbid"}

@@ -20,10 +20,14 @@ from prometheus_client import Counter, Histogram
 
 from infra.settings import get_settings
 from platform_common.errors import ErrorCode, NotFoundError, ServiceUnavailableError
+from platform_common.http import ErrorResponse
 from serving_api.deps import Warehouse, internal_caller
 from serving_api.schemas import Health, RefreshNode, RefreshResponse
 
 router = APIRouter(tags=["internal"])
+# Every internal endpoint answers 401 without the right X-Internal-Token.
+_UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "UNAUTHORIZED: missing or wrong token"}}
 
 
 @router.get("/health", response_model=Health)
@@ -45,7 +49,7 @@ READABLE_MARTS = ("shop_metric_daily", "post_metric_daily", "explore_post_scores
     "/internal/marts/{name}",
     dependencies=[Depends(internal_caller)],
     summary="Raw rows of a mart (for reconciliation), optionally of one shop",
-    responses={404: {"description": "NOT_FOUND: not a readable mart"},
+    responses={**_UNAUTHORIZED, 404: {"description": "NOT_FOUND: not a readable mart"},
                503: {"description": "REPORT_NOT_READY: the mart has not been built"}},
 )
 async def mart_rows(name: str, db: Warehouse, shop_id: UUID | None = None) -> dict[str, Any]:
@@ -77,10 +81,13 @@ BILLABLE_AD_EVENTS = """
     "/internal/ads/billable-events",
     dependencies=[Depends(internal_caller)],
     summary="Billable ad events per campaign, day, pricing, event type and price",
-    responses={503: {"description": "REPORT_NOT_READY: the ads models have not been built"}},
+    responses={**_UNAUTHORIZED,
+               503: {"description": "REPORT_NOT_READY: the ads models have not been built"}},
 )
 async def billable_ad_events(db: Warehouse, since: dt.date) -> dict[str, Any]:
-    sql = BILLABLE_AD_EVENTS.format(db=get_settings().warehouse_database, since="{since:Date}")
+    # not str.format: it would read the query parameter `{since:Date}` as a format spec
+    # (ValueError, a 500 on every call; found by the fuzzer)
+    sql = BILLABLE_AD_EVENTS.replace("{db}", get_settings().warehouse_database)
     result = await _query_built(db, sql, {"since": since}, "the ads models")
     return {"rows": [{col: _plain(v) for col, v in zip(result.column_names, row, strict=True)}
                      for row in result.result_rows]}

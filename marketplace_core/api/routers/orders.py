@@ -33,6 +33,7 @@ from marketplace_core.errors import ErrorCode, ForbiddenError, NotFoundError
 from marketplace_core.orders import pickup
 from marketplace_core.orders import service as orders
 from marketplace_core.orders.service import Order, OrderRequest
+from platform_common.validated import Text
 
 router = APIRouter(tags=["orders"])
 
@@ -88,7 +89,7 @@ def place_order(
     user: BuyerUser,
     pool: Pool,
     response: Response,
-    idempotency_key: Annotated[str, Header(alias="Idempotency-Key", min_length=1,
+    idempotency_key: Annotated[Text, Header(alias="Idempotency-Key", min_length=1,
                                            max_length=200)],
 ) -> OrderResponse:
     request = OrderRequest.of(

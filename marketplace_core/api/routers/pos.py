@@ -64,6 +64,7 @@ from marketplace_core.orders import eligibility
 from marketplace_core.pos import credentials, ingest
 from marketplace_core.pos import service as pos
 from marketplace_core.pos.ratelimit import take_http
+from platform_common.validated import DEVICE_ID_PATTERN
 
 router = APIRouter(tags=["pos"])
 
@@ -78,7 +79,7 @@ def require_internal_token(token: Annotated[str | None, Depends(_token_header)])
         raise UnauthorizedError(ErrorCode.INVALID_DEVICE_TOKEN, "missing or wrong device token")
 
 
-DeviceId = Annotated[str, Path(pattern=r"^POS-[0-9]{4,}$", max_length=32,
+DeviceId = Annotated[str, Path(pattern=DEVICE_ID_PATTERN, max_length=16,
                                examples=["POS-0001"])]
 
 

@@ -9,7 +9,9 @@ Calling pay/fail again re-sends the same event (a PSP retry).
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
 
 from marketplace_core.api.deps import Pool
 from marketplace_core.api.schemas.common import error_responses
@@ -17,6 +19,9 @@ from marketplace_core.api.schemas.payments import SimCompletionOut, SimPaymentOu
 from marketplace_core.db import transaction
 from marketplace_core.errors import ErrorCode, NotFoundError
 from marketplace_core.payments import psp, simulator
+from platform_common.validated import Text
+
+SimPaymentId = Annotated[Text, Path(max_length=200)]
 
 router = APIRouter(prefix="/psp-sim", tags=["psp simulator"])
 
@@ -37,7 +42,7 @@ def _sender(request: Request) -> simulator.WebhookSender:
     summary="The simulated PSP's payment page (what the confirmation URL shows)",
     responses=error_responses(404, 422),
 )
-def get_sim_payment(psp_payment_id: str, pool: Pool) -> SimPaymentOut:
+def get_sim_payment(psp_payment_id: SimPaymentId, pool: Pool) -> SimPaymentOut:
     _require_simulator()
     with transaction(pool) as conn:
         return SimPaymentOut.of(simulator.get_sim_payment(conn, psp_payment_id))
@@ -61,7 +66,7 @@ def _complete(request: Request, pool: Pool, psp_payment_id: str,
     summary="The buyer pays: the PSP sends payment.succeeded to our webhook",
     responses=error_responses(404, 409, 422),
 )
-def pay(psp_payment_id: str, request: Request, pool: Pool) -> SimCompletionOut:
+def pay(psp_payment_id: SimPaymentId, request: Request, pool: Pool) -> SimCompletionOut:
     return _complete(request, pool, psp_payment_id, "paid")
 
 
@@ -70,5 +75,5 @@ def pay(psp_payment_id: str, request: Request, pool: Pool) -> SimCompletionOut:
     summary="The payment fails (declined card): the PSP sends payment.failed",
     responses=error_responses(404, 409, 422),
 )
-def fail(psp_payment_id: str, request: Request, pool: Pool) -> SimCompletionOut:
+def fail(psp_payment_id: SimPaymentId, request: Request, pool: Pool) -> SimCompletionOut:
     return _complete(request, pool, psp_payment_id, "failed")

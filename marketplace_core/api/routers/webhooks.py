@@ -16,6 +16,7 @@ from marketplace_core.api.deps import Pool
 from marketplace_core.api.schemas.common import error_responses
 from marketplace_core.api.schemas.payments import PspWebhookEvent, WebhookAck
 from marketplace_core.payments.webhooks import SIGNATURE_HEADER, receive_psp_webhook
+from platform_common.validated import Token
 
 router = APIRouter(tags=["webhooks"])
 
@@ -41,7 +42,7 @@ _BODY_DOC = {
 async def psp_webhook(
     request: Request,
     pool: Pool,
-    signature: Annotated[str | None, Header(alias=SIGNATURE_HEADER)] = None,
+    signature: Annotated[Token | None, Header(alias=SIGNATURE_HEADER)] = None,
 ) -> WebhookAck:
     body = await request.body()
     result = await run_in_threadpool(receive_psp_webhook, pool, body, signature)

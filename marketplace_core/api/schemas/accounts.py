@@ -8,6 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from platform_common.validated import Text
+
 Language = Literal["ru", "ky", "en", "zh", "kk", "uz"]
 
 _Email = Field(min_length=3, max_length=254, examples=["aibek@example.kg"])
@@ -22,13 +24,13 @@ class _Request(BaseModel):
 
 
 class RegisterRequest(_Request):
-    email: str = _Email
-    password: str = Field(min_length=10, max_length=256,
+    email: Text = _Email
+    password: Text = Field(min_length=10, max_length=256,
                           description="At least 10 characters, at most 72 bytes (UTF-8)")
-    full_name: str = Field(min_length=1, max_length=200)
+    full_name: Text = Field(min_length=1, max_length=200)
     role: Literal["buyer", "seller"] = Field(
         description="Admins are never self-registered (CLI: create-admin)")
-    phone: str | None = Field(default=None, max_length=32, examples=["+996555123456"])
+    phone: Text | None = Field(default=None, max_length=32, examples=["+996555123456"])
     preferred_language: Language = "ru"
 
 
@@ -47,21 +49,21 @@ class RegisterResponse(BaseModel):
 
 
 class LoginRequest(_Request):
-    email: str = _Email
-    password: str = _Password
-    totp_code: str | None = Field(default=None, max_length=16, examples=["123456"],
+    email: Text = _Email
+    password: Text = _Password
+    totp_code: Text | None = Field(default=None, max_length=16, examples=["123456"],
                                   description="Required for sellers and admins")
 
 
 class TotpEnrolRequest(_Request):
-    email: str = _Email
-    password: str = _Password
+    email: Text = _Email
+    password: Text = _Password
 
 
 class TotpConfirmRequest(_Request):
-    email: str = _Email
-    password: str = _Password
-    code: str = Field(min_length=1, max_length=16, examples=["123456"])
+    email: Text = _Email
+    password: Text = _Password
+    code: Text = Field(min_length=1, max_length=16, examples=["123456"])
 
 
 class TotpEnrolmentResponse(BaseModel):
@@ -70,7 +72,7 @@ class TotpEnrolmentResponse(BaseModel):
 
 
 class RefreshRequest(_Request):
-    refresh_token: str = Field(min_length=1, max_length=512)
+    refresh_token: Text = Field(min_length=1, max_length=512)
 
 
 class TokenResponse(BaseModel):
@@ -95,7 +97,7 @@ class UserResponse(BaseModel):
 
 
 class MerchantCreateRequest(_Request):
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     owner_user_id: UUID | None = Field(
         default=None, description="Admins: the seller who will own it (required). "
                                   "Sellers: omit (or give their own id).")

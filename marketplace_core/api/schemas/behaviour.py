@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from platform_common.validated import Int32, Text
+
 EventType = Literal["view", "click", "add_to_cart", "route_built", "chat_started",
                     "call_click", "search", "post_impression", "share", "save"]
 Surface = Literal["map", "feed", "following", "explore", "search", "profile", "ad", "other"]
@@ -20,33 +22,33 @@ Surface = Literal["map", "feed", "following", "explore", "search", "profile", "a
 class EventIn(BaseModel):
     """One behavioural event as the apps send it."""
 
-    event_id: str = Field(description="The client's UUID for this event (dedup key)",
+    event_id: Text = Field(description="The client's UUID for this event (dedup key)",
                           examples=["2c7f4f0e-8a1b-4c55-9d2e-0f1a2b3c4d5e"])
     event_type: EventType
-    occurred_at: str | int = Field(
+    occurred_at: Text | int = Field(
         description="Client time: ISO-8601 with offset, or epoch ms; at most 5 min ahead "
                     "of and 7 days behind the server (EVENT_TIME_OUT_OF_RANGE)",
         examples=["2026-12-01T18:30:00+06:00"])
-    session_id: str = Field(max_length=64)
+    session_id: Text = Field(max_length=64)
     surface: Surface
     target_type: Literal["shop", "product", "post", "ad"] | None = Field(
         default=None, description="Required except for search; allowed per event type: "
         "view/click any; add_to_cart product; route_built, call_click shop; chat_started "
         "shop or product; post_impression post or ad; share, save shop, product or post")
-    target_id: str | None = Field(default=None, description="UUID of the target")
-    anonymous_id: str | None = Field(default=None, max_length=64,
+    target_id: Text | None = Field(default=None, description="UUID of the target")
+    anonymous_id: Text | None = Field(default=None, max_length=64,
                                      description="The install's random id; required for guests")
-    position: int | None = Field(default=None, ge=0, le=1_000_000)
-    search_query: str | None = Field(default=None, max_length=200,
+    position: Int32 | None = Field(default=None, ge=0, le=1_000_000)
+    search_query: Text | None = Field(default=None, max_length=200,
                                      description="Required for search events")
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
     platform: Literal["ios", "android", "web"] | None = None
-    app_version: str | None = Field(default=None, max_length=32)
-    utm_source: str | None = Field(default=None, max_length=200)
-    utm_medium: str | None = Field(default=None, max_length=200)
-    utm_campaign: str | None = Field(default=None, max_length=200)
-    referrer: str | None = Field(default=None, max_length=2048)
+    app_version: Text | None = Field(default=None, max_length=32)
+    utm_source: Text | None = Field(default=None, max_length=200)
+    utm_medium: Text | None = Field(default=None, max_length=200)
+    utm_campaign: Text | None = Field(default=None, max_length=200)
+    referrer: Text | None = Field(default=None, max_length=2048)
 
 
 def event_batch_schema(max_events: int) -> dict[str, Any]:

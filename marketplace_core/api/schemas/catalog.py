@@ -17,19 +17,23 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from marketplace_core.api.schemas.ad_slot import AdOut
 from marketplace_core.api.schemas.common import Money
+from platform_common.validated import Int32, Int64, Number, Text
+from platform_common.validated import Latitude as _Latitude
+from platform_common.validated import Longitude as _Longitude
 
 _NAME_MAX = 300
 _DESCRIPTION_MAX = 10_000
 MAX_STOCK = 2**31 - 1
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+Name = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1,
                                         max_length=_NAME_MAX)]
-OptionalName = Annotated[str | None, Field(max_length=_NAME_MAX)]
-Description = Annotated[str | None, Field(max_length=_DESCRIPTION_MAX)]
-Latitude = Annotated[Decimal, Field(ge=-90, le=90, examples=["42.874600"])]
-Longitude = Annotated[Decimal, Field(ge=-180, le=180, examples=["74.569700"])]
-AttributeValue = str | int | float | bool | None
-Attributes = Annotated[dict[str, AttributeValue], Field(
+OptionalName = Annotated[Text | None, Field(max_length=_NAME_MAX)]
+Description = Annotated[Text | None, Field(max_length=_DESCRIPTION_MAX)]
+Latitude = Annotated[_Latitude, Field(examples=["42.874600"])]
+Longitude = Annotated[_Longitude, Field(examples=["74.569700"])]
+# bool before the numbers: JSON true stays a boolean, not 1
+AttributeValue = bool | Int64 | Number | Text | None
+Attributes = Annotated[dict[Text, AttributeValue], Field(
     max_length=50, examples=[{"size": "M", "color": "синий"}])]
 
 
@@ -95,17 +99,17 @@ def sent_texts(model: BaseModel | None) -> dict[str, str | None]:
 
 
 class CategoryCreate(_Request):
-    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,99}$", examples=["food-dried-fruits"])
+    slug: Text = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,99}$", examples=["food-dried-fruits"])
     name: NameIn
     parent_id: UUID | None = None
-    sort_order: int = Field(default=0, ge=-1_000_000, le=1_000_000)
+    sort_order: Int32 = Field(default=0, ge=-1_000_000, le=1_000_000)
 
 
 class CategoryPatch(_Request):
-    slug: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,99}$")
+    slug: Text | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,99}$")
     name: NamePatch | None = None
     parent_id: UUID | None = Field(default=None, description="null: make it a root")
-    sort_order: int | None = Field(default=None, ge=-1_000_000, le=1_000_000)
+    sort_order: Int32 | None = Field(default=None, ge=-1_000_000, le=1_000_000)
 
 
 class CategoryOut(BaseModel):
@@ -125,21 +129,21 @@ class CategoryNodeOut(CategoryOut):
 
 class ShopCreate(_Request):
     name: Name = Field(examples=["Бактыгүл: сухофрукты и специи"])
-    address: str | None = Field(default=None, max_length=500,
+    address: Text | None = Field(default=None, max_length=500,
                                 examples=["Ошский рынок, продуктовый ряд 12, место 4"])
-    phone: str | None = Field(default=None, max_length=32, examples=["+996 700 418 225"])
+    phone: Text | None = Field(default=None, max_length=32, examples=["+996 700 418 225"])
     lat: Latitude | None = None
     lon: Longitude | None = None
-    market: str | None = Field(default=None, max_length=100, examples=["Osh"])
+    market: Text | None = Field(default=None, max_length=100, examples=["Osh"])
 
 
 class ShopPatch(_Request):
     name: Name | None = None
-    address: str | None = Field(default=None, max_length=500)
-    phone: str | None = Field(default=None, max_length=32)
+    address: Text | None = Field(default=None, max_length=500)
+    phone: Text | None = Field(default=None, max_length=32)
     lat: Latitude | None = None
     lon: Longitude | None = None
-    market: str | None = Field(default=None, max_length=100)
+    market: Text | None = Field(default=None, max_length=100)
 
 
 class ShopOut(BaseModel):
@@ -159,27 +163,27 @@ class ShopOut(BaseModel):
 
 
 class VariantIn(_Request):
-    sku: str = Field(min_length=1, max_length=64, examples=["OSH-01-1"])
+    sku: Text = Field(min_length=1, max_length=64, examples=["OSH-01-1"])
     price: Money
-    stock_qty: int = Field(default=0, ge=0, le=MAX_STOCK,
+    stock_qty: Int32 = Field(default=0, ge=0, le=MAX_STOCK,
                            description="Must be 0 (or left out) for a bundle's variant")
-    barcode: str | None = Field(default=None, max_length=32, examples=["4700001001017"],
+    barcode: Text | None = Field(default=None, max_length=32, examples=["4700001001017"],
                                 description="EAN-13, EAN-8 or UPC-A; the check digit is verified")
-    qr_code: str | None = Field(default=None, max_length=2048,
+    qr_code: Text | None = Field(default=None, max_length=2048,
                                 description="An opaque QR payload scanned for this variant")
     attributes: Attributes = Field(default_factory=dict)
 
 
 class BundleItemIn(_Request):
     variant_id: UUID
-    quantity: int = Field(ge=1, le=10_000)
+    quantity: Int32 = Field(ge=1, le=10_000)
 
 
 class ProductCreate(_Request):
     name: NameIn
     description: DescriptionIn | None = None
     category_id: UUID | None = None
-    product_ref: str | None = Field(default=None, max_length=100,
+    product_ref: Text | None = Field(default=None, max_length=100,
                                     description="Your own product code (unique in the shop)")
     variants: list[VariantIn] = Field(min_length=1, max_length=100,
                                       description="A bundle has exactly one variant")
@@ -192,20 +196,20 @@ class ProductPatch(_Request):
     name: NamePatch | None = None
     description: DescriptionIn | None = None
     category_id: UUID | None = None
-    product_ref: str | None = Field(default=None, max_length=100)
+    product_ref: Text | None = Field(default=None, max_length=100)
     bundle_items: list[BundleItemIn] | None = Field(default=None, min_length=1, max_length=50)
 
 
 class VariantPatch(_Request):
     price: Money | None = None
     attributes: Attributes | None = Field(default=None, description="Replaces all attributes")
-    sku: str | None = Field(default=None, min_length=1, max_length=64)
-    barcode: str | None = Field(default=None, max_length=32)
-    qr_code: str | None = Field(default=None, max_length=2048)
+    sku: Text | None = Field(default=None, min_length=1, max_length=64)
+    barcode: Text | None = Field(default=None, max_length=32)
+    qr_code: Text | None = Field(default=None, max_length=2048)
 
 
 class StockIn(_Request):
-    stock_qty: int = Field(ge=0, le=MAX_STOCK, description="The free stock the seller counted")
+    stock_qty: Int32 = Field(ge=0, le=MAX_STOCK, description="The free stock the seller counted")
 
 
 class VariantOut(BaseModel):

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from marketplace_core.api.schemas.common import Money
 from marketplace_core.orders.availability import AvailabilityRequest
@@ -15,6 +15,7 @@ from marketplace_core.orders.eligibility import Eligibility
 from marketplace_core.orders.payout_accounts import PayoutAccount
 from marketplace_core.orders.pickup import PickupSlot
 from marketplace_core.orders.service import Order
+from platform_common.validated import Text, Timestamp
 
 Mode = Literal["online_purchase", "manual_contact"]
 Reason = Literal["POS_INACTIVE", "PAYOUT_INACTIVE"]
@@ -71,14 +72,14 @@ class PayoutOnboardRequest(_Request):
     provider: Literal["elsom", "mbank", "bank"] = Field(
         description="elsom / mbank wallets (a +996 phone number or an account number) or a "
                     "bank account (bank_name required)")
-    account_number: str = Field(min_length=1, max_length=64,
+    account_number: Text = Field(min_length=1, max_length=64,
                                 examples=["+996700123456", "1240020001234567"])
-    bank_name: str | None = Field(default=None, max_length=200, examples=["KICB"])
-    account_holder: str | None = Field(default=None, max_length=200)
+    bank_name: Text | None = Field(default=None, max_length=200, examples=["KICB"])
+    account_holder: Text | None = Field(default=None, max_length=200)
 
 
 class PayoutSuspendRequest(_Request):
-    reason: str | None = Field(default=None, max_length=1000)
+    reason: Text | None = Field(default=None, max_length=1000)
 
 
 class PayoutAccountResponse(BaseModel):
@@ -114,8 +115,8 @@ class PayoutChangeResponse(BaseModel):
 
 
 class HeartbeatRequest(_Request):
-    firmware: str = Field(min_length=1, max_length=64, examples=["2.4.1"])
-    sent_at: AwareDatetime | None = Field(
+    firmware: Text = Field(min_length=1, max_length=64, examples=["2.4.1"])
+    sent_at: Timestamp | None = Field(
         default=None, description="The terminal's clock when it sent this (diagnostics only: "
                                   "freshness uses the server's time)")
 
@@ -135,7 +136,7 @@ class HeartbeatResponse(BaseModel):
 
 class AvailabilityRequestCreate(_Request):
     variant_id: UUID | None = None
-    message: str | None = Field(
+    message: Text | None = Field(
         default=None, max_length=2000,
         description="Optional; an automatic message is written when empty")
 
@@ -159,8 +160,8 @@ class AvailabilityRequestResponse(BaseModel):
 
 
 class PickupSlotCreate(_Request):
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Timestamp
+    ends_at: Timestamp
     capacity: StrictInt = Field(ge=1, le=10_000, description="How many orders fit the slot")
 
 
@@ -194,7 +195,7 @@ class OrderCreateRequest(_Request):
     items: list[OrderItemRequest] = Field(min_length=1, max_length=100)
     fulfilment: Literal["pickup", "delivery"]
     pickup_slot_id: UUID | None = Field(default=None, description="Required for pickup")
-    delivery_address: str | None = Field(
+    delivery_address: Text | None = Field(
         default=None, min_length=1, max_length=500, description="Required for delivery")
 
     @model_validator(mode="after")
@@ -270,4 +271,4 @@ class DeliveryCodeResponse(BaseModel):
 
 
 class DeliveryConfirmRequest(_Request):
-    code: str = Field(pattern=r"^\d{6}$", examples=["042917"])
+    code: Text = Field(pattern=r"^\d{6}$", examples=["042917"])

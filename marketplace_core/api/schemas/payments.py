@@ -16,6 +16,7 @@ from marketplace_core.payments.refunds import Refund
 from marketplace_core.payments.service import Payment
 from marketplace_core.payments.simulator import SimPayment
 from marketplace_core.payments.take_rate import TakeRate
+from platform_common.validated import Text
 
 
 def _parse_rate(value: Any) -> Decimal:
@@ -85,9 +86,9 @@ class PspWebhookEvent(BaseModel):
     """What the PSP posts (documentation: the handler verifies the signature of the raw
     body before it parses anything)."""
 
-    event_id: str = Field(min_length=1, max_length=200, examples=["evt_5f2c..."])
+    event_id: Text = Field(min_length=1, max_length=200, examples=["evt_5f2c..."])
     type: Literal["payment.succeeded", "payment.failed", "refund.succeeded"]
-    psp_payment_id: str = Field(min_length=1, max_length=200)
+    psp_payment_id: Text = Field(min_length=1, max_length=200)
     amount: Money
     fee: Money | None = Field(default=None, description="The PSP's acquiring fee, if sent")
 

@@ -10,30 +10,21 @@ so a terminal signs the same record whichever path it uses.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from datetime import datetime
+from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from marketplace_core.api.schemas.common import Money
 from marketplace_core.api.schemas.orders import ShopEligibilityResponse
 from marketplace_core.pos.ingest import MAX_ITEMS, TILL_EVENT_TYPES
 from marketplace_core.pos.service import DeviceOverview
+from platform_common.validated import DeviceId, Int32, Int64, Text, Timestamp, Token
 
 MAX_EVENTS_PER_REQUEST = 500
-DEVICE_ID_PATTERN = r"^POS-[0-9]{4,}$"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _timestamp(value: Any) -> Any:
-    # Epoch milliseconds as Avro stores them, exactly (no float seconds on the way).
-    if isinstance(value, int) and not isinstance(value, bool):
-        return _EPOCH + timedelta(milliseconds=value)
-    return value
-
-
-Timestamp = Annotated[datetime, BeforeValidator(_timestamp)]
+# Field types (platform_common.validated): device ids POS- and 4-12 digits, timestamps with a
+# zone in 2000-2100 (or epoch ms), counters within Avro int/long, signatures bounded ASCII.
 
 
 class _Body(BaseModel):
@@ -43,10 +34,10 @@ class _Body(BaseModel):
 # --- credentials -------------------------------------------------------------------------------
 
 class DeviceRegistrationRequest(_Body):
-    device_id: str | None = Field(
-        default=None, pattern=DEVICE_ID_PATTERN, max_length=32, examples=["POS-0042"],
+    device_id: DeviceId | None = Field(
+        default=None, examples=["POS-0042"],
         description="The terminal's printed id; omitted → the next free POS-NNNN")
-    firmware_version: str | None = Field(default=None, min_length=1, max_length=64)
+    firmware_version: Text | None = Field(default=None, min_length=1, max_length=64)
 
 
 class DeviceCredentialsResponse(BaseModel):
@@ -99,23 +90,23 @@ class DeviceResponse(BaseModel):
 
 class StockLevelIn(_Body):
     variant_id: UUID | None = None
-    barcode: str | None = Field(default=None, max_length=64)
-    sku: str | None = Field(default=None, max_length=64)
-    qty: int
+    barcode: Text | None = Field(default=None, max_length=64)
+    sku: Text | None = Field(default=None, max_length=64)
+    qty: Int32
 
 
 class DeviceHeartbeatRequest(_Body):
     heartbeat_id: UUID | None = None
-    device_id: str = Field(max_length=32, examples=["POS-1234"])
+    device_id: DeviceId = Field(examples=["POS-1234"])
     shop_id: UUID | None = None
-    status: str = Field(default="active", max_length=32, examples=["active"],
-                        description="active | maintenance")
-    firmware_version: str | None = Field(default=None, max_length=64)
-    sequence_number: int = Field(default=0, ge=0)
+    status: Text = Field(default="active", max_length=32, examples=["active"],
+                         description="active | maintenance")
+    firmware_version: Text | None = Field(default=None, max_length=64)
+    sequence_number: Int64 = Field(default=0, ge=0)
     event_time: Timestamp = Field(validation_alias=AliasChoices("event_time", "timestamp"),
                                   description="Device time (alias `timestamp`)")
     stock: list[StockLevelIn] = Field(default_factory=list, max_length=5000)
-    signature: str | None = Field(default=None, max_length=128)
+    signature: Token | None = Field(default=None, max_length=128)
 
     def record(self) -> dict[str, Any]:
         """The record as the terminal signed it: the fields it sent, under Avro names."""
@@ -134,27 +125,27 @@ class DeviceHeartbeatResponse(BaseModel):
 
 class TillItemIn(_Body):
     variant_id: UUID | None = None
-    barcode: str | None = Field(default=None, max_length=64)
-    qty: int = Field(description="At least 1 (checked by the ingest: INVALID_ITEM)")
+    barcode: Text | None = Field(default=None, max_length=64)
+    qty: Int32 = Field(description="At least 1 (checked by the ingest: INVALID_ITEM)")
     unit_price: Money
 
 
 class TillEventIn(_Body):
     sale_id: UUID | None = None
-    device_id: str = Field(max_length=32, examples=["POS-1234"])
+    device_id: DeviceId = Field(examples=["POS-1234"])
     shop_id: UUID | None = None
-    receipt_number: str = Field(min_length=1, max_length=64, examples=["R-98212"])
+    receipt_number: Text = Field(min_length=1, max_length=64, examples=["R-98212"])
     items: list[TillItemIn] = Field(default_factory=list, max_length=MAX_ITEMS)
     event_time: Timestamp = Field(validation_alias=AliasChoices("event_time", "timestamp"),
                                   description="Device time (alias `timestamp`)")
-    event_type: str = Field(default="sale", max_length=32,
-                            description=" | ".join(TILL_EVENT_TYPES))
-    sequence_number: int = Field(default=0, ge=0)
-    original_receipt_number: str | None = Field(default=None, max_length=64)
+    event_type: Text = Field(default="sale", max_length=32,
+                             description=" | ".join(TILL_EVENT_TYPES))
+    sequence_number: Int64 = Field(default=0, ge=0)
+    original_receipt_number: Text | None = Field(default=None, max_length=64)
     discount_amount: Money | None = None
     cash_amount: Money | None = None
     total: Money | None = None
-    signature: str | None = Field(default=None, max_length=128)
+    signature: Token | None = Field(default=None, max_length=128)
 
     def record(self) -> dict[str, Any]:
         """The record as the terminal signed it: the fields it sent, under Avro names."""

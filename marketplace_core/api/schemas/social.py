@@ -11,6 +11,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from marketplace_core.api.schemas.ad_slot import AdOut
+from platform_common.validated import Int32, Int64, Measure, Text
 
 Visibility = Literal["public", "followers", "private"]
 TargetType = Literal["shop", "user"]
@@ -23,22 +24,22 @@ class MediaIn(BaseModel):
 
     media_id: UUID | None = None
     kind: Literal["image", "video"] | None = None
-    object_key: str | None = Field(default=None, max_length=512)
-    width: int | None = Field(default=None, ge=1, le=20000)
-    height: int | None = Field(default=None, ge=1, le=20000)
-    duration_s: Decimal | None = Field(default=None, description="Video length, ≤ 60 s")
+    object_key: Text | None = Field(default=None, max_length=512)
+    width: Int32 | None = Field(default=None, ge=1, le=20000)
+    height: Int32 | None = Field(default=None, ge=1, le=20000)
+    duration_s: Measure | None = Field(default=None, description="Video length, ≤ 60 s")
     alt_text: str | None = Field(default=None, max_length=2000)
 
 
 class PostCreate(BaseModel):
     text: str = Field(default="", max_length=100_000,
                       description="Caption, ≤ 2,200 characters (else 422 CAPTION_TOO_LONG)")
-    tags: list[str] = Field(default_factory=list, max_length=100)
+    tags: list[Text] = Field(default_factory=list, max_length=100)
     shop_id: UUID | None = Field(default=None,
                                  description="Post for this shop (a seller managing it)")
     product_ids: list[UUID] = Field(default_factory=list, max_length=100)
-    lat: Decimal | None = None
-    lon: Decimal | None = None
+    lat: Measure | None = None  # range: the domain's INVALID_GEO
+    lon: Measure | None = None
     place: str | None = Field(default=None, max_length=2000)
     visibility: Visibility = "public"
     media: list[MediaIn] = Field(min_length=1, max_length=10)
@@ -201,8 +202,8 @@ class MapOut(BaseModel):
 
 class UploadIn(BaseModel):
     kind: Literal["image", "video"]
-    content_type: str = Field(max_length=100, examples=["image/jpeg"])
-    size_bytes: int = Field(ge=1)
+    content_type: Text = Field(max_length=100, examples=["image/jpeg"])
+    size_bytes: Int64 = Field(ge=1)
 
 
 class UploadOut(BaseModel):
