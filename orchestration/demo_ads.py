@@ -26,6 +26,7 @@ from marketplace_core.db import transaction
 
 APP_UA = "Mozilla/5.0 (Linux; Android 14) BazaarApp/2.1"
 BID = Decimal("12.00")
+CAMPAIGN_NAME = "Демо: продвижение публикации"
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,13 @@ def start_campaign(shop_id: UUID, post_id: UUID) -> UUID:
         t = wallet.start_topup(conn, actor, shop.merchant_id, Decimal("3000.00"))
         wallet.process_topup_event(conn, t.provider, t.psp_payment_id, "payment.succeeded",
                                    t.amount, None, Decimal("0.00"))
+        # an earlier demo run's boosts would compete for the same slots: end them
+        for earlier in campaigns.list_campaigns(conn, actor, status="active", limit=500):
+            if earlier.name == CAMPAIGN_NAME:
+                campaigns.act(conn, actor, earlier.id, "end")
         today = wallet.today()
         c = campaigns.create_campaign(conn, actor, campaigns.CampaignInput(
-            shop_id=shop_id, name="Демо: продвижение публикации", type="boost",
+            shop_id=shop_id, name=CAMPAIGN_NAME, type="boost",
             pricing="cpc", bid=BID, daily_budget=Decimal("600.00"),
             total_budget=Decimal("2000.00"), start_date=today,
             end_date=today + timedelta(days=7),
