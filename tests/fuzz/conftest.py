@@ -76,7 +76,9 @@ def core_target(fuzz_core: Any) -> Target:
     return Target(client=fuzz_core, headers_for=headers_for, known_ids=known)
 
 
-@pytest.fixture(scope="session")
+# Module scope: it points PLATFORM_LOCAL_DIR at a warehouse of its own, which must not
+# outlive the serving fuzz module (later tests' `stack` would look for services there).
+@pytest.fixture(scope="module")
 def serving_target(fuzz_dsn: str, fuzz_core: Any,
                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     """The serving API over an empty embedded warehouse of its own (the marts exist, empty,

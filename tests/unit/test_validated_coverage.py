@@ -39,6 +39,19 @@ FREE: dict[str, str] = {
         "targeting.geo.lat", "targeting.geo.lon", "targeting.geo.radius_km")},
     **{f"POST /ads/campaigns/{{campaign_id}}/{step} body.note": "ads/campaigns validation"
        for step in ("approve", "reject")},
+    "POST /ads/events body.events[].token":
+        "read from the raw body item by item: a token is checked by its HMAC signature "
+        "(AD_TOKEN_INVALID per item, never published), so one bad token does not refuse "
+        "the batch",
+    "POST /ads/events body.events[].type":
+        "read from the raw body item by item (INVALID_AD_EVENTS per item)",
+    "POST /notifications/webhook/{provider} path.provider":
+        "one of the configured providers, else 404 UNKNOWN_NOTIFICATION_PROVIDER",
+    "POST /notifications/webhook/{provider} header.X-Notify-Signature":
+        "an HMAC compared in constant time with the body's (401 INVALID_SIGNATURE)",
+    "PUT /notifications/prefs body.timezone":
+        "checked against the tz database by the notifications prefs "
+        "(INVALID_NOTIFICATION_PREFS)",
     "POST /events body.events[].occurred_at":
         "per-event check in the behaviour intake (EVENT_TIME_OUT_OF_RANGE per event, so one "
         "bad event does not refuse the batch)",

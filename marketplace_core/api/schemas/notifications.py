@@ -7,6 +7,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from platform_common.validated import Text
+
 Channel = Literal["push", "email", "sms"]
 
 
@@ -21,8 +23,8 @@ class ChannelPrefIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     enabled: bool | None = None
-    categories: list[str] | None = None
-    muted_types: list[str] | None = Field(default=None, max_length=50)
+    categories: list[Text] | None = Field(default=None, max_length=50)
+    muted_types: list[Text] | None = Field(default=None, max_length=50)
     muted_shops: list[UUID] | None = Field(default=None, max_length=500)
     quiet_hours: QuietHoursIn | None = None
 
@@ -31,10 +33,10 @@ class AddressesIn(BaseModel):
     """Where to reach the user; stored sealed, shown masked. null forgets one."""
 
     model_config = ConfigDict(extra="forbid")
-    email: str | None = Field(default=None, max_length=254,
-                              pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    email: Text | None = Field(default=None, max_length=254,
+                               pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9]{7,15}$")
-    push_token: str | None = Field(default=None, min_length=8, max_length=4096)
+    push_token: Text | None = Field(default=None, min_length=8, max_length=4096)
 
 
 class PrefsIn(BaseModel):
