@@ -81,7 +81,7 @@ class Spine:
     posts: ExplorePosts
     ads: AdWorld
 
-    def run(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, *args], cwd=REPO_ROOT,
                               env={**os.environ, **self.env}, capture_output=True, text=True,
                               timeout=timeout)
