@@ -11,7 +11,9 @@ once):
   id, and a unit exposed three times (counted once, converted by a click between its
   first and second exposure).
 - ctr_x2: 50 accounts exposed; 12 click and 6 only add to cart on Explore.
-- ads_creative_v1: 5 units in variant_b only (no control): no difference is computed.
+- ads_creative_v1: 6 units in variant_b only (no control): no difference is computed;
+  their one click is on Explore, not the ad surface, so nobody converts (p = 0: the float
+  Wilson bound must not land above 0).
 
 Needs MinIO and the cached Spark jars (the `stack` fixture).
 """
@@ -90,16 +92,16 @@ def world() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             events.append(_event("click", at + later, user=unit, session=f"st{i}"))
         elif i < 18:
             events.append(_event("add_to_cart", at + later, user=unit))
-    # ads_creative_v1: variant_b only; one unit clicks on the ad surface
-    for i in range(5):
+    # ads_creative_v1: variant_b only; one unit clicks, on Explore (not the ad surface)
+    for i in range(6):  # n = 6: where the float Wilson bound at p = 0 comes out > 0
         exposures.append(_exposure(ADS, "variant_b", f"a{i}", T0, surface="ad"))
-    events.append(_event("click", T0 + later, user="a0", surface="ad"))
+    events.append(_event("click", T0 + later, user="a0", surface="explore"))
     return exposures, events
 
 
 # exposed, converted per (experiment, arm): counted by hand from the world above
 EXPECTED_COUNTS = {(KEY, "control"): (50, 11), (KEY, "ctr_x2"): (50, 18),
-                   (ADS, "variant_b"): (5, 1)}
+                   (ADS, "variant_b"): (6, 0)}
 
 
 def wilson(x: int, n: int) -> tuple[float, float]:
@@ -148,7 +150,7 @@ def test_the_readout_on_a_known_world(lake: TestLake) -> None:
     for (key, arm), (n, x) in EXPECTED_COUNTS.items():
         row = got[(key, arm)]
         assert (row["exposed_units"], row["converted_units"]) == (n, x), (key, arm, row)
-        assert row["experiment_units"] == (100 if key == KEY else 5)
+        assert row["experiment_units"] == (100 if key == KEY else 6)
         p = x / n
         low, high = wilson(x, n)
         assert row["conversion_rate"] == pytest.approx(p, abs=1e-12)
@@ -164,6 +166,8 @@ def test_the_readout_on_a_known_world(lake: TestLake) -> None:
         else:
             assert row["diff_vs_control"] is None and row["diff_ci_low"] is None
     assert got[(ADS, "variant_b")]["control_rate"] is None
+    nobody = got[(ADS, "variant_b")]
+    assert nobody["ci_low"] == 0.0 == nobody["conversion_rate"] < nobody["ci_high"]
     # the thrice-exposed unit's first exposure is the earliest copy
     first = got[(KEY, "control")]["first_exposed_at"]
     assert first.replace(tzinfo=dt.UTC) == T0

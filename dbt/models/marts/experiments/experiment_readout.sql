@@ -117,14 +117,16 @@ select
     toUInt64(converted_units)                                       as converted_units,
     toUInt64(experiment_units)                                      as experiment_units,
     CAST(p, 'Float64')                                              as conversion_rate,
-    CAST(greatest(0, (p + {{ z }} * {{ z }} / (2 * exposed_units)
+    -- The Wilson interval holds p; at p = 0 or 1 the float arithmetic can land a hair
+    -- past it (1e-17 above 0), so the bounds are clamped to p and to [0, 1].
+    CAST(least(p, greatest(0, (p + {{ z }} * {{ z }} / (2 * exposed_units)
           - {{ z }} * sqrt(p * (1 - p) / exposed_units
                            + {{ z }} * {{ z }} / (4 * exposed_units * exposed_units)))
-         / (1 + {{ z }} * {{ z }} / exposed_units)), 'Float64')     as ci_low,
-    CAST(least(1, (p + {{ z }} * {{ z }} / (2 * exposed_units)
+         / (1 + {{ z }} * {{ z }} / exposed_units))), 'Float64')    as ci_low,
+    CAST(greatest(p, least(1, (p + {{ z }} * {{ z }} / (2 * exposed_units)
           + {{ z }} * sqrt(p * (1 - p) / exposed_units
                            + {{ z }} * {{ z }} / (4 * exposed_units * exposed_units)))
-         / (1 + {{ z }} * {{ z }} / exposed_units)), 'Float64')     as ci_high,
+         / (1 + {{ z }} * {{ z }} / exposed_units))), 'Float64')    as ci_high,
     CAST(p0, 'Nullable(Float64)')                                   as control_rate,
     CAST(if(arm = 'control', NULL, p - p0), 'Nullable(Float64)')    as diff_vs_control,
     CAST(if(arm = 'control', NULL,
