@@ -382,6 +382,30 @@ def get_merchant(conn: Connection, merchant_id: UUID) -> Merchant | None:
     return row
 
 
+def get_merchants(conn: Connection, merchant_ids: Sequence[UUID]) -> list[Merchant]:
+    """The merchants with these ids, oldest first (unknown ids are skipped)."""
+    with conn.cursor(row_factory=class_row(Merchant)) as cur:
+        return cur.execute(
+            f"select {_MERCHANT_COLS} from merchants where id = any(%s)"
+            " order by created_at, id".encode(),
+            (list(merchant_ids),),
+        ).fetchall()
+
+
+def merchant_exists(conn: Connection, merchant_id: UUID) -> bool:
+    return conn.execute(
+        "select 1 from merchants where id = %s", (merchant_id,)).fetchone() is not None
+
+
+def lock_merchant(conn: Connection, merchant_id: UUID, *, shared: bool = False) -> bool:
+    """Lock the merchant's row until the caller's transaction ends (FOR UPDATE, or FOR
+    SHARE with `shared`): serialises changes that hang off one merchant. False: no such
+    merchant."""
+    sql = ("select id from merchants where id = %s for share" if shared
+           else "select id from merchants where id = %s for update")
+    return conn.execute(sql, (merchant_id,)).fetchone() is not None
+
+
 def create_shop(
     conn: Connection,
     merchant_id: UUID,
@@ -476,6 +500,28 @@ def get_shop(conn: Connection, shop_id: UUID) -> Shop | None:
     row: Shop | None = _fetch_one(
         conn, Shop, f"select {_SHOP_COLS} from shops where id = %s", (shop_id,))
     return row
+
+
+def get_shops(conn: Connection, shop_ids: Sequence[UUID]) -> list[Shop]:
+    """The shops with these ids, in no particular order (unknown ids are skipped)."""
+    with conn.cursor(row_factory=class_row(Shop)) as cur:
+        return cur.execute(
+            f"select {_SHOP_COLS} from shops where id = any(%s)".encode(),
+            (list(shop_ids),),
+        ).fetchall()
+
+
+def shop_ids_of_merchant(conn: Connection, merchant_id: UUID) -> list[UUID]:
+    """The ids of the merchant's shops, in id order."""
+    rows = conn.execute(
+        "select id from shops where merchant_id = %s order by id", (merchant_id,)).fetchall()
+    return [r[0] for r in rows]
+
+
+def merchant_of_shop(conn: Connection, shop_id: UUID) -> UUID | None:
+    """The merchant selling through the shop (None: no such shop)."""
+    row = conn.execute("select merchant_id from shops where id = %s", (shop_id,)).fetchone()
+    return row[0] if row else None
 
 
 def list_shops(conn: Connection, *, merchant_id: UUID | None = None) -> list[Shop]:
@@ -742,6 +788,15 @@ def get_products(conn: Connection, product_ids: Sequence[UUID]) -> list[Product]
             f"select {_PRODUCT_COLS} from products where id = any(%s)".encode(),
             (list(product_ids),),
         ).fetchall()
+
+
+def merchant_of_product(conn: Connection, product_id: UUID) -> UUID | None:
+    """The merchant selling the product, deleted or not (None: no such product)."""
+    row = conn.execute(
+        "select s.merchant_id from products p join shops s on s.id = p.shop_id where p.id = %s",
+        (product_id,),
+    ).fetchone()
+    return row[0] if row else None
 
 
 def find_products_by_ref(conn: Connection, shop_id: UUID, refs: Sequence[str]) -> list[Product]:
@@ -1046,6 +1101,18 @@ def get_variant_by_qr_code(conn: Connection, shop_id: UUID, qr_code: str) -> Var
     return row
 
 
+def count_live_variants_of_merchant(conn: Connection, merchant_id: UUID) -> int:
+    """Live (not deleted) variants of live products across all of the merchant's shops."""
+    row = conn.execute(
+        "select count(*) from product_variants v"
+        " join shops s on s.id = v.shop_id"
+        " join products p on p.id = v.product_id"
+        " where s.merchant_id = %s and v.deleted_at is null and p.deleted_at is null",
+        (merchant_id,),
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def list_variants_for_shop(conn: Connection, shop_id: UUID) -> list[Variant]:
     """All live variants a shop sells, ordered by SKU."""
     with conn.cursor(row_factory=class_row(Variant)) as cur:
@@ -1082,6 +1149,7 @@ __all__ = [
     "category_path",
     "category_subtree_ids",
     "category_tree",
+    "count_live_variants_of_merchant",
     "create_category",
     "create_merchant",
     "create_product",
@@ -1093,10 +1161,12 @@ __all__ = [
     "get_category",
     "get_category_by_slug",
     "get_merchant",
+    "get_merchants",
     "get_product",
     "get_product_card",
     "get_products",
     "get_shop",
+    "get_shops",
     "get_variant",
     "get_variant_by_barcode",
     "get_variant_by_qr_code",
@@ -1105,8 +1175,13 @@ __all__ = [
     "list_shops",
     "list_variants_for_product",
     "list_variants_for_shop",
+    "lock_merchant",
+    "merchant_exists",
+    "merchant_of_product",
+    "merchant_of_shop",
     "set_shops_payout_status",
     "set_variant_stock",
+    "shop_ids_of_merchant",
     "update_category",
     "update_product",
     "update_shop",
