@@ -655,6 +655,11 @@ def list_categories(conn: Connection) -> list[Category]:
         ).fetchall()
 
 
+def category_parents(conn: Connection) -> dict[UUID, UUID | None]:
+    """Every category's parent (None for a root)."""
+    return dict(conn.execute("select id, parent_id from categories").fetchall())
+
+
 def category_tree(conn: Connection) -> list[CategoryNode]:
     """All categories as a forest, siblings ordered by sort_order then Russian name."""
     nodes = {c.id: CategoryNode(c) for c in list_categories(conn)}
@@ -1146,6 +1151,7 @@ __all__ = [
     "ProductCard",
     "Shop",
     "Variant",
+    "category_parents",
     "category_path",
     "category_subtree_ids",
     "category_tree",

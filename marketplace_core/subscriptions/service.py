@@ -33,6 +33,7 @@ from psycopg.rows import class_row
 
 from infra.settings import get_settings
 from marketplace_core import audit
+from marketplace_core.catalog import service as catalog
 from marketplace_core.db import Connection
 from marketplace_core.errors import (
     ConflictError,
@@ -129,8 +130,7 @@ def ensure_subscription(
         existing = _fetch(conn, merchant_id, lock=lock)
         if existing is not None:
             return existing
-        if conn.execute("select 1 from merchants where id = %s",
-                        (merchant_id,)).fetchone() is None:
+        if not catalog.merchant_exists(conn, merchant_id):
             raise NotFoundError(ErrorCode.MERCHANT_NOT_FOUND,
                                 f"merchant {merchant_id} does not exist")
         # Two first uses may race: one insert wins, the other waits for it and does nothing.
@@ -297,15 +297,8 @@ def renew_subscriptions(conn: Connection, now: datetime | None = None) -> int:
 
 
 def count_skus(conn: Connection, merchant_id: UUID) -> int:
-    """Live (not deleted) variants across all of the merchant's shops."""
-    row = conn.execute(
-        "select count(*) from product_variants v"
-        " join shops s on s.id = v.shop_id"
-        " join products p on p.id = v.product_id"
-        " where s.merchant_id = %s and v.deleted_at is null and p.deleted_at is null",
-        (merchant_id,),
-    ).fetchone()
-    return int(row[0]) if row else 0
+    """Live (not deleted) variants across all of the merchant's shops (the catalog counts)."""
+    return catalog.count_live_variants_of_merchant(conn, merchant_id)
 
 
 def ensure_sku_capacity(conn: Connection, merchant_id: UUID, additional: int) -> None:
@@ -336,12 +329,9 @@ def ensure_sku_capacity_for_product(
 ) -> None:
     """`ensure_sku_capacity` for the merchant selling `product_id` (catalog calls this
     before creating variants). An unknown product passes: the caller reports it."""
-    row = conn.execute(
-        "select s.merchant_id from products p join shops s on s.id = p.shop_id where p.id = %s",
-        (product_id,),
-    ).fetchone()
-    if row is not None:
-        ensure_sku_capacity(conn, row[0], additional)
+    merchant_id = catalog.merchant_of_product(conn, product_id)
+    if merchant_id is not None:
+        ensure_sku_capacity(conn, merchant_id, additional)
 
 
 __all__ = [
