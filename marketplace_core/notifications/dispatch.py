@@ -16,6 +16,8 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from infra.settings import get_settings
+from marketplace_core.accounts import service as accounts
+from marketplace_core.catalog import service as catalog
 from marketplace_core.db import Connection
 from marketplace_core.notifications import addresses, preferences, templates
 from marketplace_core.notifications import log as nlog
@@ -54,16 +56,15 @@ def placeholders(conn: Connection, row: dict[str, Any], prefs: preferences.Prefe
     """The template's values: the event's data, plus the names looked up now."""
     payload = row["payload_json"]
     data: dict[str, Any] = dict(payload.get("data") or {})
-    user = conn.execute("select full_name from users where id = %s",
-                        (row["recipient_user_id"],)).fetchone()
+    user = accounts.get_user(conn, row["recipient_user_id"])
     values: dict[str, Any] = {**data, "audience": payload.get("audience", "user"),
                               "entityType": payload.get("entity_type", "")}
     if user is not None:
-        values["userName"] = user[0]
+        values["userName"] = user.full_name
     if row["shop_id"] is not None and "shopName" not in values:
-        shop = conn.execute("select name from shops where id = %s", (row["shop_id"],)).fetchone()
+        shop = catalog.get_shop(conn, row["shop_id"])
         if shop is not None:
-            values["shopName"] = shop[0]
+            values["shopName"] = shop.name
     values["ts"] = _local_ts(data.get("ts"), prefs.zone(), row["created_at"] or now)
     values.setdefault("ctaUrl", get_settings().notify_public_url)
     return values

@@ -31,6 +31,9 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from infra.settings import get_settings
+from marketplace_core.accounts import ownership
+from marketplace_core.accounts import service as accounts
+from marketplace_core.catalog import service as catalog
 from marketplace_core.db import Connection
 from marketplace_core.notifications import preferences
 from marketplace_core.notifications.catalog import TYPES
@@ -82,16 +85,13 @@ def idempotency_key(event_type: str, recipient: UUID, payload: dict[str, Any]) -
 def recipients(conn: Connection, event: NotifyEvent) -> list[UUID]:
     """The users an event is for: its user, or every active manager of its shop."""
     if event.audience == "user" and event.recipient_user_id is not None:
-        row = conn.execute("select id from users where id = %s and is_active",
-                           (event.recipient_user_id,)).fetchone()
-        return [row[0]] if row else []
+        user = accounts.get_user(conn, event.recipient_user_id)
+        return [user.id] if user is not None and user.is_active else []
     if event.audience == "shop" and event.recipient_shop_id is not None:
-        rows = conn.execute(
-            "select mm.user_id from shops s join merchant_members mm"
-            " on mm.merchant_id = s.merchant_id join users u on u.id = mm.user_id"
-            " where s.id = %s and u.is_active order by mm.user_id",
-            (event.recipient_shop_id,)).fetchall()
-        return [r[0] for r in rows]
+        merchant_id = catalog.merchant_of_shop(conn, event.recipient_shop_id)
+        if merchant_id is None:
+            return []
+        return ownership.active_members_of_merchant(conn, merchant_id)
     return []
 
 
@@ -148,9 +148,8 @@ def enqueue(conn: Connection, event: NotifyEvent, now: datetime, *,
 
 
 def _account_language(conn: Connection, user_id: UUID) -> str:
-    row = conn.execute("select preferred_language from users where id = %s",
-                       (user_id,)).fetchone()
-    return str(row[0]) if row else "ru"
+    user = accounts.get_user(conn, user_id)
+    return str(user.preferred_language) if user is not None else "ru"
 
 
 def _first_within_window(conn: Connection, key: str, now: datetime,
