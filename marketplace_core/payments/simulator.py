@@ -195,8 +195,8 @@ class InProcessWebhookSender:
         self.source = source
 
     def send(self, body: bytes, signature: str) -> Delivery:
-        from marketplace_core.api.errors import status_for
         from marketplace_core.payments.webhooks import receive_psp_webhook
+        from platform_common.http import status_for
 
         try:
             result = receive_psp_webhook(self.source, body, signature)
