@@ -561,7 +561,7 @@ def grant(conn: Connection, viewer: Viewer, candidates: list[Candidate], need: i
     row = conn.execute(
         "select set_config('synchronous_commit', 'off', true),"
         " ad_grant_slots(%s, %s, %s, %s, %s, %s)",
-        (day, viewer.key[:80], get_settings().ads_frequency_cap_per_day,
+        (day, viewer.key[:80], get_settings().policy.ads_frequency_cap_per_day,
          [c.campaign.id for c in candidates], need, random.randrange(SHARDS)),
         prepare=True).fetchone()
     granted = set(row[1]) if row and row[1] else set()

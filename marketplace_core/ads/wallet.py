@@ -170,7 +170,7 @@ def start_topup(conn: Connection, actor: Actor, merchant_id: UUID, amount: Decim
     """Create a PSP payment of `amount` for the merchant's wallet; the money arrives when
     the PSP's webhook confirms it. Raises ADS_NOT_IN_PLAN, AD_INVALID_AMOUNT, PSP_ERROR."""
     s = get_settings()
-    value = validate_amount(amount, s.ads_min_topup, s.ads_max_topup, "amount")
+    value = validate_amount(amount, s.policy.ads_min_topup, s.policy.ads_max_topup, "amount")
     with conn.transaction():
         require_ads_access(conn, merchant_id)
         topup_id = uuid4()

@@ -37,8 +37,8 @@ log = logging.getLogger("marketplace_core.notifications.dispatch")
 
 def daily_limit(channel: str) -> int:
     s = get_settings()
-    return {"sms": s.notify_daily_limit_sms, "email": s.notify_daily_limit_email,
-            "push": s.notify_daily_limit_push}[channel]
+    return {"sms": s.policy.notify_daily_limit_sms, "email": s.policy.notify_daily_limit_email,
+            "push": s.policy.notify_daily_limit_push}[channel]
 
 
 def _local_ts(value: str | None, zone: ZoneInfo, fallback: datetime) -> str:

@@ -113,7 +113,7 @@ def enqueue(conn: Connection, event: NotifyEvent, now: datetime, *,
         log.info("notification %s (%s): no recipient, skipped", event.event_id, ntype.key)
         return []
     shop_prefs = preferences.load(conn, "shop", event.shop_id) if event.shop_id else None
-    window = timedelta(seconds=get_settings().notify_dedup_window_seconds)
+    window = timedelta(seconds=get_settings().policy.notify_dedup_window_seconds)
     payload = {"audience": event.audience, "entity_type": event.entity_type,
                "entity_id": event.entity_id, "data": event.data}
     written: list[UUID] = []
@@ -243,7 +243,7 @@ def record_failure(conn: Connection, row: dict[str, Any], reason: str, *, perman
     """A failed attempt: retried later, or failed for good and handed to the next channel.
     Returns the row's new status."""
     attempts = int(row["attempts"])
-    if not permanent and attempts < get_settings().notify_max_attempts:
+    if not permanent and attempts < get_settings().policy.notify_max_attempts:
         conn.execute(
             "update notification_log set status = 'queued', next_attempt_at = %s,"
             " last_error = %s, provider = coalesce(%s, provider),"
@@ -354,5 +354,5 @@ def recover_interrupted(conn: Connection, idempotent_channels: set[str], older_t
                 ("interrupted while sending: outcome unknown, not sent again", now, row["id"]))
             announce(conn, row["id"], now)
     conn.execute("delete from notification_dedup where first_seen < %s",
-                 (now - timedelta(seconds=get_settings().notify_dedup_window_seconds),))
+                 (now - timedelta(seconds=get_settings().policy.notify_dedup_window_seconds),))
     return len(rows)

@@ -1,7 +1,7 @@
 """Buy eligibility of a shop (spec §3.4): may buyers pay online, or only contact the shop?
 
 A shop is `online_purchase` while its POS is live (`pos.liveness`: an active terminal heard
-from at most `settings.pos_heartbeat_timeout_minutes` ago) AND its payout status is active
+from at most `settings.policy.pos_heartbeat_timeout_minutes` ago) AND its payout status is active
 (the catalog's shop, set by `payments.payout_accounts`); otherwise it is `manual_contact`
 and the product card offers contact / call / request-availability instead of "Buy".
 

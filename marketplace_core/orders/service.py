@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -309,7 +309,7 @@ def place_order(
             raise ValidationError(ErrorCode.INVALID_ARGUMENT, "the order total is too large")
         if request.pickup_slot_id is not None:
             pickup.book(conn, request.pickup_slot_id, request.shop_id, now=at)
-        hold_until = at + timedelta(minutes=get_settings().reservation_hold_minutes)
+        hold_until = at + get_settings().policy.reservation_hold
         row = conn.execute(
             "insert into orders (buyer_id, shop_id, merchant_id, status, total, fulfilment,"
             " pickup_slot_id, delivery_address, idempotency_key, request_hash,"
@@ -405,7 +405,7 @@ def mark_paid(
             raise ConflictError(
                 ErrorCode.ORDER_ALREADY_PAID,
                 f"order {order_id} was already paid by another payment")
-        until = at + timedelta(hours=get_settings().pickup_hold_hours)
+        until = at + get_settings().policy.pickup_hold
         if order.pickup_ends_at is not None and order.pickup_ends_at > until:
             until = order.pickup_ends_at  # a slot booked days ahead is not "overdue" early
         code = delivery_codes.new_code() if order.fulfilment == "delivery" else None

@@ -1,8 +1,8 @@
 """Is a shop's till alive? The POS rule the rest of the core asks about (spec §3.4, §24.3).
 
 A shop's POS is live while at least one of its administratively `active` terminals was
-heard from at most `settings.pos_heartbeat_timeout_minutes` ago (a heartbeat exactly at the
-limit still counts). Buy eligibility (`orders.eligibility`) and terminal connectivity
+heard from at most `settings.policy.pos_heartbeat_timeout_minutes` ago (a heartbeat exactly at
+the limit still counts). Buy eligibility (`orders.eligibility`) and terminal connectivity
 (`pos.status`) both use it.
 """
 
@@ -17,7 +17,7 @@ from marketplace_core.db import Connection
 
 
 def heartbeat_timeout() -> timedelta:
-    return timedelta(minutes=get_settings().pos_heartbeat_timeout_minutes)
+    return get_settings().policy.pos_heartbeat_timeout
 
 
 def is_fresh(last_heartbeat_at: datetime | None, now: datetime) -> bool:

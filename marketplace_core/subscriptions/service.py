@@ -3,9 +3,9 @@
 Rules (spec §3.6):
 - Every merchant has exactly one subscription row. It is created on FREE the first time
   anything needs it (reading it, checking the SKU limit, changing the plan).
-- Moving to PRO or ENTERPRISE starts a trial of `settings.trial_days` (14) days if the
-  merchant never had one (one trial per merchant, ever); otherwise the plan is active at
-  once and the first 30-day period is billed.
+- Moving to PRO or ENTERPRISE starts a trial of `settings.policy.trial_days` (14) days if
+  the merchant never had one (one trial per merchant, ever); otherwise the plan is active
+  at once and the first 30-day period is billed.
 - Auto-renewal is on by default and can be turned off (and on again) while the period
   runs. `renew_subscriptions` (a periodic sweep) handles periods that ended: with
   auto-renewal a new 30-day period starts and is billed (a trial's end is the first
@@ -24,7 +24,7 @@ Rules (spec §3.6):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -216,7 +216,7 @@ def change_plan(
             _audit(conn, actor, "subscription.downgrade", changed, {"from": sub.plan_code})
             return changed
         if sub.trial_used_at is None:
-            end = at + timedelta(days=get_settings().trial_days)
+            end = at + get_settings().policy.trial
             changed = _update(
                 conn, sub.id, merchant_id, plan_code=plan.code, status="trialing",
                 auto_renew=True, current_period_start=at, current_period_end=end,

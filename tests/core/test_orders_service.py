@@ -28,7 +28,7 @@ from tests.core.test_orders_support import (
 )
 
 T0 = datetime(2030, 5, 1, 9, 0, tzinfo=UTC)
-HOLD = timedelta(minutes=30)  # settings.reservation_hold_minutes (default)
+HOLD = timedelta(minutes=30)  # settings.policy.reservation_hold_minutes (default)
 
 
 def _slot(conn: Connection, shop_id: UUID, *, capacity: int = 5, hours: int = 2) -> UUID:
