@@ -19,6 +19,8 @@ working for every caller.
 
 from __future__ import annotations
 
+from decimal import Decimal as Decimal  # money type; some callers reach it as catalog.Decimal
+
 from marketplace_core.catalog.bundles import (
     BundleItem as BundleItem,
 )
