@@ -62,6 +62,7 @@ test-unit: $(STAMP)
 lint: $(STAMP)
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/mypy infra platform_common schemas pos_producer pipelines serving_api orchestration warehouse marketplace_core bench
+	@$(VENV)/bin/lint-imports
 	@$(MAKE) --no-print-directory schema-check
 
 # Refuse an incompatible Avro schema change (schemas/README.md, "Evolving a schema"): the

@@ -189,7 +189,7 @@ def bench(args: argparse.Namespace) -> Result:
         "threads": args.threads, "campaigns": args.campaigns, "posts": args.posts,
         "products": args.products, "viewers": VIEWERS,
         "feed_slots": settings.ads_feed_slots, "search_slots": settings.ads_search_slots,
-        "frequency_cap": settings.ads_frequency_cap_per_day,
+        "frequency_cap": settings.policy.ads_frequency_cap_per_day,
         "request": "in-process handler work (feeds.explore / search_products + the page "
                    "with its ads), one transaction, no HTTP",
         "baseline": "the same requests with ADS_SERVING_ENABLED off, in the same run"})

@@ -10,6 +10,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -71,6 +72,17 @@ def spawn(
     log.close()
     pid_file(name).write_text(str(proc.pid))
     return proc.pid
+
+
+def run_module(module: str, *args: str, env: Mapping[str, str] | None = None,
+               timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+    """Run `python -m module args` from the repository (this interpreter), its output
+    captured: how infra asks the application something (it imports nothing from it)."""
+    from infra.settings import REPO_ROOT
+
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=str(REPO_ROOT), capture_output=True,
+        text=True, timeout=timeout, env={**os.environ, **(env or {})}, check=False)
 
 
 def stop(name: str, timeout: float = 30.0) -> bool:

@@ -8,6 +8,7 @@ is a matter of setting its variable: `KAFKA_BOOTSTRAP_SERVERS`, `SCHEMA_REGISTRY
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +18,106 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class BusinessPolicy(BaseSettings):
+    """The marketplace's business rules that are settings: how long things are held, trial
+    length, liveness, limits. Apart from the installer's ports, paths and heap sizes (in
+    `Settings`), read from the same environment (same variable names), and reached as
+    `get_settings().policy`."""
+
+    model_config = SettingsConfigDict(
+        env_file=str(REPO_ROOT / ".env"), env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- orders and stock (marketplace_core.orders, inventory) ------------------------
+    # How long a reservation holds stock before payment (spec: 20 to 30 minutes) and
+    # after payment until pickup.
+    reservation_hold_minutes: int = Field(default=30, ge=20, le=30,
+                                          alias="CORE_RESERVATION_HOLD_MINUTES")
+    pickup_hold_hours: int = Field(default=24, alias="CORE_PICKUP_HOLD_HOURS")
+    # A shop sells online only while its POS was heard from this recently.
+    pos_heartbeat_timeout_minutes: int = Field(default=10,
+                                               alias="CORE_POS_HEARTBEAT_TIMEOUT_MINUTES")
+
+    # --- subscriptions ----------------------------------------------------------------
+    # Moving to PRO or ENTERPRISE starts a trial this long (once per merchant).
+    trial_days: int = Field(default=14, alias="CORE_TRIAL_DAYS")
+
+    # --- accounts ---------------------------------------------------------------------
+    # Sign-in lockout (marketplace_core.accounts.throttle, state in Postgres): after
+    # `login_max_failures` wrong passwords or TOTP codes within the window an account is
+    # locked for base, then 2x, 4x ... up to the cap (429 LOGIN_LOCKED, Retry-After); a
+    # client address gets the same with a larger budget (many buyers share a carrier NAT).
+    login_max_failures: int = Field(default=5, ge=1, alias="CORE_LOGIN_MAX_FAILURES")
+    login_address_max_failures: int = Field(default=50, ge=1,
+                                            alias="CORE_LOGIN_ADDRESS_MAX_FAILURES")
+    login_failure_window_seconds: int = Field(default=900, ge=1,
+                                              alias="CORE_LOGIN_FAILURE_WINDOW_SECONDS")
+    login_lock_base_seconds: int = Field(default=60, ge=1, alias="CORE_LOGIN_LOCK_BASE_SECONDS")
+    login_lock_max_seconds: int = Field(default=3600, ge=1, le=86_400,
+                                        alias="CORE_LOGIN_LOCK_MAX_SECONDS")
+
+    # --- social -----------------------------------------------------------------------
+    # Social: the platform's comments policy for posts whose shop set none (seed 000 §3.3:
+    # all | buyers_only | followers_only | off).
+    social_comments_mode: Literal["all", "buyers_only", "followers_only", "off"] = Field(
+        default="all", alias="CORE_SOCIAL_COMMENTS_MODE")
+
+    # --- ads --------------------------------------------------------------------------
+    # Policy limits of a campaign (KGS): a bid or budget outside them is 422 AD_INVALID_BID /
+    # AD_INVALID_BUDGET. CPM bids are per 1,000 impressions; fixed bids are per day.
+    ads_min_bid: Decimal = Field(default=Decimal("1.00"), alias="ADS_MIN_BID")
+    ads_max_bid: Decimal = Field(default=Decimal("10000.00"), alias="ADS_MAX_BID")
+    ads_min_daily_budget: Decimal = Field(default=Decimal("50.00"),
+                                          alias="ADS_MIN_DAILY_BUDGET")
+    ads_max_daily_budget: Decimal = Field(default=Decimal("500000.00"),
+                                          alias="ADS_MAX_DAILY_BUDGET")
+    ads_max_total_budget: Decimal = Field(default=Decimal("10000000.00"),
+                                          alias="ADS_MAX_TOTAL_BUDGET")
+    # A campaign runs at most this many days and starts at most this far ahead.
+    ads_max_campaign_days: int = Field(default=366, ge=1, alias="ADS_MAX_CAMPAIGN_DAYS")
+    ads_max_start_ahead_days: int = Field(default=180, ge=0, alias="ADS_MAX_START_AHEAD_DAYS")
+    # Targeting: radius around a point (km), and how many categories / tags / markets.
+    ads_max_radius_km: Decimal = Field(default=Decimal("50"), alias="ADS_MAX_RADIUS_KM")
+    ads_min_radius_km: Decimal = Field(default=Decimal("0.5"), alias="ADS_MIN_RADIUS_KM")
+    ads_max_targeting_items: int = Field(default=20, ge=1, alias="ADS_MAX_TARGETING_ITEMS")
+    # Sponsored products per campaign.
+    ads_max_products: int = Field(default=20, ge=1, alias="ADS_MAX_PRODUCTS")
+    # A wallet top-up through the PSP (KGS).
+    ads_min_topup: Decimal = Field(default=Decimal("100.00"), alias="ADS_MIN_TOPUP")
+    ads_max_topup: Decimal = Field(default=Decimal("1000000.00"), alias="ADS_MAX_TOPUP")
+    # Served slots of one campaign per viewer (account or guest session) and Bishkek day.
+    ads_frequency_cap_per_day: int = Field(default=4, ge=1, le=10,
+                                           alias="ADS_FREQUENCY_CAP_PER_DAY")
+
+    # --- notifications ----------------------------------------------------------------
+    # The same notification (type, recipient, payload) within this window is sent once.
+    notify_dedup_window_seconds: int = Field(default=300, ge=1,
+                                             alias="NOTIFY_DEDUP_WINDOW_SECONDS")
+    # Attempts on one channel before falling back to the next (spec: 5).
+    notify_max_attempts: int = Field(default=5, ge=1, alias="NOTIFY_MAX_ATTEMPTS")
+    # Per user and channel, per rolling 24 hours (spam protection; SMS costs money).
+    notify_daily_limit_sms: int = Field(default=10, ge=0, alias="NOTIFY_DAILY_LIMIT_SMS")
+    notify_daily_limit_email: int = Field(default=50, ge=0, alias="NOTIFY_DAILY_LIMIT_EMAIL")
+    notify_daily_limit_push: int = Field(default=200, ge=0, alias="NOTIFY_DAILY_LIMIT_PUSH")
+
+    # --- typed views ------------------------------------------------------------------
+    @property
+    def reservation_hold(self) -> timedelta:
+        return timedelta(minutes=self.reservation_hold_minutes)
+
+    @property
+    def pickup_hold(self) -> timedelta:
+        return timedelta(hours=self.pickup_hold_hours)
+
+    @property
+    def pos_heartbeat_timeout(self) -> timedelta:
+        return timedelta(minutes=self.pos_heartbeat_timeout_minutes)
+
+    @property
+    def trial(self) -> timedelta:
+        return timedelta(days=self.trial_days)
 
 
 class Settings(BaseSettings):
@@ -158,6 +259,9 @@ class Settings(BaseSettings):
     # A running job of another host whose heartbeat is older than this is dead (failed).
     export_stale_seconds: float = Field(default=120.0, gt=0, alias="EXPORT_STALE_SECONDS")
 
+    # --- business policy: holds, trial, liveness, limits (one typed section) -----------
+    policy: BusinessPolicy = Field(default_factory=BusinessPolicy)
+
     # --- transactional core (marketplace_core) ----------------------------------------
     # Signing key of access tokens; set a long random value anywhere but a laptop.
     jwt_secret: str = Field(default="local-dev-jwt-secret-change-me-0123456789",
@@ -179,31 +283,10 @@ class Settings(BaseSettings):
     # million 6-digit codes offline; sign-in lockouts key accounts and addresses by it.
     code_pepper: str = Field(default="local-dev-code-pepper-change-me-0123456789",
                              alias="CORE_CODE_PEPPER")
-    # Sign-in lockout (marketplace_core.accounts.throttle, state in Postgres): after
-    # `login_max_failures` wrong passwords or TOTP codes within the window an account is
-    # locked for base, then 2x, 4x ... up to the cap (429 LOGIN_LOCKED, Retry-After); a
-    # client address gets the same with a larger budget (many buyers share a carrier NAT).
-    login_max_failures: int = Field(default=5, ge=1, alias="CORE_LOGIN_MAX_FAILURES")
-    login_address_max_failures: int = Field(default=50, ge=1,
-                                            alias="CORE_LOGIN_ADDRESS_MAX_FAILURES")
-    login_failure_window_seconds: int = Field(default=900, ge=1,
-                                              alias="CORE_LOGIN_FAILURE_WINDOW_SECONDS")
-    login_lock_base_seconds: int = Field(default=60, ge=1, alias="CORE_LOGIN_LOCK_BASE_SECONDS")
-    login_lock_max_seconds: int = Field(default=3600, ge=1, le=86_400,
-                                        alias="CORE_LOGIN_LOCK_MAX_SECONDS")
     access_token_ttl_seconds: int = Field(default=900, alias="CORE_ACCESS_TOKEN_TTL_SECONDS")
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600,
                                            alias="CORE_REFRESH_TOKEN_TTL_SECONDS")
     bcrypt_rounds: int = Field(default=12, alias="CORE_BCRYPT_ROUNDS")
-    # How long a reservation holds stock before payment (spec: 20 to 30 minutes) and
-    # after payment until pickup.
-    reservation_hold_minutes: int = Field(default=30, ge=20, le=30,
-                                          alias="CORE_RESERVATION_HOLD_MINUTES")
-    pickup_hold_hours: int = Field(default=24, alias="CORE_PICKUP_HOLD_HOURS")
-    # A shop sells online only while its POS was heard from this recently.
-    pos_heartbeat_timeout_minutes: int = Field(default=10,
-                                               alias="CORE_POS_HEARTBEAT_TIMEOUT_MINUTES")
-    trial_days: int = Field(default=14, alias="CORE_TRIAL_DAYS")
     # The payment provider: "simulator" (a local PSP that calls our webhook) for now.
     psp_provider: str = Field(default="simulator", alias="CORE_PSP_PROVIDER")
     psp_webhook_secret: str = Field(default="local-psp-webhook-secret",
@@ -236,36 +319,10 @@ class Settings(BaseSettings):
     # analytics.raw and analytics.bad_events).
     events_raw_topic: str | None = Field(default=None, alias="EVENTS_RAW_TOPIC")
     events_bad_topic: str | None = Field(default=None, alias="EVENTS_BAD_TOPIC")
-    # Social: the platform's comments policy for posts whose shop set none (seed 000 §3.3:
-    # all | buyers_only | followers_only | off).
-    social_comments_mode: Literal["all", "buyers_only", "followers_only", "off"] = Field(
-        default="all", alias="CORE_SOCIAL_COMMENTS_MODE")
     # Media uploads (presigned PUT to MinIO/S3) land in this bucket.
     social_media_bucket: str = Field(default="social-media", alias="SOCIAL_MEDIA_BUCKET")
 
     # --- ads: campaigns and the ad wallet (marketplace_core.ads) -----------------------
-    # Policy limits of a campaign (KGS): a bid or budget outside them is 422 AD_INVALID_BID /
-    # AD_INVALID_BUDGET. CPM bids are per 1,000 impressions; fixed bids are per day.
-    ads_min_bid: Decimal = Field(default=Decimal("1.00"), alias="ADS_MIN_BID")
-    ads_max_bid: Decimal = Field(default=Decimal("10000.00"), alias="ADS_MAX_BID")
-    ads_min_daily_budget: Decimal = Field(default=Decimal("50.00"),
-                                          alias="ADS_MIN_DAILY_BUDGET")
-    ads_max_daily_budget: Decimal = Field(default=Decimal("500000.00"),
-                                          alias="ADS_MAX_DAILY_BUDGET")
-    ads_max_total_budget: Decimal = Field(default=Decimal("10000000.00"),
-                                          alias="ADS_MAX_TOTAL_BUDGET")
-    # A campaign runs at most this many days and starts at most this far ahead.
-    ads_max_campaign_days: int = Field(default=366, ge=1, alias="ADS_MAX_CAMPAIGN_DAYS")
-    ads_max_start_ahead_days: int = Field(default=180, ge=0, alias="ADS_MAX_START_AHEAD_DAYS")
-    # Targeting: radius around a point (km), and how many categories / tags / markets.
-    ads_max_radius_km: Decimal = Field(default=Decimal("50"), alias="ADS_MAX_RADIUS_KM")
-    ads_min_radius_km: Decimal = Field(default=Decimal("0.5"), alias="ADS_MIN_RADIUS_KM")
-    ads_max_targeting_items: int = Field(default=20, ge=1, alias="ADS_MAX_TARGETING_ITEMS")
-    # Sponsored products per campaign.
-    ads_max_products: int = Field(default=20, ge=1, alias="ADS_MAX_PRODUCTS")
-    # A wallet top-up through the PSP (KGS).
-    ads_min_topup: Decimal = Field(default=Decimal("100.00"), alias="ADS_MIN_TOPUP")
-    ads_max_topup: Decimal = Field(default=Decimal("1000000.00"), alias="ADS_MAX_TOPUP")
     # The billing job (orchestration.defs.ads) re-settles the days of the last N Bishkek
     # days from the lake each run: ad events landing later than that are not billed.
     ads_billing_lookback_days: int = Field(default=7, ge=1, le=60,
@@ -280,9 +337,6 @@ class Settings(BaseSettings):
     # `token_expired` flag.
     ads_token_ttl_seconds: int = Field(default=86400, ge=60, le=30 * 86400,
                                        alias="ADS_TOKEN_TTL_SECONDS")
-    # Served slots of one campaign per viewer (account or guest session) and Bishkek day.
-    ads_frequency_cap_per_day: int = Field(default=4, ge=1, le=10,
-                                           alias="ADS_FREQUENCY_CAP_PER_DAY")
     # Pacing: by a moment of the day a campaign may have spent daily_budget x elapsed
     # share of the day x this slack (>= 1: lets a slow morning catch up).
     ads_pacing_slack: Decimal = Field(default=Decimal("1.20"), ge=1, le=10,
@@ -328,18 +382,10 @@ class Settings(BaseSettings):
     # local serving API's dashboard.
     notify_dashboard_url_override: str | None = Field(default=None,
                                                       alias="NOTIFY_DASHBOARD_URL")
-    # The same notification (type, recipient, payload) within this window is sent once.
-    notify_dedup_window_seconds: int = Field(default=300, ge=1,
-                                             alias="NOTIFY_DEDUP_WINDOW_SECONDS")
-    # Waits before attempts 2, 3, 4… of one channel (seconds; the last one repeats) and
-    # the attempts before falling back to the next channel (spec: 1 m → 5 m → 15 m, 5).
+    # Waits before attempts 2, 3, 4… of one channel (seconds; the last one repeats; spec:
+    # 1 m → 5 m → 15 m); how many attempts before the next channel is policy.
     notify_retry_delays_seconds: str = Field(default="60,300,900",
                                              alias="NOTIFY_RETRY_DELAYS_SECONDS")
-    notify_max_attempts: int = Field(default=5, ge=1, alias="NOTIFY_MAX_ATTEMPTS")
-    # Per user and channel, per rolling 24 hours (spam protection; SMS costs money).
-    notify_daily_limit_sms: int = Field(default=10, ge=0, alias="NOTIFY_DAILY_LIMIT_SMS")
-    notify_daily_limit_email: int = Field(default=50, ge=0, alias="NOTIFY_DAILY_LIMIT_EMAIL")
-    notify_daily_limit_push: int = Field(default=200, ge=0, alias="NOTIFY_DAILY_LIMIT_PUSH")
     # A provider call longer than this is a (retried) timeout.
     notify_provider_timeout_seconds: float = Field(default=5.0, gt=0,
                                                    alias="NOTIFY_PROVIDER_TIMEOUT_SECONDS")

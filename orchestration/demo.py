@@ -25,8 +25,8 @@ from marketplace_core.migrate import apply_migrations
 from marketplace_core.seed import seed_demo_marketplace
 from orchestration.definitions import defs
 from orchestration.demo_ads import print_ads, send_traffic, start_campaign
+from orchestration.demo_pos import ring_up_demo_sales
 from orchestration.demo_social import SocialWorld, explore_page, post_metrics, seed_social
-from pos_producer.cli import ring_up_demo_sales
 
 console = Console(width=None if sys.stdout.isatty() else 160)
 

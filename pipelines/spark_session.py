@@ -1,49 +1,20 @@
 """One way to build a SparkSession: Delta Lake, S3A on the lake's object store, Kafka, Avro.
 
-The extra jars come from Maven Central through Spark's own resolver (Ivy) once, into
-`.local/cache/ivy`; later sessions put the resolved jars straight on the classpath and skip
-resolution. With SPARK_MASTER pointing at a cluster the same settings apply there.
+The extra jars (`infra/spark_jars.py`) come from Maven Central through Spark's own resolver
+(Ivy) once, into `.local/cache/ivy`; later sessions put the resolved jars straight on the
+classpath and skip resolution. With SPARK_MASTER pointing at a cluster the same settings
+apply there.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from infra.settings import REPO_ROOT, get_settings
-
-SPARK_VERSION = "4.0.0"
-DELTA_VERSION = "4.0.0"
-HADOOP_VERSION = "3.4.1"  # must match pyspark's bundled hadoop-client-api
-
-IVY_SETTINGS = REPO_ROOT / "infra" / "spark" / "ivysettings.xml"
-
-PACKAGES = (
-    f"io.delta:delta-spark_2.13:{DELTA_VERSION}",
-    f"org.apache.hadoop:hadoop-aws:{HADOOP_VERSION}",
-    f"org.apache.spark:spark-sql-kafka-0-10_2.13:{SPARK_VERSION}",
-    f"org.apache.spark:spark-avro_2.13:{SPARK_VERSION}",
-)
-
-
-def ivy_dir() -> Path:
-    return get_settings().ivy_cache_dir
-
-
-def resolved_marker() -> Path:
-    return ivy_dir() / "resolved.txt"
-
-
-def resolved_jars() -> list[Path]:
-    """Jars from a previous resolution of exactly PACKAGES, else an empty list."""
-    marker = resolved_marker()
-    if not marker.exists() or marker.read_text().splitlines()[:1] != [",".join(PACKAGES)]:
-        return []
-    jars = [Path(p) for p in marker.read_text().splitlines()[1:]]
-    return jars if all(j.exists() for j in jars) else []
+from infra.settings import get_settings
+from infra.spark_jars import IVY_SETTINGS, PACKAGES, ivy_dir, remember_resolution, resolved_jars
 
 
 def build_session(app_name: str, *, resolve: bool = False) -> SparkSession:
@@ -95,14 +66,8 @@ def build_session(app_name: str, *, resolve: bool = False) -> SparkSession:
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     if not jars:
-        _remember_resolution()
+        remember_resolution()
     return spark
-
-
-def _remember_resolution() -> None:
-    jar_dir = ivy_dir() / "jars"
-    jars = sorted(str(p) for p in jar_dir.glob("*.jar"))
-    resolved_marker().write_text("\n".join([",".join(PACKAGES), *jars]) + "\n")
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """A terminal's own configuration: who it is (device id, shop), its credentials and where
 its durable outbox lives. It is the device's, not the platform's, so it comes from flags or
-a TOML/JSON file, never from the platform's settings (only the broker and registry
-addresses do, as for every other client)."""
+a TOML/JSON file, never from the platform's settings (the broker and registry addresses
+and the data folder come from the terminal's environment: `pos_producer.settings`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from infra.settings import get_settings
+from pos_producer.settings import get_pos_settings
 
 DEFAULT_RETENTION = timedelta(days=7)
 # How long librdkafka keeps trying one message before reporting it failed; a failed
@@ -23,7 +23,7 @@ DEFAULT_MESSAGE_TIMEOUT_MS = 120_000
 
 
 def default_outbox_path(device_id: str) -> Path:
-    return get_settings().local_dir / "pos" / f"{device_id}.sqlite"
+    return get_pos_settings().data_dir / f"{device_id}.sqlite"
 
 
 @dataclass(frozen=True)

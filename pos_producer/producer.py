@@ -22,18 +22,18 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.serialization import MessageField, SerializationContext, StringSerializer
 
-from infra.settings import get_settings
 from pos_producer import wire
 from pos_producer.config import DeviceConfig
 from pos_producer.events import PosSale
 from pos_producer.outbox import Delivery, Failure, Outbox, OutboxRow
-from schemas.registry import registry_client
+from pos_producer.settings import get_pos_settings
 from schemas.topics import POS_HEARTBEATS, POS_SALES, Topic
 
 log = logging.getLogger(__name__)
@@ -46,10 +46,22 @@ _PURGED = (KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT)
 REGISTRY_RETRY_SECONDS = 5.0
 
 
+def registry_client() -> SchemaRegistryClient:
+    """A client of the schema registry at the terminal's `SCHEMA_REGISTRY_URL` (one per
+    address, with a timeout: the client's default is none, and a registry that stops
+    answering would hang the till's sender forever)."""
+    return _registry_client(get_pos_settings().schema_registry_url)
+
+
+@cache
+def _registry_client(url: str) -> SchemaRegistryClient:
+    return SchemaRegistryClient({"url": url, "timeout": 15})
+
+
 def producer_config(extra: dict[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
     """Settings every POS producer shares: idempotent, acks=all, ordered per partition."""
     return {
-        "bootstrap.servers": get_settings().kafka_bootstrap_servers,
+        "bootstrap.servers": get_pos_settings().kafka_bootstrap_servers,
         "enable.idempotence": True,
         "acks": "all",
         "max.in.flight.requests.per.connection": 5,  # the most idempotence keeps ordered

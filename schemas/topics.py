@@ -12,10 +12,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
-
-from infra.settings import get_settings
-
 SCHEMA_DIR = Path(__file__).resolve().parent
 DAY_MS = 24 * 3600 * 1000
 
@@ -196,40 +192,3 @@ CATALOG: tuple[Topic, ...] = (POS_SALES, POS_HEARTBEATS, POS_DEAD_LETTER, *CORE_
 def schema_str(topic: Topic) -> str:
     """The schema as canonical-ish JSON text (what the registry stores)."""
     return json.dumps(json.loads((SCHEMA_DIR / topic.schema_file).read_text()))
-
-
-def ensure_topics(replication_factor: int = 1) -> list[str]:
-    """Create missing topics and align configs of existing ones; returns the created names."""
-    s = get_settings()
-    admin = AdminClient({"bootstrap.servers": s.kafka_bootstrap_servers})
-    existing = set(admin.list_topics(timeout=10).topics)
-    missing = [t for t in CATALOG if t.name not in existing]
-    created: list[str] = []
-    if missing:
-        futures = admin.create_topics([
-            NewTopic(t.name, num_partitions=t.partitions,
-                     replication_factor=replication_factor, config=t.config)
-            for t in missing
-        ])
-        for name, fut in futures.items():
-            fut.result(timeout=30)
-            created.append(name)
-    present = [t for t in CATALOG if t.name in existing]
-    if present:
-        altered = admin.incremental_alter_configs([_config_resource(t) for t in present])
-        for fut in altered.values():
-            fut.result(timeout=30)
-    return created
-
-
-def _config_resource(topic: Topic) -> ConfigResource:
-    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry
-
-    return ConfigResource(
-        ConfigResource.Type.TOPIC,
-        topic.name,
-        incremental_configs=[
-            ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
-            for k, v in topic.config.items()
-        ],
-    )

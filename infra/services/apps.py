@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from infra import process
-from infra.services.base import Health, Service
+from infra.services.base import Health, Service, probe
 from infra.settings import REPO_ROOT, get_settings
 
 
@@ -90,16 +90,7 @@ class OutboxRelay(Service):
                       cwd=REPO_ROOT)
 
     def health(self) -> Health:
-        from marketplace_core.outbox.relay import backlog, leader_present
-
-        try:
-            leading = leader_present()
-            count, oldest = backlog()
-        except Exception as exc:
-            return Health(False, f"database: {type(exc).__name__}")
-        lag = f", oldest {oldest:.1f}s" if oldest is not None else ""
-        return Health(leading, f"{'leading' if leading else 'no leader'}; "
-                               f"{count} unpublished{lag}")
+        return probe("marketplace_core.health", self.name)
 
 
 class PosIngest(Service):
@@ -118,15 +109,9 @@ class PosIngest(Service):
                       cwd=REPO_ROOT)
 
     def health(self) -> Health:
-        from marketplace_core.pos.consumer import consumer_alive
-
         if self.pid() is None:
             return Health(False, "not running")
-        try:
-            alive, detail = consumer_alive()
-        except Exception as exc:
-            return Health(False, f"database: {type(exc).__name__}")
-        return Health(alive, detail)
+        return probe("marketplace_core.health", self.name)
 
 
 class LakeLanding(Service):
@@ -213,15 +198,9 @@ class NotificationsWorker(Service):
                       cwd=REPO_ROOT)
 
     def health(self) -> Health:
-        from marketplace_core.notifications.worker import worker_alive
-
         if self.pid() is None:
             return Health(False, "not running")
-        try:
-            alive, detail = worker_alive()
-        except Exception as exc:
-            return Health(False, f"database: {type(exc).__name__}")
-        return Health(alive, detail)
+        return probe("marketplace_core.health", self.name)
 
 
 def status_file() -> Path:

@@ -14,6 +14,25 @@ class Health:
     detail: str
 
 
+def probe(module: str, *args: str, timeout: float = 60.0) -> Health:
+    """A health answer from the application: `python -m module args` prints one JSON line
+    `{"ok": bool, "detail": str}` (run as a child: infra imports nothing from the app)."""
+    import json
+    import subprocess
+
+    try:
+        done = process.run_module(module, *args, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return Health(False, f"{module}: no answer within {timeout:.0f}s")
+    lines = done.stdout.strip().splitlines()
+    try:
+        answer = json.loads(lines[-1])
+        return Health(bool(answer["ok"]), str(answer["detail"]))
+    except (IndexError, ValueError, KeyError, TypeError):
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return Health(False, f"{module} exit {done.returncode}: {tail[:200]}")
+
+
 class Service(ABC):
     #: short name: pid file, log file and CLI argument
     name: str

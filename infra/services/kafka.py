@@ -118,7 +118,7 @@ class Kafka(Service):
             return Health(False, str(exc))
 
     def after_start(self) -> None:
-        from schemas.topics import ensure_topics
+        from schemas.topic_admin import ensure_topics
 
         ensure_topics()
 

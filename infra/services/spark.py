@@ -7,6 +7,7 @@ import sys
 
 from infra.services.base import Health, Service
 from infra.settings import get_settings
+from infra.spark_jars import resolved_jars
 
 
 class SparkJars(Service):
@@ -16,8 +17,6 @@ class SparkJars(Service):
         self.managed = get_settings().spark_master.startswith("local")
 
     def install(self) -> None:
-        from pipelines.spark_session import resolved_jars
-
         if resolved_jars():
             return
         # A child process: the JVM that resolves the jars must not stay in this one.
@@ -33,8 +32,6 @@ class SparkJars(Service):
         return False
 
     def health(self) -> Health:
-        from pipelines.spark_session import resolved_jars
-
         jars = resolved_jars()
         if not self.managed:
             return Health(True, f"external master {get_settings().spark_master}")

@@ -41,19 +41,19 @@ COUNTED = frozenset({ErrorCode.INVALID_CREDENTIALS, ErrorCode.INVALID_TOTP})
 def account_policy() -> ratelimit.Lockout:
     s = get_settings()
     return ratelimit.Lockout(
-        "login-account", s.login_max_failures,
-        timedelta(seconds=s.login_failure_window_seconds),
-        timedelta(seconds=s.login_lock_base_seconds),
-        timedelta(seconds=s.login_lock_max_seconds))
+        "login-account", s.policy.login_max_failures,
+        timedelta(seconds=s.policy.login_failure_window_seconds),
+        timedelta(seconds=s.policy.login_lock_base_seconds),
+        timedelta(seconds=s.policy.login_lock_max_seconds))
 
 
 def address_policy() -> ratelimit.Lockout:
     s = get_settings()
     return ratelimit.Lockout(
-        "login-address", s.login_address_max_failures,
-        timedelta(seconds=s.login_failure_window_seconds),
-        timedelta(seconds=s.login_lock_base_seconds),
-        timedelta(seconds=s.login_lock_max_seconds))
+        "login-address", s.policy.login_address_max_failures,
+        timedelta(seconds=s.policy.login_failure_window_seconds),
+        timedelta(seconds=s.policy.login_lock_base_seconds),
+        timedelta(seconds=s.policy.login_lock_max_seconds))
 
 
 def account_key(email: object) -> str:

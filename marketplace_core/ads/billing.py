@@ -106,7 +106,7 @@ def charge(conn: Connection, campaign_id: UUID, day: date, amount: Decimal,
     at = now or datetime.now(UTC)
     key = _key(idempotency_key)
     requested = wallet.validate_amount(amount, Decimal("0.01"),
-                                       get_settings().ads_max_daily_budget, "amount")
+                                       get_settings().policy.ads_max_daily_budget, "amount")
     if not isinstance(day, date) or isinstance(day, datetime):
         raise ValidationError(ErrorCode.AD_INVALID_PERIOD, "day is a date (Asia/Bishkek)")
     with conn.transaction():

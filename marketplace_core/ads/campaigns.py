@@ -197,10 +197,10 @@ def _money(value: Any, low: Decimal, high: Decimal, code: ErrorCode, what: str) 
 def _check_money(bid: Any, daily: Any, total: Any, spent: Decimal = Decimal(0)
                  ) -> tuple[Decimal, Decimal, Decimal]:
     s = get_settings()
-    bid_v = _money(bid, s.ads_min_bid, s.ads_max_bid, ErrorCode.AD_INVALID_BID, "bid")
-    daily_v = _money(daily, s.ads_min_daily_budget, s.ads_max_daily_budget,
+    bid_v = _money(bid, s.policy.ads_min_bid, s.policy.ads_max_bid, ErrorCode.AD_INVALID_BID, "bid")
+    daily_v = _money(daily, s.policy.ads_min_daily_budget, s.policy.ads_max_daily_budget,
                      ErrorCode.AD_INVALID_BUDGET, "daily_budget")
-    total_v = _money(total, s.ads_min_daily_budget, s.ads_max_total_budget,
+    total_v = _money(total, s.policy.ads_min_daily_budget, s.policy.ads_max_total_budget,
                      ErrorCode.AD_INVALID_BUDGET, "total_budget")
     if total_v < daily_v:
         raise ValidationError(ErrorCode.AD_INVALID_BUDGET,
@@ -219,14 +219,15 @@ def _check_schedule(start: Any, end: Any, *, today: date, new_start: bool
     if new_start and start < today:
         raise ValidationError(ErrorCode.AD_INVALID_SCHEDULE,
                               f"start_date is in the past (today is {today} in Bishkek)")
-    if new_start and start > today + timedelta(days=s.ads_max_start_ahead_days):
+    if new_start and start > today + timedelta(days=s.policy.ads_max_start_ahead_days):
         raise ValidationError(ErrorCode.AD_INVALID_SCHEDULE,
-                              f"start_date is more than {s.ads_max_start_ahead_days} days ahead")
+                              f"start_date is more than {s.policy.ads_max_start_ahead_days}"
+                              " days ahead")
     if end < start:
         raise ValidationError(ErrorCode.AD_INVALID_SCHEDULE, "end_date is before start_date")
-    if (end - start).days + 1 > s.ads_max_campaign_days:
+    if (end - start).days + 1 > s.policy.ads_max_campaign_days:
         raise ValidationError(ErrorCode.AD_INVALID_SCHEDULE,
-                              f"a campaign runs at most {s.ads_max_campaign_days} days")
+                              f"a campaign runs at most {s.policy.ads_max_campaign_days} days")
     return start, end
 
 
@@ -274,7 +275,7 @@ def validate_creative(conn: Connection, actor: Actor, campaign_type: str, shop_i
         if not ids or creative.post_id or creative.banner_media_id:
             raise bad(ErrorCode.AD_INVALID_CREATIVE,
                       "sponsored products need product_ids (and nothing else)")
-        limit = get_settings().ads_max_products
+        limit = get_settings().policy.ads_max_products
         if len(ids) > limit:
             raise bad(ErrorCode.AD_INVALID_CREATIVE, f"at most {limit} sponsored products")
         found = {p.id: p for p in catalog.get_products(conn, ids)}

@@ -84,6 +84,8 @@ from infra.settings import get_settings
 from marketplace_core.ads import tokens
 from marketplace_core.ads.targeting import MARKETS
 from marketplace_core.ads.wallet import day_start, today
+from marketplace_core.catalog import listings as catalog_listings
+from marketplace_core.catalog import service as catalog
 from marketplace_core.db import Connection
 
 log = logging.getLogger("marketplace_core.ads")
@@ -92,7 +94,6 @@ LABEL = "Реклама"
 SHARDS = 16
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SESSION = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-_LANGS = ("ru", "ky", "en", "zh", "kk", "uz")
 
 
 # --- the snapshot ------------------------------------------------------------------------
@@ -209,24 +210,13 @@ class Snapshot:
         return out
 
 
+# Today's active campaigns; a boost's post must still be public, active and approved, a
+# banner's image a processed upload (both asked of social in `_servable`).
 _CAMPAIGNS_SQL = """
 select c.id, c.merchant_id, c.shop_id, c.type, c.pricing, c.bid, c.daily_budget,
        c.total_budget, c.spent, c.targeting, c.post_id, c.product_ids, c.headline, c.banner
 from ad_campaigns c
-left join posts p on p.id = c.post_id
-left join post_media m on m.id = (c.banner ->> 'media_id')::uuid
-where c.status = 'active' and c.start_date <= %(day)s and c.end_date >= %(day)s
-  and (c.type <> 'boost' or (p.status = 'active' and p.visibility = 'public'
-                             and p.moderation_status = 'ok'))
-  and (c.type <> 'banner' or m.status = 'ready')"""
-
-_PRODUCTS_SQL = """
-select p.id, p.name_ru, p.name_ky, p.name_en, p.name_zh, p.name_kk, p.name_uz,
-       p.category_id, s.name, s.market, s.lat::float8, s.lon::float8, p.is_bundle,
-       array(select v.price from product_variants v
-             where v.product_id = p.id and v.deleted_at is null order by v.price)
-from products p join shops s on s.id = p.shop_id
-where p.id = any(%s) and p.deleted_at is null"""
+where c.status = 'active' and c.start_date <= %(day)s and c.end_date >= %(day)s"""
 
 _DELIVERY_SQL = """
 select campaign_id, sum(served), sum(impressions), sum(clicks), sum(spend)
@@ -277,25 +267,44 @@ def campaign_version(conn: Connection) -> tuple[Any, ...]:
     return tuple(row) if row else ()
 
 
+def _banner_media_id(banner: Any) -> UUID | None:
+    try:
+        return UUID(str(banner["media_id"])) if banner and banner.get("media_id") else None
+    except (ValueError, AttributeError):
+        return None
+
+
+def _servable(conn: Connection, rows: list[Any]) -> list[Any]:
+    """The campaigns whose creative can be shown: a boost's post public, active and
+    approved; a banner's image ready."""
+    from marketplace_core.social import media, posts
+
+    boosted = posts.public_post_ids(
+        conn, list({r[10] for r in rows if r[3] == "boost" and r[10] is not None}))
+    ready = media.ready_media_ids(conn, list({
+        m for r in rows if r[3] == "banner" and (m := _banner_media_id(r[13])) is not None}))
+    return [r for r in rows
+            if (r[3] != "boost" or r[10] in boosted)
+            and (r[3] != "banner" or _banner_media_id(r[13]) in ready)]
+
+
 def load_base(conn: Connection, day: date) -> Base:
     from marketplace_core.ads.targeting import from_json
     from marketplace_core.social.posts import load_views
 
     s = get_settings()
     version = campaign_version(conn)
-    rows = conn.execute(_CAMPAIGNS_SQL, {"day": day}).fetchall()
+    rows = _servable(conn, conn.execute(_CAMPAIGNS_SQL, {"day": day}).fetchall())
     ids = [r[0] for r in rows]
     product_ids = list({pid for r in rows if r[3] == "search" for pid in r[11]})
     products: dict[UUID, SponsoredProduct] = {}
-    if product_ids:
-        for p in conn.execute(_PRODUCTS_SQL, (product_ids,)).fetchall():
-            if not p[13]:
-                continue  # no live variant: not for sale
-            names = {lang: n for lang, n in zip(_LANGS, p[1:7], strict=True) if n}
-            products[p[0]] = SponsoredProduct(
-                id=p[0], names=names, words=frozenset(words(" ".join(names.values()))),
-                category_id=p[7], shop_name=p[8], market=p[9], shop_lat=p[10],
-                shop_lon=p[11], prices=tuple(p[13]), is_bundle=p[12])
+    for p in catalog_listings.listings(conn, product_ids).values():
+        if not p.prices:
+            continue  # no live variant: not for sale
+        products[p.product_id] = SponsoredProduct(
+            id=p.product_id, names=p.names, words=frozenset(words(" ".join(p.names.values()))),
+            category_id=p.category_id, shop_name=p.shop_name, market=p.market,
+            shop_lat=p.shop_lat, shop_lon=p.shop_lon, prices=p.prices, is_bundle=p.is_bundle)
     ctr = {r[0]: (int(r[1]), int(r[2])) for r in conn.execute(
         _CTR_SQL, (day - timedelta(days=7), day, ids)).fetchall()} if ids else {}
     prior, weight = float(s.ads_ctr_prior), s.ads_ctr_prior_weight
@@ -314,7 +323,7 @@ def load_base(conn: Connection, day: date) -> Base:
             category_ids=frozenset(t.category_ids), tags=frozenset(t.tags),
             post_id=r[10], products=own_products, headline=r[12], banner=r[13],
             ctr=(clk7 + prior * weight) / (imp7 + weight)))
-    parents = dict(conn.execute("select id, parent_id from categories").fetchall())
+    parents = catalog.category_parents(conn)
     guest_views = load_views(conn, None, [c.post_id for c in campaigns if c.post_id],
                              check_visible=True)
     return Base(campaigns, parents, guest_views, day, version, time.monotonic())
@@ -552,7 +561,7 @@ def grant(conn: Connection, viewer: Viewer, candidates: list[Candidate], need: i
     row = conn.execute(
         "select set_config('synchronous_commit', 'off', true),"
         " ad_grant_slots(%s, %s, %s, %s, %s, %s)",
-        (day, viewer.key[:80], get_settings().ads_frequency_cap_per_day,
+        (day, viewer.key[:80], get_settings().policy.ads_frequency_cap_per_day,
          [c.campaign.id for c in candidates], need, random.randrange(SHARDS)),
         prepare=True).fetchone()
     granted = set(row[1]) if row and row[1] else set()

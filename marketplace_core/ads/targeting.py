@@ -108,8 +108,8 @@ def _list(raw: dict[str, Any], key: str) -> list[Any]:
         return []
     if not isinstance(value, list):
         raise _bad(f"{key} must be a list")
-    if len(value) > get_settings().ads_max_targeting_items:
-        raise _bad(f"{key}: at most {get_settings().ads_max_targeting_items} items")
+    if len(value) > get_settings().policy.ads_max_targeting_items:
+        raise _bad(f"{key}: at most {get_settings().policy.ads_max_targeting_items} items")
     return value
 
 
@@ -123,9 +123,9 @@ def parse_geo(raw: Any) -> Geo | None:
     if not (KG_LAT[0] <= lat <= KG_LAT[1] and KG_LON[0] <= lon <= KG_LON[1]):
         raise ValidationError(ErrorCode.AD_TARGETING_OUTSIDE_KG,
                               f"the point ({lat}, {lon}) is outside Kyrgyzstan")
-    s = get_settings()
-    if not s.ads_min_radius_km <= radius <= s.ads_max_radius_km:
-        raise _bad(f"geo.radius_km must be within {s.ads_min_radius_km}..{s.ads_max_radius_km}")
+    p = get_settings().policy
+    if not p.ads_min_radius_km <= radius <= p.ads_max_radius_km:
+        raise _bad(f"geo.radius_km must be within {p.ads_min_radius_km}..{p.ads_max_radius_km}")
     return Geo(lat.quantize(_COORD), lon.quantize(_COORD), radius.quantize(_KM))
 
 

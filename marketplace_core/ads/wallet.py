@@ -52,6 +52,7 @@ from marketplace_core.errors import (
     ValidationError,
 )
 from marketplace_core.payments import ledger
+from marketplace_core.payments.providers import provider_for
 from marketplace_core.subscriptions import plans
 from marketplace_core.subscriptions import service as subscriptions
 
@@ -168,10 +169,8 @@ def start_topup(conn: Connection, actor: Actor, merchant_id: UUID, amount: Decim
                 now: datetime | None = None) -> Topup:
     """Create a PSP payment of `amount` for the merchant's wallet; the money arrives when
     the PSP's webhook confirms it. Raises ADS_NOT_IN_PLAN, AD_INVALID_AMOUNT, PSP_ERROR."""
-    from marketplace_core.payments.psp import provider_for
-
     s = get_settings()
-    value = validate_amount(amount, s.ads_min_topup, s.ads_max_topup, "amount")
+    value = validate_amount(amount, s.policy.ads_min_topup, s.policy.ads_max_topup, "amount")
     with conn.transaction():
         require_ads_access(conn, merchant_id)
         topup_id = uuid4()

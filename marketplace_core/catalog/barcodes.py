@@ -1,7 +1,8 @@
 """GS1 barcodes: EAN-13, EAN-8 and UPC-A check digits.
 
-All three use the same mod-10 check: from the rightmost data digit leftwards the weights
-alternate 3, 1, 3, ...; the check digit brings the weighted sum to a multiple of 10.
+All three use the same mod-10 check (`platform_common.gs1`): from the rightmost data digit
+leftwards the weights alternate 3, 1, 3, ...; the check digit brings the weighted sum to a
+multiple of 10.
 Barcodes are kept as the digit strings the scanner reports (no normalisation of UPC-A to
 its 13-digit form).
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from marketplace_core.errors import ErrorCode, ValidationError
+from platform_common.gs1 import gs1_check_digit as gs1_check_digit  # shared with the POS
 
 KYRGYZSTAN_GS1_PREFIX = "470"
 
@@ -22,14 +24,6 @@ class BarcodeKind(StrEnum):
 
 
 _KIND_BY_LENGTH = {13: BarcodeKind.EAN13, 12: BarcodeKind.UPCA, 8: BarcodeKind.EAN8}
-
-
-def gs1_check_digit(data: str) -> int:
-    """The check digit for `data` (all digits of the code except the last one)."""
-    if not data or not data.isascii() or not data.isdigit():
-        raise ValueError(f"barcode data must be digits, got {data!r}")
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(data)))
-    return (10 - total % 10) % 10
 
 
 def _is_valid(code: str, length: int) -> bool:

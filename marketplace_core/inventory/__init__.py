@@ -1,1 +1,1 @@
-"""Inventory: stock reservations for orders (taking and returning free stock)."""
+"""Inventory: the rules of taking units out of free stock and returning them (orders, tills)."""

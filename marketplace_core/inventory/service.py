@@ -1,5 +1,5 @@
-"""Stock movements for orders: taking units out of `product_variants.stock_qty` when an
-order reserves them, and putting them back when the reservation is released.
+"""Stock movements for orders and tills: the rules of taking units out of a variant's free
+stock (`catalog.stock`, the catalog's `product_variants.stock_qty`) and putting them back.
 
 `stock_qty` is the FREE quantity: reserved units are already taken out, so the catalog,
 the product card and POS sales never sell them twice. The decrement is one guarded UPDATE
@@ -8,21 +8,21 @@ exactly one UPDATE matches; the others see 0 rows and get OUT_OF_STOCK. Rows are
 touched in variant-id order, so two orders over the same variants in a different order
 cannot deadlock.
 
-A reservation row (`stock_reservations`, one per order and variant) remembers what was
-taken; it is `held`, then either `consumed` (goods handed over) or `released` (units back
-to stock). The status guard makes a release happen at most once. Every stock move emits
-`variant.stock_changed` through the catalog's event helper.
+What an order holds is the orders domain's (`orders.reservations`, one row per order and
+variant): it calls `put_back` here when a reservation is released. Every stock move emits
+`variant.stock_changed` through the catalog's event helper. This module owns no table.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from marketplace_core.catalog import stock as catalog_stock
 from marketplace_core.catalog.events import emit_variant_changed
+from marketplace_core.catalog.stock import SellableVariant
 from marketplace_core.db import Connection
 from marketplace_core.errors import ConflictError, ErrorCode, NotFoundError, ValidationError
 
@@ -63,16 +63,6 @@ class TakenStock:
     moves: dict[UUID, int]
 
 
-@dataclass(frozen=True)
-class _Sellable:
-    id: UUID
-    product_id: UUID
-    shop_id: UUID
-    sku: str
-    price: Decimal
-    is_bundle: bool
-
-
 def take_stock(
     conn: Connection, shop_id: UUID, lines: dict[UUID, int], *, reason: str = "reservation"
 ) -> TakenStock:
@@ -96,17 +86,10 @@ def take_stock(
     with conn.transaction():  # a savepoint: a shortage undoes the units already taken
         for variant_id in sorted(moves):  # stable lock order: no deadlocks between orders
             qty = moves[variant_id]
-            row = conn.execute(
-                "update product_variants set stock_qty = stock_qty - %s, updated_at = now()"
-                " where id = %s and stock_qty >= %s returning stock_qty",
-                (qty, variant_id, qty),
-            ).fetchone()
-            if row is None:
-                available = conn.execute(
-                    "select stock_qty from product_variants where id = %s", (variant_id,)
-                ).fetchone()
+            if not catalog_stock.take_if_available(conn, variant_id, qty):
+                available = catalog_stock.free_stock(conn, variant_id)
                 shortages.append({"variant_id": str(variant_id), "requested": qty,
-                                  "available": int(available[0]) if available else 0})
+                                  "available": available or 0})
         if shortages:
             raise OutOfStockError(shortages)
         for variant_id in sorted(moves):
@@ -118,14 +101,8 @@ def take_stock(
     return TakenStock(priced, moves)
 
 
-def _sellables(conn: Connection, shop_id: UUID, variant_ids: list[UUID]) -> list[_Sellable]:
-    rows = conn.execute(
-        "select v.id, v.product_id, v.shop_id, v.sku, v.price, p.is_bundle"
-        "  from product_variants v join products p on p.id = v.product_id"
-        " where v.id = any(%s) and v.deleted_at is null and p.deleted_at is null",
-        (variant_ids,),
-    ).fetchall()
-    found = {r[0]: _Sellable(*r) for r in rows}
+def _sellables(conn: Connection, shop_id: UUID, variant_ids: list[UUID]) -> list[SellableVariant]:
+    found = catalog_stock.sellable_variants(conn, variant_ids)
     for variant_id in variant_ids:
         variant = found.get(variant_id)
         if variant is None:
@@ -139,7 +116,7 @@ def _sellables(conn: Connection, shop_id: UUID, variant_ids: list[UUID]) -> list
 
 
 def _stock_moves(
-    conn: Connection, sellables: list[_Sellable], lines: dict[UUID, int]
+    conn: Connection, sellables: list[SellableVariant], lines: dict[UUID, int]
 ) -> dict[UUID, int]:
     moves: dict[UUID, int] = {}
     bundles = [v for v in sellables if v.is_bundle]
@@ -147,22 +124,17 @@ def _stock_moves(
         if not v.is_bundle:
             moves[v.id] = moves.get(v.id, 0) + lines[v.id]
     if bundles:
-        rows = conn.execute(
-            "select p.id, bi.component_variant_id, bi.quantity, c.deleted_at is not null"
-            "  from product_variants p"
-            "  join bundle_items bi on bi.bundle_product_id = p.product_id"
-            "  join product_variants c on c.id = bi.component_variant_id"
-            " where p.id = any(%s)",
-            ([b.id for b in bundles],),
-        ).fetchall()
         with_components = set()
-        for bundle_variant, component, per_bundle, deleted in rows:
-            with_components.add(bundle_variant)
-            if deleted:  # a bundle with a deleted component cannot be sold
+        for c in catalog_stock.bundle_components(conn, [b.id for b in bundles]):
+            with_components.add(c.bundle_variant_id)
+            if c.component_deleted:  # a bundle with a deleted component cannot be sold
                 raise NotFoundError(
                     ErrorCode.VARIANT_NOT_FOUND,
-                    f"bundle {bundle_variant} contains a deleted variant {component}")
-            moves[component] = moves.get(component, 0) + per_bundle * lines[bundle_variant]
+                    f"bundle {c.bundle_variant_id} contains a deleted variant"
+                    f" {c.component_variant_id}")
+            moves[c.component_variant_id] = (
+                moves.get(c.component_variant_id, 0)
+                + c.per_bundle * lines[c.bundle_variant_id])
         empty = [b.id for b in bundles if b.id not in with_components]
         if empty:
             raise NotFoundError(
@@ -170,64 +142,17 @@ def _stock_moves(
     return moves
 
 
-def hold(
-    conn: Connection, order_id: UUID, taken: TakenStock, *, until: datetime, now: datetime
-) -> None:
-    """Record the units taken for an order as `held` until `until`."""
-    with conn.cursor() as cur:
-        cur.executemany(
-            "insert into stock_reservations (order_id, variant_id, qty, reserved_until,"
-            " created_at) values (%s, %s, %s, %s, %s)",
-            [(order_id, variant_id, qty, until, now)
-             for variant_id, qty in sorted(taken.moves.items())],
-        )
-
-
-def extend(conn: Connection, order_id: UUID, *, until: datetime) -> None:
-    """Move the deadline of the order's held units (after payment: until pickup)."""
-    conn.execute(
-        "update stock_reservations set reserved_until = %s"
-        " where order_id = %s and status = 'held'", (until, order_id))
-
-
-def consume(conn: Connection, order_id: UUID, *, now: datetime) -> int:
-    """The goods left the shop: the held units are sold for good (stock stays down).
-    Returns the number of reservation rows closed."""
-    cur = conn.execute(
-        "update stock_reservations set status = 'consumed', closed_at = %s,"
-        " close_reason = 'completed' where order_id = %s and status = 'held'",
-        (now, order_id))
-    return cur.rowcount
-
-
-def release(conn: Connection, order_id: UUID, *, reason: str, now: datetime) -> int:
-    """Put the order's held units back into stock, once: rows already released or consumed
-    are left alone. `reason` is the variant event's reason (reservation_expired,
-    order_cancelled, refund). Returns the number of units returned."""
-    held = conn.execute(
-        "update stock_reservations set status = 'released', closed_at = %s,"
-        " close_reason = %s where order_id = %s and status = 'held'"
-        " returning variant_id, qty",
-        (now, reason, order_id),
-    ).fetchall()
+def put_back(conn: Connection, moves: dict[UUID, int], *, reason: str) -> int:
+    """Return units to the free stock (a released reservation): variant -> qty, touched in
+    variant-id order (as `take_stock`), each emitting `variant.stock_changed` with `reason`
+    (reservation_expired, order_cancelled, refund). Returns the units returned."""
     returned = 0
-    for variant_id, qty in sorted(held):  # same lock order as take_stock
-        conn.execute(
-            "update product_variants set stock_qty = stock_qty + %s, updated_at = now()"
-            " where id = %s", (qty, variant_id))
+    for variant_id, qty in sorted(moves.items()):
+        catalog_stock.put_back(conn, variant_id, qty)
         emit_variant_changed(conn, variant_id, "variant.stock_changed",
                              stock_delta=qty, reason=reason)
         returned += qty
     return returned
-
-
-def held_units(conn: Connection, variant_id: UUID) -> int:
-    """Units of a variant currently held by orders (not part of its free stock_qty)."""
-    row = conn.execute(
-        "select coalesce(sum(qty), 0) from stock_reservations"
-        " where variant_id = %s and status = 'held'", (variant_id,)).fetchone()
-    return int(row[0]) if row else 0
-
 
 
 # --- POS till events (marketplace_core.pos.ingest) -----------------------------------------
@@ -266,16 +191,11 @@ def apply_till_moves(conn: Connection, moves: dict[UUID, int], *, reason: str) -
         wanted = moves[variant_id]
         if wanted == 0:
             continue
-        row = conn.execute(
-            "select stock_qty from product_variants where id = %s for update", (variant_id,)
-        ).fetchone()
-        if row is None:
+        before = catalog_stock.lock_free_stock(conn, variant_id)
+        if before is None:
             raise NotFoundError(ErrorCode.VARIANT_NOT_FOUND, f"variant {variant_id} does not exist")
-        before = int(row[0])
         after = max(before + wanted, 0)
-        conn.execute(
-            "update product_variants set stock_qty = %s, updated_at = now() where id = %s",
-            (after, variant_id))
+        catalog_stock.set_free_stock(conn, variant_id, after)
         emit_variant_changed(conn, variant_id, "variant.stock_changed",
                              stock_delta=after - before, reason=reason)
         done.append(TillMove(variant_id, after - before, max(-(before + wanted), 0)))

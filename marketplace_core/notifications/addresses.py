@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from marketplace_core.accounts import service as accounts
 from marketplace_core.db import Connection
 from marketplace_core.notifications.masking import mask
 from platform_common.sealing import SealingError, seal, unseal
@@ -43,8 +44,7 @@ def address_for(conn: Connection, user_id: UUID, channel: str) -> str | None:
             return None  # its key was dropped: as good as no address
     if channel == "push":
         return None
-    account = conn.execute("select email, phone from users where id = %s and is_active",
-                           (user_id,)).fetchone()
-    if account is None:
+    account = accounts.get_user(conn, user_id)
+    if account is None or not account.is_active:
         return None
-    return account[0] if channel == "email" else account[1]
+    return account.email if channel == "email" else account.phone

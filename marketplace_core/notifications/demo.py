@@ -46,7 +46,7 @@ def pos_offline_scene(timeout: float = 90.0) -> Scene:
     shop_name = f"Дордой, контейнер {tag.upper()}"
     device = f"POS-{secrets.randbelow(10**8):08d}"
     now = datetime.now(UTC)
-    silent_since = now - timedelta(minutes=s.pos_heartbeat_timeout_minutes + 1)
+    silent_since = now - timedelta(minutes=s.policy.pos_heartbeat_timeout_minutes + 1)
     with transaction() as conn:
         seller = accounts.register_user(conn, email=email, password=secrets.token_urlsafe(16),
                                         full_name="Демо продавец", role="seller").user
@@ -72,7 +72,7 @@ def pos_offline_scene(timeout: float = 90.0) -> Scene:
 def main() -> None:
     scene = pos_offline_scene()
     print(f"terminal {scene.device_id} of «{scene.shop_name}» went silent "
-          f"({get_settings().pos_heartbeat_timeout_minutes}+ min)")
+          f"({get_settings().policy.pos_heartbeat_timeout_minutes}+ min)")
     print(f"  e-mail to {scene.seller_email}: {scene.subject}")
     print(f"  read it   {scene.mailbox_url}")
 

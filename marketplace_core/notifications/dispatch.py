@@ -16,6 +16,8 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from infra.settings import get_settings
+from marketplace_core.accounts import service as accounts
+from marketplace_core.catalog import service as catalog
 from marketplace_core.db import Connection
 from marketplace_core.notifications import addresses, preferences, templates
 from marketplace_core.notifications import log as nlog
@@ -35,8 +37,8 @@ log = logging.getLogger("marketplace_core.notifications.dispatch")
 
 def daily_limit(channel: str) -> int:
     s = get_settings()
-    return {"sms": s.notify_daily_limit_sms, "email": s.notify_daily_limit_email,
-            "push": s.notify_daily_limit_push}[channel]
+    return {"sms": s.policy.notify_daily_limit_sms, "email": s.policy.notify_daily_limit_email,
+            "push": s.policy.notify_daily_limit_push}[channel]
 
 
 def _local_ts(value: str | None, zone: ZoneInfo, fallback: datetime) -> str:
@@ -54,16 +56,15 @@ def placeholders(conn: Connection, row: dict[str, Any], prefs: preferences.Prefe
     """The template's values: the event's data, plus the names looked up now."""
     payload = row["payload_json"]
     data: dict[str, Any] = dict(payload.get("data") or {})
-    user = conn.execute("select full_name from users where id = %s",
-                        (row["recipient_user_id"],)).fetchone()
+    user = accounts.get_user(conn, row["recipient_user_id"])
     values: dict[str, Any] = {**data, "audience": payload.get("audience", "user"),
                               "entityType": payload.get("entity_type", "")}
     if user is not None:
-        values["userName"] = user[0]
+        values["userName"] = user.full_name
     if row["shop_id"] is not None and "shopName" not in values:
-        shop = conn.execute("select name from shops where id = %s", (row["shop_id"],)).fetchone()
+        shop = catalog.get_shop(conn, row["shop_id"])
         if shop is not None:
-            values["shopName"] = shop[0]
+            values["shopName"] = shop.name
     values["ts"] = _local_ts(data.get("ts"), prefs.zone(), row["created_at"] or now)
     values.setdefault("ctaUrl", get_settings().notify_public_url)
     return values

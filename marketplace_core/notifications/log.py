@@ -31,6 +31,9 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from infra.settings import get_settings
+from marketplace_core.accounts import ownership
+from marketplace_core.accounts import service as accounts
+from marketplace_core.catalog import service as catalog
 from marketplace_core.db import Connection
 from marketplace_core.notifications import preferences
 from marketplace_core.notifications.catalog import TYPES
@@ -82,16 +85,13 @@ def idempotency_key(event_type: str, recipient: UUID, payload: dict[str, Any]) -
 def recipients(conn: Connection, event: NotifyEvent) -> list[UUID]:
     """The users an event is for: its user, or every active manager of its shop."""
     if event.audience == "user" and event.recipient_user_id is not None:
-        row = conn.execute("select id from users where id = %s and is_active",
-                           (event.recipient_user_id,)).fetchone()
-        return [row[0]] if row else []
+        user = accounts.get_user(conn, event.recipient_user_id)
+        return [user.id] if user is not None and user.is_active else []
     if event.audience == "shop" and event.recipient_shop_id is not None:
-        rows = conn.execute(
-            "select mm.user_id from shops s join merchant_members mm"
-            " on mm.merchant_id = s.merchant_id join users u on u.id = mm.user_id"
-            " where s.id = %s and u.is_active order by mm.user_id",
-            (event.recipient_shop_id,)).fetchall()
-        return [r[0] for r in rows]
+        merchant_id = catalog.merchant_of_shop(conn, event.recipient_shop_id)
+        if merchant_id is None:
+            return []
+        return ownership.active_members_of_merchant(conn, merchant_id)
     return []
 
 
@@ -113,7 +113,7 @@ def enqueue(conn: Connection, event: NotifyEvent, now: datetime, *,
         log.info("notification %s (%s): no recipient, skipped", event.event_id, ntype.key)
         return []
     shop_prefs = preferences.load(conn, "shop", event.shop_id) if event.shop_id else None
-    window = timedelta(seconds=get_settings().notify_dedup_window_seconds)
+    window = timedelta(seconds=get_settings().policy.notify_dedup_window_seconds)
     payload = {"audience": event.audience, "entity_type": event.entity_type,
                "entity_id": event.entity_id, "data": event.data}
     written: list[UUID] = []
@@ -148,9 +148,8 @@ def enqueue(conn: Connection, event: NotifyEvent, now: datetime, *,
 
 
 def _account_language(conn: Connection, user_id: UUID) -> str:
-    row = conn.execute("select preferred_language from users where id = %s",
-                       (user_id,)).fetchone()
-    return str(row[0]) if row else "ru"
+    user = accounts.get_user(conn, user_id)
+    return str(user.preferred_language) if user is not None else "ru"
 
 
 def _first_within_window(conn: Connection, key: str, now: datetime,
@@ -244,7 +243,7 @@ def record_failure(conn: Connection, row: dict[str, Any], reason: str, *, perman
     """A failed attempt: retried later, or failed for good and handed to the next channel.
     Returns the row's new status."""
     attempts = int(row["attempts"])
-    if not permanent and attempts < get_settings().notify_max_attempts:
+    if not permanent and attempts < get_settings().policy.notify_max_attempts:
         conn.execute(
             "update notification_log set status = 'queued', next_attempt_at = %s,"
             " last_error = %s, provider = coalesce(%s, provider),"
@@ -355,5 +354,5 @@ def recover_interrupted(conn: Connection, idempotent_channels: set[str], older_t
                 ("interrupted while sending: outcome unknown, not sent again", now, row["id"]))
             announce(conn, row["id"], now)
     conn.execute("delete from notification_dedup where first_seen < %s",
-                 (now - timedelta(seconds=get_settings().notify_dedup_window_seconds),))
+                 (now - timedelta(seconds=get_settings().policy.notify_dedup_window_seconds),))
     return len(rows)

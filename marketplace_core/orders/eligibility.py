@@ -1,9 +1,9 @@
 """Buy eligibility of a shop (spec §3.4): may buyers pay online, or only contact the shop?
 
-A shop is `online_purchase` while at least one of its POS terminals is active and was heard
-from at most `settings.pos_heartbeat_timeout_minutes` ago, AND its payout account is active
-(`shops.payout_status = 'active'`); otherwise it is `manual_contact` and the product card
-offers contact / call / request-availability instead of "Buy".
+A shop is `online_purchase` while its POS is live (`pos.liveness`: an active terminal heard
+from at most `settings.policy.pos_heartbeat_timeout_minutes` ago) AND its payout status is active
+(the catalog's shop, set by `payments.payout_accounts`); otherwise it is `manual_contact`
+and the product card offers contact / call / request-availability instead of "Buy".
 
 The live value is always computed from those inputs (`shop_eligibility`). The table
 `shop_eligibility` remembers what was last announced; `refresh` compares and emits
@@ -19,10 +19,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 from uuid import UUID
 
-from infra.settings import get_settings
+from marketplace_core.catalog import service as catalog
 from marketplace_core.db import Connection
 from marketplace_core.errors import ErrorCode, NotFoundError
 from marketplace_core.outbox import emit
+from marketplace_core.pos import liveness
 from schemas.topics import CORE_SHOP_ELIGIBILITY
 
 Mode = Literal["online_purchase", "manual_contact"]
@@ -66,38 +67,24 @@ class Eligibility:
 
 
 def heartbeat_timeout() -> timedelta:
-    return timedelta(minutes=get_settings().pos_heartbeat_timeout_minutes)
+    """The POS rule's timeout (`pos.liveness.heartbeat_timeout`)."""
+    return liveness.heartbeat_timeout()
 
 
 def _now(now: datetime | None) -> datetime:
     return now or datetime.now(UTC)
 
 
-# One query for the live inputs: the shop, its payout status, and the freshest heartbeat of
-# its active terminals (the index on pos_devices.shop_id keeps it cheap).
-_LIVE_SQL = """
-select s.id, s.merchant_id, s.payout_status, s.phone,
-       (select max(d.last_heartbeat_at) from pos_devices d
-         where d.shop_id = s.id and d.status = 'active') as last_heartbeat_at
-  from shops s
- where s.id = any(%s)
-"""
-
-
-def _evaluate(row: tuple[object, ...], now: datetime) -> Eligibility:
-    shop_id, merchant_id, payout_status, phone, last_heartbeat_at = row
-    assert isinstance(shop_id, UUID) and isinstance(merchant_id, UUID)
-    assert isinstance(payout_status, str)
-    heartbeat = last_heartbeat_at if isinstance(last_heartbeat_at, datetime) else None
+def _evaluate(shop: catalog.Shop, heartbeat: datetime | None, now: datetime) -> Eligibility:
     reasons: list[str] = []
-    # "at most N minutes ago" is fresh: a heartbeat exactly at the limit still counts.
-    if heartbeat is None or now - heartbeat > heartbeat_timeout():
+    if not liveness.is_fresh(heartbeat, now):
         reasons.append(POS_INACTIVE)
-    if payout_status != "active":
+    if shop.payout_status != "active":
         reasons.append(PAYOUT_INACTIVE)
+    phone = shop.phone
     return Eligibility(
-        shop_id=shop_id, merchant_id=merchant_id, mode=MANUAL if reasons else ONLINE,
-        reasons=tuple(reasons), payout_status=payout_status, last_heartbeat_at=heartbeat,
+        shop_id=shop.id, merchant_id=shop.merchant_id, mode=MANUAL if reasons else ONLINE,
+        reasons=tuple(reasons), payout_status=shop.payout_status, last_heartbeat_at=heartbeat,
         phone=phone if isinstance(phone, str) and phone.strip() else None, computed_at=now,
     )
 
@@ -115,8 +102,9 @@ def eligibility_of_shops(
 ) -> list[Eligibility]:
     """Live eligibility of several shops (unknown ids are skipped), in the given order."""
     at = _now(now)
-    rows = conn.execute(_LIVE_SQL, (list(shop_ids),)).fetchall()
-    by_id = {row[0]: _evaluate(row, at) for row in rows}
+    shops = catalog.get_shops(conn, shop_ids)
+    heartbeats = liveness.last_heartbeats(conn, [s.id for s in shops]) if shops else {}
+    by_id = {shop.id: _evaluate(shop, heartbeats.get(shop.id), at) for shop in shops}
     return [by_id[s] for s in shop_ids if s in by_id]
 
 
@@ -139,11 +127,13 @@ def refresh_changed(
     with conn.transaction():
         # A placeholder row for a shop never announced before; `inserted` marks the first
         # time (a concurrent first refresh waits on the key, then finds the row).
+        if catalog.merchant_of_shop(conn, shop_id) is None:
+            raise NotFoundError(ErrorCode.SHOP_NOT_FOUND, f"shop {shop_id} does not exist")
         inserted = conn.execute(
             "insert into shop_eligibility (shop_id, mode, reasons, computed_at, changed_at)"
-            " select id, 'manual_contact', '{}', %s, %s from shops where id = %s"
+            " values (%s, 'manual_contact', '{}', %s, %s)"
             " on conflict (shop_id) do nothing returning shop_id",
-            (at, at, shop_id),
+            (shop_id, at, at),
         ).fetchone() is not None
         stored = conn.execute(
             "select mode, reasons from shop_eligibility where shop_id = %s for update",
@@ -170,10 +160,8 @@ def refresh_shops_of_merchant(
     conn: Connection, merchant_id: UUID, now: datetime | None = None
 ) -> list[Eligibility]:
     """`refresh` every shop of a merchant (after its payout account changed)."""
-    rows = conn.execute(
-        "select id from shops where merchant_id = %s order by id", (merchant_id,)
-    ).fetchall()
-    return [refresh(conn, shop_id, now) for (shop_id,) in rows]
+    return [refresh(conn, shop_id, now)
+            for shop_id in catalog.shop_ids_of_merchant(conn, merchant_id)]
 
 
 def stored_mode(conn: Connection, shop_id: UUID) -> str | None:
@@ -190,16 +178,13 @@ def sweep_stale_pos(conn: Connection, now: datetime | None = None) -> int:
     Returns how many shops changed. Shops being refreshed by someone else are skipped
     (SKIP LOCKED) and picked up by the next round if still stale."""
     at = _now(now)
-    cutoff = at - heartbeat_timeout()
+    live = liveness.shops_heard_since(conn, at - heartbeat_timeout())
     candidates = conn.execute(
         """select se.shop_id from shop_eligibility se
-            where not (%s = any(se.reasons))
-              and not exists (select 1 from pos_devices d
-                               where d.shop_id = se.shop_id and d.status = 'active'
-                                 and d.last_heartbeat_at >= %s)
+            where not (%s = any(se.reasons)) and not (se.shop_id = any(%s))
             order by se.shop_id
             for update skip locked""",
-        (POS_INACTIVE, cutoff),
+        (POS_INACTIVE, list(live)),
     ).fetchall()
     return sum(1 for (shop_id,) in candidates if refresh_changed(conn, shop_id, at)[1])
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from infra.settings import get_settings
+from marketplace_core.catalog import service as catalog
 from marketplace_core.db import Connection
 from marketplace_core.errors import ConflictError, ErrorCode
 from marketplace_core.notifications.events import notify
@@ -51,11 +52,10 @@ def status_changed(conn: Connection, order: Order, at: datetime) -> None:
 
 
 def pickup_point(conn: Connection, shop_id: UUID) -> str:
-    row = conn.execute("select name, market, address from shops where id = %s",
-                       (shop_id,)).fetchone()
-    if row is None:
+    shop = catalog.get_shop(conn, shop_id)
+    if shop is None:
         return ""
-    return ", ".join(p for p in (row[1], row[2]) if p) or str(row[0])
+    return ", ".join(p for p in (shop.market, shop.address) if p) or str(shop.name)
 
 
 def mark_ready_for_pickup(conn: Connection, order_id: UUID,

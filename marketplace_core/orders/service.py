@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -43,7 +43,7 @@ from marketplace_core.errors import (
     ValidationError,
 )
 from marketplace_core.inventory import service as stock
-from marketplace_core.orders import delivery_codes, eligibility, pickup
+from marketplace_core.orders import delivery_codes, eligibility, pickup, reservations
 from marketplace_core.orders import notifications as order_notifications
 from marketplace_core.outbox import emit
 from schemas.topics import CORE_ORDERS
@@ -309,7 +309,7 @@ def place_order(
             raise ValidationError(ErrorCode.INVALID_ARGUMENT, "the order total is too large")
         if request.pickup_slot_id is not None:
             pickup.book(conn, request.pickup_slot_id, request.shop_id, now=at)
-        hold_until = at + timedelta(minutes=get_settings().reservation_hold_minutes)
+        hold_until = at + get_settings().policy.reservation_hold
         row = conn.execute(
             "insert into orders (buyer_id, shop_id, merchant_id, status, total, fulfilment,"
             " pickup_slot_id, delivery_address, idempotency_key, request_hash,"
@@ -329,7 +329,7 @@ def place_order(
                 [(order_id, line.variant_id, line.product_id, line.sku, line.qty,
                   line.unit_price, line.line_total) for line in taken.lines],
             )
-        stock.hold(conn, order_id, taken, until=hold_until, now=at)
+        reservations.hold(conn, order_id, taken, until=hold_until, now=at)
         order = get_order(conn, order_id)
         _emit(conn, order, "order.created")
         order_notifications.order_created(conn, order)
@@ -405,7 +405,7 @@ def mark_paid(
             raise ConflictError(
                 ErrorCode.ORDER_ALREADY_PAID,
                 f"order {order_id} was already paid by another payment")
-        until = at + timedelta(hours=get_settings().pickup_hold_hours)
+        until = at + get_settings().policy.pickup_hold
         if order.pickup_ends_at is not None and order.pickup_ends_at > until:
             until = order.pickup_ends_at  # a slot booked days ahead is not "overdue" early
         code = delivery_codes.new_code() if order.fulfilment == "delivery" else None
@@ -417,7 +417,7 @@ def mark_paid(
             (payment_id, at, until, salt,
              delivery_codes.hash_code(code, salt) if code and salt else None, at, order_id),
         )
-        stock.extend(conn, order_id, until=until)
+        reservations.extend(conn, order_id, until=until)
         paid = get_order(conn, order_id)
         _emit(conn, paid, "order.paid")
     return replace(paid, delivery_code=code)
@@ -439,7 +439,7 @@ def mark_refunded(conn: Connection, order_id: UUID, now: datetime | None = None)
             return order
         _require_transition(order, REFUNDED)
         if order.status in (PAID, PICKUP_OVERDUE):
-            stock.release(conn, order_id, reason="refund", now=at)
+            reservations.release(conn, order_id, reason="refund", now=at)
             if order.pickup_slot_id is not None:
                 pickup.unbook(conn, order.pickup_slot_id)
         return _set_status(conn, order, REFUNDED, at)
@@ -469,7 +469,7 @@ def mark_picked_up(conn: Connection, order_id: UUID, *, now: datetime | None = N
                 ErrorCode.INVALID_FULFILMENT,
                 "a delivery order is completed by confirming its delivery code")
         _require_transition(order, COMPLETED)
-        stock.consume(conn, order_id, now=at)
+        reservations.consume(conn, order_id, now=at)
         return _set_status(conn, order, COMPLETED, at)
 
 
@@ -514,7 +514,7 @@ def check_delivery_code(
             "select delivery_code_salt, delivery_code_hash from orders where id = %s",
             (order_id,)).fetchone() or (None, None)
         if delivery_codes.matches(code, salt, stored):
-            stock.consume(conn, order_id, now=at)
+            reservations.consume(conn, order_id, now=at)
             return DeliveryCheck(_set_status(conn, order, COMPLETED, at), None)
         attempts = order.delivery_code_attempts + 1
         conn.execute(
@@ -592,7 +592,7 @@ def _require_paid_delivery(order: Order) -> None:
 
 
 def _release_unpaid(conn: Connection, order: Order, reason: str, at: datetime) -> None:
-    stock.release(conn, order.id, reason=reason, now=at)
+    reservations.release(conn, order.id, reason=reason, now=at)
     if order.pickup_slot_id is not None:
         pickup.unbook(conn, order.pickup_slot_id)
 

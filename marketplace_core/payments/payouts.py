@@ -20,10 +20,10 @@ from psycopg.rows import class_row
 
 from marketplace_core.db import Connection
 from marketplace_core.errors import ErrorCode, ValidationError
-from marketplace_core.orders.payout_accounts import get_payout_account
 from marketplace_core.outbox import emit
 from marketplace_core.payments import ledger, metrics
-from marketplace_core.payments.service import Payment
+from marketplace_core.payments.payout_accounts import get_payout_account
+from marketplace_core.payments.records import Payment
 from schemas.topics import CORE_PAYOUTS
 
 MAX_PAGE = 500

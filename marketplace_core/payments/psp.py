@@ -2,8 +2,9 @@
 
 A provider creates a payment the buyer confirms on the provider's page, refunds a payment
 in full, and says what fee it charges. It reports outcomes through its webhook
-(`marketplace_core.payments.webhooks`). `provider_for(conn)` returns the provider chosen by
-`settings.psp_provider`; today only "simulator" exists (`payments.simulator`).
+(`marketplace_core.payments.webhooks`). `providers.provider_for(conn)` returns the provider
+chosen by `settings.psp_provider`; today only "simulator" exists (`payments.simulator`).
+This module is the interface only: it imports no provider.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from typing import Literal, Protocol
 from uuid import UUID
 
 from infra.settings import get_settings
-from marketplace_core.db import Connection
-from marketplace_core.errors import DomainError, ErrorCode
 
 CENT = Decimal("0.01")
 RefundStatus = Literal["pending", "succeeded", "failed"]
@@ -56,12 +55,3 @@ class PaymentProvider(Protocol):
 def provider_name() -> str:
     return get_settings().psp_provider
 
-
-def provider_for(conn: Connection) -> PaymentProvider:
-    """The configured provider, bound to the caller's transaction where it needs one."""
-    name = provider_name()
-    if name == "simulator":
-        from marketplace_core.payments.simulator import SimulatedPsp
-
-        return SimulatedPsp(conn)
-    raise DomainError(ErrorCode.PSP_ERROR, f"unknown payment provider {name!r}")

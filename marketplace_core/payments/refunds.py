@@ -35,8 +35,9 @@ from marketplace_core.errors import ConflictError, ErrorCode, ValidationError
 from marketplace_core.orders import service as orders
 from marketplace_core.outbox import emit
 from marketplace_core.payments import ledger, metrics, payouts
-from marketplace_core.payments.psp import PaymentProvider, provider_for
-from marketplace_core.payments.service import Payment, succeeded_payment_of_order
+from marketplace_core.payments.providers import provider_for
+from marketplace_core.payments.psp import PaymentProvider
+from marketplace_core.payments.records import Payment, succeeded_payment_of_order
 from schemas.topics import CORE_REFUNDS
 
 

@@ -16,6 +16,8 @@ Ledger entries of a captured payment (A = amount, F = acquiring fee, T = take ra
 `payment_captured`: Dr psp_clearing A−F, Dr acquiring_fees F, Cr seller_payable A;
 `marketplace_fees`: Dr seller_payable T+F, Cr platform_revenue:take_rate T,
 Cr acquiring_fees F (the seller bears the fee). The payout entry is in `payouts`.
+
+The payment record and its reads are `records` (re-exported here).
 """
 
 from __future__ import annotations
@@ -34,99 +36,28 @@ from marketplace_core.errors import (
     ConflictError,
     ErrorCode,
     ForbiddenError,
-    NotFoundError,
 )
 from marketplace_core.orders import service as orders
-from marketplace_core.outbox import emit
-from marketplace_core.payments import ledger, take_rate
-from marketplace_core.payments.psp import PaymentProvider, provider_for
-from schemas.topics import CORE_PAYMENTS
+from marketplace_core.payments import ledger, payouts, refunds, take_rate
+from marketplace_core.payments.providers import provider_for
+from marketplace_core.payments.psp import PaymentProvider
+from marketplace_core.payments.records import PAYMENT_COLS as _COLS
+from marketplace_core.payments.records import (
+    Payment,
+    emit_payment,
+    find_by_psp_id,
+    get_payment,
+    list_for_order,
+    succeeded_payment_of_order,
+)
+from marketplace_core.payments.records import one as _one
 
 CURRENCY = "KGS"
 PAYABLE_STATUS = "pending_payment"
 
 
-@dataclass(frozen=True)
-class Payment:
-    id: UUID
-    order_id: UUID
-    buyer_id: UUID
-    merchant_id: UUID
-    shop_id: UUID
-    amount: Decimal
-    currency: str
-    status: str  # pending | succeeded | failed
-    provider: str
-    psp_payment_id: str
-    confirmation_url: str
-    acquiring_fee: Decimal | None
-    take_rate: Decimal | None
-    take_rate_amount: Decimal | None
-    created_at: datetime
-    updated_at: datetime
-    succeeded_at: datetime | None
-    failed_at: datetime | None
-
-
-_COLS = (
-    "id, order_id, buyer_id, merchant_id, shop_id, amount, currency, status, provider,"
-    " psp_payment_id, confirmation_url, acquiring_fee, take_rate, take_rate_amount,"
-    " created_at, updated_at, succeeded_at, failed_at"
-)
-
-
 def _now(now: datetime | None) -> datetime:
     return now or datetime.now(UTC)
-
-
-def _one(conn: Connection, where: str, params: tuple[Any, ...], *, lock: bool = False
-         ) -> Payment | None:
-    sql = f"select {_COLS} from payments where {where}" + (" for update" if lock else "")
-    with conn.cursor(row_factory=class_row(Payment)) as cur:
-        return cur.execute(sql.encode(), params).fetchone()
-
-
-def get_payment(conn: Connection, payment_id: UUID, *, lock: bool = False) -> Payment:
-    """The payment; raises PAYMENT_NOT_FOUND."""
-    payment = _one(conn, "id = %s", (payment_id,), lock=lock)
-    if payment is None:
-        raise NotFoundError(ErrorCode.PAYMENT_NOT_FOUND, f"payment {payment_id} does not exist")
-    return payment
-
-
-def find_by_psp_id(conn: Connection, provider: str, psp_payment_id: str, *,
-                   lock: bool = False) -> Payment | None:
-    return _one(conn, "provider = %s and psp_payment_id = %s", (provider, psp_payment_id),
-                lock=lock)
-
-
-def list_for_order(conn: Connection, order_id: UUID) -> list[Payment]:
-    with conn.cursor(row_factory=class_row(Payment)) as cur:
-        return cur.execute(
-            f"select {_COLS} from payments where order_id = %s order by created_at, id".encode(),
-            (order_id,),
-        ).fetchall()
-
-
-def succeeded_payment_of_order(conn: Connection, order_id: UUID, *, lock: bool = False
-                               ) -> Payment | None:
-    """The payment that paid the order (the first success if a buyer somehow paid twice)."""
-    return _one(conn, "order_id = %s and status = 'succeeded' order by succeeded_at, id limit 1",
-                (order_id,), lock=lock)
-
-
-def emit_payment(conn: Connection, payment: Payment, event_type: str) -> None:
-    emit(
-        conn, CORE_PAYMENTS, entity_type="payment", entity_id=payment.id, event_type=event_type,
-        record={
-            "payment_id": payment.id, "order_id": payment.order_id,
-            "buyer_id": payment.buyer_id, "merchant_id": payment.merchant_id,
-            "shop_id": payment.shop_id, "status": payment.status, "amount": payment.amount,
-            "currency": payment.currency, "provider": payment.provider,
-            "psp_payment_id": payment.psp_payment_id, "acquiring_fee": payment.acquiring_fee,
-            "take_rate": payment.take_rate, "take_rate_amount": payment.take_rate_amount,
-        },
-    )
 
 
 @dataclass(frozen=True)
@@ -202,8 +133,6 @@ def payment_succeeded(
     """Apply the PSP's success to a payment locked by the caller; returns what happened:
     'paid' (order paid, payout sent), 'refunded' (order not payable: auto refund started)
     or 'ignored' (already succeeded)."""
-    from marketplace_core.payments import payouts, refunds  # they use this module too
-
     if payment.status == "succeeded":
         return "ignored"
     at = _now(now)
@@ -259,3 +188,10 @@ def payment_failed(conn: Connection, payment: Payment, *, now: datetime | None =
     failed = _set(conn, payment.id, status="failed", failed_at=at, updated_at=at)
     emit_payment(conn, failed, "payment.failed")
     return "failed"
+
+
+__all__ = [
+    "CURRENCY", "PAYABLE_STATUS", "Payment", "StartedPayment", "emit_payment",
+    "find_by_psp_id", "get_payment", "list_for_order", "payment_failed", "payment_succeeded",
+    "start_payment", "succeeded_payment_of_order",
+]

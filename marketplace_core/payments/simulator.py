@@ -16,8 +16,9 @@ How it plays the provider:
   follows is then a no-op).
 
 The webhook travels through a `WebhookSender`: `HttpWebhookSender` posts to
-`settings.core_api_url` (production, a separate process), `InProcessWebhookSender` calls
-the real handler function directly (tests, no network).
+`settings.core_api_url` (production, a separate process), `webhooks.InProcessWebhookSender`
+calls the real handler function directly (tests, no network). The simulator imports only
+the webhook's wire contract (`webhook_protocol`), not the handler.
 """
 
 from __future__ import annotations
@@ -29,16 +30,21 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Literal, Protocol
+from typing import Literal
 from uuid import UUID
 
 from psycopg.rows import class_row
 
 from infra.settings import get_settings
-from marketplace_core.db import Connection, ConnectionSource
-from marketplace_core.errors import ConflictError, DomainError, ErrorCode, NotFoundError
+from marketplace_core.db import Connection
+from marketplace_core.errors import ConflictError, ErrorCode, NotFoundError
 from marketplace_core.payments.psp import PspPayment, PspRefund, round_tyiyn
-from marketplace_core.payments.webhooks import SIGNATURE_HEADER, sign
+from marketplace_core.payments.webhook_protocol import (
+    SIGNATURE_HEADER,
+    Delivery,
+    WebhookSender,
+    sign,
+)
 
 FEE_RATE = Decimal("0.02")
 WEBHOOK_PATH = "/webhooks/psp"
@@ -158,16 +164,6 @@ def webhook_body(sim: SimPayment) -> bytes:
 # --- delivering webhooks -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Delivery:
-    status_code: int
-    body: str
-
-
-class WebhookSender(Protocol):
-    def send(self, body: bytes, signature: str) -> Delivery: ...
-
-
 class HttpWebhookSender:
     """POSTs to the core API's webhook (`settings.core_api_url` unless given)."""
 
@@ -186,23 +182,6 @@ class HttpWebhookSender:
             return Delivery(exc.code, exc.read().decode(errors="replace"))
         except OSError as exc:  # refused, timed out: the PSP would retry later
             return Delivery(0, str(exc))
-
-
-class InProcessWebhookSender:
-    """Calls the webhook handler function itself, with its own transaction on `source`."""
-
-    def __init__(self, source: ConnectionSource) -> None:
-        self.source = source
-
-    def send(self, body: bytes, signature: str) -> Delivery:
-        from marketplace_core.api.errors import status_for
-        from marketplace_core.payments.webhooks import receive_psp_webhook
-
-        try:
-            result = receive_psp_webhook(self.source, body, signature)
-        except DomainError as exc:
-            return Delivery(status_for(exc), json.dumps({"code": exc.code}))
-        return Delivery(200, json.dumps({"outcome": result.outcome}))
 
 
 def send_webhook(sender: WebhookSender, sim: SimPayment) -> Delivery:

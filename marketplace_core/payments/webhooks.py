@@ -2,6 +2,7 @@
 
 The PSP posts JSON `{event_id, type, psp_payment_id, amount, fee?}` with
 `X-PSP-Signature: <hex HMAC-SHA256 of the raw body, key settings.psp_webhook_secret>`
+(`webhook_protocol`)
 (a `sha256=` prefix is accepted). `type` is payment.succeeded, payment.failed or
 refund.succeeded; amounts are decimal strings (JSON numbers are read exactly too).
 
@@ -23,8 +24,6 @@ serialise on the payment's row lock; a success that is already applied is `ignor
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,37 +32,24 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from infra.settings import get_settings
+from marketplace_core.ads import wallet as ad_wallet
 from marketplace_core.db import Connection, ConnectionSource, transaction
 from marketplace_core.errors import (
     DomainError,
     ErrorCode,
     NotFoundError,
-    UnauthorizedError,
     ValidationError,
 )
+from marketplace_core.payments import providers, refunds, service
+from marketplace_core.payments.webhook_protocol import SIGNATURE_HEADER as SIGNATURE_HEADER
+from marketplace_core.payments.webhook_protocol import Delivery, verify_signature
+from marketplace_core.payments.webhook_protocol import sign as sign
+from platform_common.http import status_for
 
-SIGNATURE_HEADER = "X-PSP-Signature"
 EVENT_TYPES = ("payment.succeeded", "payment.failed", "refund.succeeded")
 MAX_BODY_BYTES = 64 * 1024
 _CENT = Decimal("0.01")
 _MAX_AMOUNT = Decimal("9999999999.99")
-
-
-def sign(body: bytes, secret: str | None = None) -> str:
-    """The signature the PSP sends for `body` (hex HMAC-SHA256)."""
-    key = (secret or get_settings().psp_webhook_secret).encode()
-    return hmac.new(key, body, hashlib.sha256).hexdigest()
-
-
-def verify_signature(body: bytes, signature: str | None) -> None:
-    """Raise INVALID_SIGNATURE unless `signature` is the body's HMAC (constant time)."""
-    given = (signature or "").strip()
-    if given.lower().startswith("sha256="):
-        given = given[len("sha256="):]
-    if not given or not hmac.compare_digest(given.lower(), sign(body)):
-        raise UnauthorizedError(ErrorCode.INVALID_SIGNATURE,
-                                "the webhook signature is missing or does not match")
 
 
 class InvalidWebhookError(ValidationError):
@@ -154,8 +140,6 @@ def process_event(conn: Connection, event: PspEvent, *, now: datetime | None = N
                   ) -> tuple[WebhookResult, DomainError | None]:
     """Apply one event in the caller's transaction; returns the result and, for a recorded
     amount mismatch, the error to answer with once the record is committed."""
-    from marketplace_core.payments import psp, refunds, service
-
     with conn.transaction():
         inserted = conn.execute(
             "insert into psp_webhook_events (event_id, event_type, psp_payment_id, amount,"
@@ -174,12 +158,10 @@ def process_event(conn: Connection, event: PspEvent, *, now: datetime | None = N
                     " its amount does not match the payment")
             return WebhookResult(event.event_id, "duplicate"), None
 
-        provider = psp.provider_for(conn)
+        provider = providers.provider_for(conn)
         payment = service.find_by_psp_id(conn, provider.name, event.psp_payment_id, lock=True)
         if payment is None:
             # Not an order's payment: an ad wallet top-up (marketplace_core.ads.wallet)?
-            from marketplace_core.ads import wallet as ad_wallet
-
             handled = ad_wallet.process_topup_event(
                 conn, provider.name, event.psp_payment_id, event.type, event.amount,
                 event.fee, provider.acquiring_fee(event.amount), now=now)
@@ -234,3 +216,18 @@ def receive_psp_webhook(
     if error is not None:
         raise error
     return result
+
+
+class InProcessWebhookSender:
+    """A `WebhookSender` that calls `receive_psp_webhook` itself, with its own transaction
+    on `source` (tests and the in-process simulator: no network)."""
+
+    def __init__(self, source: ConnectionSource) -> None:
+        self.source = source
+
+    def send(self, body: bytes, signature: str) -> Delivery:
+        try:
+            result = receive_psp_webhook(self.source, body, signature)
+        except DomainError as exc:
+            return Delivery(status_for(exc), json.dumps({"code": exc.code}))
+        return Delivery(200, json.dumps({"outcome": result.outcome}))

@@ -56,6 +56,7 @@ from uuid import UUID, uuid4
 
 from pydantic_core import PydanticCustomError
 
+from marketplace_core.catalog import stock as catalog_stock
 from marketplace_core.db import Connection
 from marketplace_core.errors import DomainError, ErrorCode
 from marketplace_core.inventory import service as inventory
@@ -365,12 +366,13 @@ def _resolve_items(conn: Connection, shop_id: UUID, items: Sequence[Any], *,
         if variant_id is None and barcode is None:
             raise Rejection("MISSING_ITEM_REF", f"item {n} has neither variant_id nor barcode")
         wanted.append((n, variant_id, barcode, qty, price))
-    by_id = _variants(conn, shop_id, "id", [w[1] for w in wanted if w[1] is not None])
-    by_barcode = _variants(conn, shop_id, "barcode",
-                           [w[2] for w in wanted if w[1] is None and w[2] is not None])
+    by_id = catalog_stock.live_variants_by_id(
+        conn, shop_id, [w[1] for w in wanted if w[1] is not None])
+    by_barcode = catalog_stock.live_variants_by_barcode(
+        conn, shop_id, [w[2] for w in wanted if w[1] is None and w[2] is not None])
     lines: list[_Line] = []
     for n, variant_id, barcode, qty, price in wanted:
-        found = by_id.get(variant_id) if variant_id is not None else by_barcode.get(barcode)
+        found = by_id.get(variant_id) if variant_id is not None else by_barcode.get(barcode or "")
         if found is None:
             ref = variant_id if variant_id is not None else f"barcode {barcode}"
             raise Rejection("UNKNOWN_VARIANT", f"item {n}: {ref} is not sold by this shop")
@@ -380,19 +382,6 @@ def _resolve_items(conn: Connection, shop_id: UUID, items: Sequence[Any], *,
                             f"item {n}: till price {price} != online price {current_price}")
         lines.append(_Line(real_id, qty, price))
     return lines
-
-
-def _variants(conn: Connection, shop_id: UUID, column: str,
-              keys: Sequence[Any]) -> dict[Any, tuple[UUID, Decimal]]:
-    if not keys:
-        return {}
-    rows = conn.execute(
-        f"select v.{column}, v.id, v.price from product_variants v"  # column is ours
-        " join products p on p.id = v.product_id"
-        f" where v.shop_id = %s and v.{column} = any(%s)"
-        "   and v.deleted_at is null and p.deleted_at is null",
-        (shop_id, list(keys))).fetchall()
-    return {r[0]: (r[1], r[2]) for r in rows}
 
 
 def _stock_moves(conn: Connection, auth: credentials.DeviceAuth, event_type: str,

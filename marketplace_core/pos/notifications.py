@@ -23,7 +23,7 @@ def device_offline(conn: Connection, device_id: str, shop_id: UUID,
     notify(conn, "pos_offline", entity_type="pos_device", entity_id=device_id,
            shop_id=shop_id, to_shop=True,
            data={"deviceId": device_id, "ctaUrl": _cta(shop_id),
-                 "minutes": str(get_settings().pos_heartbeat_timeout_minutes),
+                 "minutes": str(get_settings().policy.pos_heartbeat_timeout_minutes),
                  "ts": (last_heartbeat_at or at).isoformat()})
 
 

@@ -18,6 +18,7 @@ from uuid import UUID
 
 from marketplace_core.db import Connection
 from marketplace_core.outbox import emit
+from marketplace_core.pos.liveness import heartbeat_timeout
 from schemas.topics import CORE_POS_DEVICES
 
 ACTIVE = "pos_active"
@@ -41,7 +42,6 @@ def mark_heard(conn: Connection, device_id: str, now: datetime) -> bool:
     """After a heartbeat was stamped: make the device pos_active if it is an active terminal
     whose last heartbeat is fresh at `now` and it was not active yet. Returns whether it
     changed. The caller holds the device row lock (so one transition is announced once)."""
-    from marketplace_core.orders.eligibility import heartbeat_timeout
     from marketplace_core.pos import notifications
 
     # Set only once a device was active: a new terminal's first heartbeat is no "back online".
@@ -67,7 +67,7 @@ def sweep_offline_devices(conn: Connection, now: datetime | None = None) -> int:
     longer administratively active), announce it and refresh its shop's eligibility.
     Devices locked by a heartbeat in progress are skipped (SKIP LOCKED): that heartbeat
     decides, and the next round sees the outcome. Returns how many devices went offline."""
-    from marketplace_core.orders.eligibility import heartbeat_timeout, refresh
+    from marketplace_core.orders.eligibility import refresh
     from marketplace_core.pos import notifications
 
     at = now or datetime.now(UTC)

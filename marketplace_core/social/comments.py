@@ -1,7 +1,7 @@
 """Comments and the comments policy (seed 000 §3.3).
 
 The effective `comments_mode` of a post: its shop's setting (seller posts, if set), else
-the platform default (settings.social_comments_mode). Who may comment, checked in this
+the platform default (settings.policy.social_comments_mode). Who may comment, checked in this
 order (the post must be visible to the commenter, else 404 POST_NOT_FOUND):
 - the post's author blocked the commenter → 403 COMMENT_BLOCKED;
 - the author and admins may always comment on the post;
@@ -47,7 +47,7 @@ class Comment:
 
 def effective_mode(conn: Connection, shop_id: UUID | None) -> graph.CommentsMode:
     mode = graph.shop_comments_mode(conn, shop_id) if shop_id else None
-    return mode or get_settings().social_comments_mode
+    return mode or get_settings().policy.social_comments_mode
 
 
 def add_comment(conn: Connection, user: Actor, post_id: UUID, text: str) -> Comment:

@@ -64,6 +64,15 @@ class MediaState:
     error: str | None
 
 
+def ready_media_ids(conn: Connection, media_ids: list[UUID]) -> set[UUID]:
+    """The processed (`ready`) uploads among `media_ids`."""
+    if not media_ids:
+        return set()
+    rows = conn.execute("select id from post_media where id = any(%s) and status = 'ready'",
+                        (media_ids,)).fetchall()
+    return {r[0] for r in rows}
+
+
 def s3() -> Any:
     import boto3
     from botocore.config import Config

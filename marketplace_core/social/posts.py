@@ -290,6 +290,17 @@ def load_views(conn: Connection, viewer: Actor | None, ids: list[UUID], *,
     return {r[0]: _view(r) for r in rows}
 
 
+def public_post_ids(conn: Connection, post_ids: list[UUID]) -> set[UUID]:
+    """The posts among `post_ids` that are active, public and passed moderation (what an
+    ad may boost)."""
+    if not post_ids:
+        return set()
+    rows = conn.execute(
+        "select id from posts where id = any(%s) and status = 'active'"
+        " and visibility = 'public' and moderation_status = 'ok'", (post_ids,)).fetchall()
+    return {r[0] for r in rows}
+
+
 def visible_post(conn: Connection, viewer: Actor | None, post_id: UUID) -> PostView:
     """The post as `viewer` sees it, or 404 POST_NOT_FOUND (missing or not visible)."""
     if post_id not in visible_ids(conn, viewer, [post_id]):

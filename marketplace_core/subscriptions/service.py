@@ -3,9 +3,9 @@
 Rules (spec §3.6):
 - Every merchant has exactly one subscription row. It is created on FREE the first time
   anything needs it (reading it, checking the SKU limit, changing the plan).
-- Moving to PRO or ENTERPRISE starts a trial of `settings.trial_days` (14) days if the
-  merchant never had one (one trial per merchant, ever); otherwise the plan is active at
-  once and the first 30-day period is billed.
+- Moving to PRO or ENTERPRISE starts a trial of `settings.policy.trial_days` (14) days if
+  the merchant never had one (one trial per merchant, ever); otherwise the plan is active
+  at once and the first 30-day period is billed.
 - Auto-renewal is on by default and can be turned off (and on again) while the period
   runs. `renew_subscriptions` (a periodic sweep) handles periods that ended: with
   auto-renewal a new 30-day period starts and is billed (a trial's end is the first
@@ -24,7 +24,7 @@ Rules (spec §3.6):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -33,6 +33,7 @@ from psycopg.rows import class_row
 
 from infra.settings import get_settings
 from marketplace_core import audit
+from marketplace_core.catalog import service as catalog
 from marketplace_core.db import Connection
 from marketplace_core.errors import (
     ConflictError,
@@ -129,8 +130,7 @@ def ensure_subscription(
         existing = _fetch(conn, merchant_id, lock=lock)
         if existing is not None:
             return existing
-        if conn.execute("select 1 from merchants where id = %s",
-                        (merchant_id,)).fetchone() is None:
+        if not catalog.merchant_exists(conn, merchant_id):
             raise NotFoundError(ErrorCode.MERCHANT_NOT_FOUND,
                                 f"merchant {merchant_id} does not exist")
         # Two first uses may race: one insert wins, the other waits for it and does nothing.
@@ -216,7 +216,7 @@ def change_plan(
             _audit(conn, actor, "subscription.downgrade", changed, {"from": sub.plan_code})
             return changed
         if sub.trial_used_at is None:
-            end = at + timedelta(days=get_settings().trial_days)
+            end = at + get_settings().policy.trial
             changed = _update(
                 conn, sub.id, merchant_id, plan_code=plan.code, status="trialing",
                 auto_renew=True, current_period_start=at, current_period_end=end,
@@ -297,15 +297,8 @@ def renew_subscriptions(conn: Connection, now: datetime | None = None) -> int:
 
 
 def count_skus(conn: Connection, merchant_id: UUID) -> int:
-    """Live (not deleted) variants across all of the merchant's shops."""
-    row = conn.execute(
-        "select count(*) from product_variants v"
-        " join shops s on s.id = v.shop_id"
-        " join products p on p.id = v.product_id"
-        " where s.merchant_id = %s and v.deleted_at is null and p.deleted_at is null",
-        (merchant_id,),
-    ).fetchone()
-    return int(row[0]) if row else 0
+    """Live (not deleted) variants across all of the merchant's shops (the catalog counts)."""
+    return catalog.count_live_variants_of_merchant(conn, merchant_id)
 
 
 def ensure_sku_capacity(conn: Connection, merchant_id: UUID, additional: int) -> None:
@@ -336,12 +329,9 @@ def ensure_sku_capacity_for_product(
 ) -> None:
     """`ensure_sku_capacity` for the merchant selling `product_id` (catalog calls this
     before creating variants). An unknown product passes: the caller reports it."""
-    row = conn.execute(
-        "select s.merchant_id from products p join shops s on s.id = p.shop_id where p.id = %s",
-        (product_id,),
-    ).fetchone()
-    if row is not None:
-        ensure_sku_capacity(conn, row[0], additional)
+    merchant_id = catalog.merchant_of_product(conn, product_id)
+    if merchant_id is not None:
+        ensure_sku_capacity(conn, merchant_id, additional)
 
 
 __all__ = [

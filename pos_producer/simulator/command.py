@@ -17,14 +17,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from infra.settings import get_settings
+from pos_producer.settings import get_pos_settings
 from pos_producer.simulator import run as sim
 from pos_producer.simulator.seeding import SeededWorld, default_state_path, seed_world
 from pos_producer.simulator.world import DEFAULT_MERCHANTS, DEFAULT_SKUS, MerchantSpec, build_world
 
 
 def _sim_dir() -> Path:
-    return get_settings().local_dir / "pos" / "sim"
+    return get_pos_settings().data_dir / "sim"
 
 
 def _parse_start(value: str | None) -> datetime | None:

@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 import pyotp
 
-from infra.settings import get_settings
+from pos_producer.settings import get_pos_settings
 from pos_producer.simulator.world import DeviceSpec, MerchantSpec, ShopSpec, World, market
 
 STATE_VERSION = 1
@@ -43,7 +43,7 @@ class SeedingError(RuntimeError):
 
 
 def default_state_path(seed: int) -> Path:
-    return get_settings().local_dir / "pos" / f"sim-{seed}.json"
+    return get_pos_settings().data_dir / f"sim-{seed}.json"
 
 
 def seller_email(seed: int, merchant_key: str) -> str:
@@ -361,7 +361,7 @@ def seed_world(
     """Create (or find again, from the state file) the world and `devices` terminals in the
     core behind `api_url`."""
     started = time.monotonic()
-    api_url = (api_url or get_settings().core_api_url).rstrip("/")
+    api_url = (api_url or get_pos_settings().core_api_url).rstrip("/")
     state = SeedState.load(state_path or default_state_path(world.seed), seed=world.seed,
                            api_url=api_url)
     device_specs = world.devices(devices)

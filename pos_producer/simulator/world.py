@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from marketplace_core.catalog.barcodes import gs1_check_digit
+from platform_common.gs1 import gs1_check_digit
 from pos_producer.simulator import catalog_data as data
 from pos_producer.simulator.catalog_data import Goods, Market
 

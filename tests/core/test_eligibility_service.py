@@ -8,7 +8,8 @@ from uuid import uuid4
 import pytest
 
 from marketplace_core.errors import DomainError, ErrorCode
-from marketplace_core.orders import eligibility, payout_accounts
+from marketplace_core.orders import eligibility
+from marketplace_core.payments import payout_accounts
 from marketplace_core.pos import service as pos
 from schemas.topics import CORE_SHOP_ELIGIBILITY
 from tests.core.test_orders_support import events, make_shop, register_device

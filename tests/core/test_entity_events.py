@@ -10,8 +10,8 @@ from typing import Any
 
 from marketplace_core.accounts import service as accounts
 from marketplace_core.catalog import service as catalog
-from marketplace_core.orders import payout_accounts
 from marketplace_core.outbox.writer import decode
+from marketplace_core.payments import payout_accounts
 from schemas.topics import CORE_CATEGORIES, CORE_MERCHANTS, CORE_SHOPS, CORE_USERS, Topic
 
 Conn = Any

@@ -118,7 +118,7 @@ def test_wrong_totp_codes_count_and_the_enrolment_endpoints_are_guarded(
 
 def test_an_address_is_locked_after_its_own_larger_budget(
         core_api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(get_settings(), "login_address_max_failures", 3)
+    monkeypatch.setattr(get_settings().policy, "login_address_max_failures", 3)
     # the same app (not entered: its lifespan already runs), seen from a real address
     from_one_address = TestClient(core_api.app, client=("203.0.113.77", 40000))
     # three different accounts, one failure each: the address budget is spent
@@ -218,7 +218,7 @@ def test_stored_keys_reveal_neither_email_nor_address(core_api: Any) -> None:
 
 def test_a_forwarded_address_counts_only_with_the_internal_token(
         core_api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(get_settings(), "login_address_max_failures", 2)
+    monkeypatch.setattr(get_settings().policy, "login_address_max_failures", 2)
     forged = {"X-Client-Address": "198.51.100.20", "X-Internal-Token": "not-the-token"}
     for _ in range(3):
         assert core_api.post("/auth/login", headers=forged, json={
@@ -244,7 +244,7 @@ def test_the_dashboard_sign_in_forwards_the_browsers_address_and_retry_after(
 
     from serving_api.routers import dashboard
 
-    monkeypatch.setattr(get_settings(), "login_address_max_failures", 2)
+    monkeypatch.setattr(get_settings().policy, "login_address_max_failures", 2)
     real_client = httpx.AsyncClient
     monkeypatch.setattr(dashboard.httpx, "AsyncClient", lambda **kw: real_client(
         transport=httpx.ASGITransport(app=core_api.app), **kw))

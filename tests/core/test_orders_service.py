@@ -14,8 +14,7 @@ from marketplace_core.catalog import service as catalog
 from marketplace_core.catalog.bundles import BundleItem
 from marketplace_core.db import Connection
 from marketplace_core.errors import DomainError, ErrorCode
-from marketplace_core.inventory import service as inventory
-from marketplace_core.orders import pickup
+from marketplace_core.orders import pickup, reservations
 from marketplace_core.orders import service as orders
 from marketplace_core.orders.service import OrderRequest
 from marketplace_core.pos import service as pos
@@ -29,7 +28,7 @@ from tests.core.test_orders_support import (
 )
 
 T0 = datetime(2030, 5, 1, 9, 0, tzinfo=UTC)
-HOLD = timedelta(minutes=30)  # settings.reservation_hold_minutes (default)
+HOLD = timedelta(minutes=30)  # settings.policy.reservation_hold_minutes (default)
 
 
 def _slot(conn: Connection, shop_id: UUID, *, capacity: int = 5, hours: int = 2) -> UUID:
@@ -74,7 +73,7 @@ def test_place_order_reserves_stock_at_database_prices(conn, shop):
     assert order.reserved_until == T0 + HOLD
     assert (order.pickup_slot_id, order.pickup_starts_at) == (slot, T0 + timedelta(hours=2))
     assert stock_of(conn, dear) == 0 and stock_of(conn, cheap) == 4
-    assert inventory.held_units(conn, dear) == 3
+    assert reservations.held_units(conn, dear) == 3
     assert pickup.get_slot(conn, slot).booked == 1  # type: ignore[union-attr]
 
     created = events(conn, CORE_ORDERS, order.id)
@@ -210,7 +209,7 @@ def test_expiry_releases_stock_exactly_once(conn, shop):
     assert orders.get_order(conn, order.id).status == "pending_payment"
     assert orders.expire_reservations(conn, T0 + HOLD) >= 1
     assert orders.expire_reservations(conn, T0 + HOLD + timedelta(minutes=5)) == 0
-    assert stock_of(conn, variant) == 4 and inventory.held_units(conn, variant) == 0
+    assert stock_of(conn, variant) == 4 and reservations.held_units(conn, variant) == 0
     assert pickup.get_slot(conn, slot).booked == 0  # type: ignore[union-attr]
     expired = orders.get_order(conn, order.id)
     assert expired.status == "expired" and expired.expired_at == T0 + HOLD
@@ -258,7 +257,7 @@ def test_payment_pickup_overdue_and_completion(conn, shop):
 
     done = orders.mark_picked_up(conn, order.id, now=T0 + timedelta(hours=27))
     assert done.status == "completed" and done.completed_at == T0 + timedelta(hours=27)
-    assert inventory.held_units(conn, variant) == 0 and stock_of(conn, variant) == 0
+    assert reservations.held_units(conn, variant) == 0 and stock_of(conn, variant) == 0
     with pytest.raises(DomainError) as again:
         orders.mark_picked_up(conn, order.id)
     assert _code(again) == ErrorCode.INVALID_ORDER_STATE

@@ -18,8 +18,7 @@ import pytest
 from marketplace_core.db import transaction
 from marketplace_core.orders import service as orders
 from marketplace_core.orders.service import OrderRequest
-from marketplace_core.payments.simulator import InProcessWebhookSender
-from marketplace_core.payments.webhooks import SIGNATURE_HEADER, sign
+from marketplace_core.payments.webhooks import SIGNATURE_HEADER, InProcessWebhookSender, sign
 from tests.core.auth_helpers import TestUser, make_seller_with_shop, make_user
 from tests.core.test_orders_support import make_variant, register_device
 

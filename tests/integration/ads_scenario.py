@@ -57,7 +57,7 @@ def _served_ad(client: Any, tag: str, headers: dict[str, str], post_id: str
 
 def run_campaign(client: Any) -> AdWorld:
     """The campaign and its traffic, through the core API (in process)."""
-    from marketplace_core.payments.simulator import InProcessWebhookSender
+    from marketplace_core.payments.webhooks import InProcessWebhookSender
     from tests.core.ads.ads_helpers import campaign_body, fund, pro_seller
     from tests.core.auth_helpers import make_user
     from tests.core.social.social_helpers import make_post

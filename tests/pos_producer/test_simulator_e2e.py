@@ -27,7 +27,8 @@ from infra.settings import REPO_ROOT, get_settings
 from marketplace_core.catalog.barcodes import is_valid_ean13
 from marketplace_core.migrate import apply_migrations
 from schemas.registry import register, registry_client
-from schemas.topics import POS_HEARTBEATS, POS_SALES, Topic, ensure_topics
+from schemas.topic_admin import ensure_topics
+from schemas.topics import POS_HEARTBEATS, POS_SALES, Topic
 from tests.integration.apps import core_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("stack"),

@@ -31,7 +31,8 @@ from marketplace_core.api.schemas.orders import (
 from marketplace_core.catalog import service as catalog
 from marketplace_core.db import transaction
 from marketplace_core.errors import ErrorCode, NotFoundError
-from marketplace_core.orders import availability, eligibility, payout_accounts
+from marketplace_core.orders import availability, eligibility
+from marketplace_core.payments import payout_accounts
 
 router = APIRouter(tags=["eligibility and payouts"])
 

@@ -25,6 +25,7 @@ from fastapi import APIRouter, Header, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from marketplace_core.accounts import ownership
+from marketplace_core.accounts import service as accounts
 from marketplace_core.api.auth import CurrentUser
 from marketplace_core.api.deps import Pool
 from marketplace_core.api.schemas.common import error_responses
@@ -170,8 +171,7 @@ def _webhook(pool: Pool, provider: str, body: bytes, signature: str | None,
 def unsubscribe(token: str, pool: Pool) -> UnsubscribeOut:
     request = read_unsubscribe_token(token)
     with transaction(pool) as conn:
-        if conn.execute("select 1 from users where id = %s",
-                        (request.user_id,)).fetchone() is None:
+        if accounts.get_user(conn, request.user_id) is None:
             raise ValidationError(ErrorCode.INVALID_UNSUBSCRIBE_TOKEN,
                                   "this unsubscribe link is not valid")
         preferences.unsubscribe(conn, request.user_id, request.channel, request.category)

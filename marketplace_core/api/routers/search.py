@@ -15,6 +15,7 @@ from marketplace_core.api.ad_slots import hits_with_ads
 from marketplace_core.api.deps import Pool
 from marketplace_core.api.schemas.catalog import SearchHitOut, SearchPageOut, SearchShopOut
 from marketplace_core.api.schemas.common import Money, error_responses
+from marketplace_core.catalog import service as catalog
 from marketplace_core.catalog.search import (
     MAX_LIMIT,
     MAX_OFFSET,
@@ -81,9 +82,8 @@ def _ad_context(conn: Connection, query: SearchQuery) -> AdContext:
     """What the search tells the ad selection: text, filters, place."""
     market = None
     if query.shop_id is not None:
-        row = conn.execute("select market from shops where id = %s",
-                           (query.shop_id,)).fetchone()
-        market = market_key(row[0]) if row else None
+        shop = catalog.get_shop(conn, query.shop_id)
+        market = market_key(shop.market) if shop else None
     near = (query.lat, query.lon) if query.lat is not None and query.lon is not None else None
     return AdContext(
         "search", near=near, market=market, query=query.q,

@@ -12,9 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 from marketplace_core.api.schemas.common import Money
 from marketplace_core.orders.availability import AvailabilityRequest
 from marketplace_core.orders.eligibility import Eligibility
-from marketplace_core.orders.payout_accounts import PayoutAccount
 from marketplace_core.orders.pickup import PickupSlot
 from marketplace_core.orders.service import Order
+from marketplace_core.payments.payout_accounts import PayoutAccount
 from platform_common.validated import Text, Timestamp
 
 Mode = Literal["online_purchase", "manual_contact"]

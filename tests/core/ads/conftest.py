@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from marketplace_core.payments.simulator import InProcessWebhookSender
+from marketplace_core.payments.webhooks import InProcessWebhookSender
 from tests.core.auth_helpers import TestUser, make_user
 
 

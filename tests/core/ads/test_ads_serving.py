@@ -154,7 +154,7 @@ def test_the_frequency_cap_holds_across_two_api_instances(serving: Any, admin: A
     from marketplace_core.api.app import create_app
     from marketplace_core.social.ranking import ExploreIndex
 
-    monkeypatch.setattr(get_settings(), "ads_frequency_cap_per_day", 3)
+    monkeypatch.setattr(get_settings().policy, "ads_frequency_cap_per_day", 3)
     tag = uniq_tag()
     c = _boost(serving, admin, made, tag)
     session = guest()

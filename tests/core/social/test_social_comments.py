@@ -79,7 +79,7 @@ def test_platform_default_and_shop_reset(core_api: Any, shop_post: Any,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     from infra.settings import get_settings
     seller, _, shop_id, post_id = shop_post
-    monkeypatch.setattr(get_settings(), "social_comments_mode", "off")
+    monkeypatch.setattr(get_settings().policy, "social_comments_mode", "off")
     r = _comment(core_api, make_user(core_api, "buyer"), post_id)
     assert code(r) == "COMMENTS_OFF"
     r = core_api.patch(f"/shops/{shop_id}/social", headers=seller.headers,

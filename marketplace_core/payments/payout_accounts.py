@@ -1,7 +1,9 @@
 """Payout onboarding: where a merchant's instant payouts go, and whether its shops may sell.
 
-Onboarding stores (or replaces) the merchant's payout account and turns
-`shops.payout_status` to `active` for all its shops; an admin's suspension turns them
+Payments owns the payout accounts (`merchant_payout_accounts`) and decides each shop's
+payout status, which the catalog stores on its shop (`catalog.set_shops_payout_status`).
+Onboarding stores (or replaces) the merchant's payout account and turns the payout status
+to `active` for all its shops; an admin's suspension turns them
 `inactive`. Either way the shops' buy eligibility is refreshed in the same transaction, so
 the change is announced on `core.shop_eligibility` (and each changed shop on `core.shops`).
 A suspended account can only be re-onboarded by an admin: otherwise a seller could undo
@@ -151,9 +153,7 @@ def suspend(
 
 def _lock_merchant(conn: Connection, merchant_id: UUID) -> None:
     # Serialises onboarding/suspension of one merchant (and makes the 404 race-free).
-    row = conn.execute(
-        "select id from merchants where id = %s for update", (merchant_id,)).fetchone()
-    if row is None:
+    if not catalog.lock_merchant(conn, merchant_id):
         raise NotFoundError(ErrorCode.MERCHANT_NOT_FOUND, f"merchant {merchant_id} does not exist")
 
 

@@ -1,0 +1,1 @@
+"""Social domain: posts, media, reactions, comments, follows, moderation and Explore."""
