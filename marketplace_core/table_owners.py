@@ -43,6 +43,8 @@ TABLE_OWNERS: dict[str, str] = {
     # 0018_security: the shared rate-limit store (marketplace_core/ratelimit.py)
     "rate_buckets": "ratelimit",
     "rate_lockouts": "ratelimit",
+    # 0022_analytics_notices: the lake's notices, claimed by notifications.analytics
+    "analytics_notices": "notifications",
 }
 
 _CREATE_TABLE = re.compile(
