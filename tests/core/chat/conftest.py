@@ -1,0 +1,95 @@
+"""Fixtures of the chat tests: a database of their own (the live channel's NOTIFY and the
+outbox relay are per database, so no other test's traffic reaches them), the core API on
+it (in process), a world of two shops and their sellers, and a lenient anti-spam policy
+(the spam tests set their own)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from marketplace_core.chat.policy import ChatPolicy, set_policy
+from marketplace_core.db import transaction
+from marketplace_core.migrate import apply_migrations
+from tests.core.auth_helpers import TestUser, make_seller_with_shop, make_user
+from tests.core.test_orders_support import make_variant
+
+LENIENT = ChatPolicy(messages_per_second=1000.0, message_burst=1000,
+                     conversations_per_second=1000.0, conversation_burst=1000,
+                     repeat_max=1000, repeat_window=timedelta(minutes=10))
+
+
+@pytest.fixture(scope="session")
+def chat_dsn(make_database: Callable[[], str]) -> str:
+    dsn = make_database()
+    apply_migrations(dsn)
+    return dsn
+
+
+@pytest.fixture(scope="session")
+def api(chat_dsn: str) -> Iterator[Any]:
+    from fastapi.testclient import TestClient
+
+    from marketplace_core.api.app import create_app
+
+    with TestClient(create_app(chat_dsn, run_sweeper=False)) as client:
+        yield client
+
+
+@pytest.fixture(autouse=True)
+def lenient_policy() -> Iterator[None]:
+    set_policy(LENIENT)
+    yield
+    set_policy(None)
+
+
+@dataclass
+class World:
+    seller: TestUser
+    shop_id: UUID
+    product_id: UUID
+    variant_id: UUID
+    other_seller: TestUser
+    other_shop_id: UUID
+    buyer: TestUser
+    other_buyer: TestUser
+
+
+@pytest.fixture
+def world(api: Any) -> World:
+    seller, _, shop_id = make_seller_with_shop(api)
+    other_seller, _, other_shop = make_seller_with_shop(api)
+    with transaction(api.app.state.pool) as conn:
+        variant_id = make_variant(conn, shop_id, stock=3)
+        product_id = conn.execute("select product_id from product_variants where id = %s",
+                                  (variant_id,)).fetchone()[0]
+    return World(seller, shop_id, product_id, variant_id, other_seller, other_shop,
+                 make_user(api, "buyer"), make_user(api, "buyer"))
+
+
+def ok(response: Any, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def error(response: Any, status: int) -> str:
+    assert response.status_code == status, response.text
+    return str(response.json()["error"]["code"])
+
+
+def open_chat(api: Any, user: TestUser, shop_id: UUID, **body: Any) -> dict[str, Any]:
+    answer = api.post("/chat/conversations", headers=user.headers,
+                      json={"shop_id": str(shop_id), **body})
+    assert answer.status_code in (200, 201), answer.text
+    return answer.json()  # type: ignore[no-any-return]
+
+
+def send(api: Any, user: TestUser, conversation_id: str, text: str,
+         status: int = 201, **body: Any) -> dict[str, Any]:
+    return ok(api.post(f"/chat/conversations/{conversation_id}/messages", headers=user.headers,
+                       json={"text": text, **body}), status)  # type: ignore[no-any-return]
