@@ -228,6 +228,13 @@ class ErrorCode(StrEnum):
     CHAT_REPEATED_TEXT = "CHAT_REPEATED_TEXT"
     CHAT_STOP_WORDS = "CHAT_STOP_WORDS"
     CHAT_CLIENT_REF_REUSED = "CHAT_CLIENT_REF_REUSED"
+    # the live channel's close reasons and error frames (WebSocket /chat/live)
+    LIVE_INVALID_FRAME = "LIVE_INVALID_FRAME"
+    LIVE_AUTH_TIMEOUT = "LIVE_AUTH_TIMEOUT"
+    LIVE_IDLE_TIMEOUT = "LIVE_IDLE_TIMEOUT"
+    LIVE_TOO_MANY_SUBSCRIPTIONS = "LIVE_TOO_MANY_SUBSCRIPTIONS"
+    LIVE_SLOW_CONSUMER = "LIVE_SLOW_CONSUMER"
+    LIVE_RESTART = "LIVE_RESTART"
     # validated field types at the boundary (issue 11 §3, platform_common/validated.py);
     # in a 422 INVALID_REQUEST's `details[].code` (INVALID_TEXT, INVALID_DEVICE_ID too)
     NUMBER_OUT_OF_RANGE = "NUMBER_OUT_OF_RANGE"

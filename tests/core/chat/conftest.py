@@ -5,14 +5,24 @@ it (in process), a world of two shops and their sellers, and a lenient anti-spam
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
+import httpx
 import pytest
 
+from infra.settings import REPO_ROOT, get_settings
 from marketplace_core.chat.policy import ChatPolicy, set_policy
 from marketplace_core.db import transaction
 from marketplace_core.migrate import apply_migrations
@@ -93,3 +103,64 @@ def send(api: Any, user: TestUser, conversation_id: str, text: str,
          status: int = 201, **body: Any) -> dict[str, Any]:
     return ok(api.post(f"/chat/conversations/{conversation_id}/messages", headers=user.headers,
                        json={"text": text, **body}), status)  # type: ignore[no-any-return]
+
+
+# --- real API processes (the live channel across processes) ----------------------------------
+
+LENIENT_ENV = {"CHAT_MESSAGES_PER_MINUTE": "60000", "CHAT_MESSAGE_BURST": "1000",
+               "CHAT_CONVERSATIONS_PER_HOUR": "100000", "CHAT_CONVERSATION_BURST": "1000",
+               "CHAT_REPEAT_MAX": "1000"}
+
+
+@contextmanager
+def api_process(dsn: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """One uvicorn process of the core API on `dsn`; yields its base URL (http://...)."""
+    host = get_settings().bind_host
+    with socket.socket() as s:
+        s.bind((host, 0))
+        port = s.getsockname()[1]
+    log = get_settings().logs_dir / "test-chat-api.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    full = {**os.environ, "POSTGRES_DSN": dsn, "CORE_SWEEP_INTERVAL_SECONDS": "3600",
+            "PYTHONPATH": str(REPO_ROOT), **LENIENT_ENV, **(env or {})}
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "marketplace_core.api.main:app", "--host", host,
+             "--port", str(port), "--workers", "1", "--no-access-log", "--log-level",
+             "warning"], cwd=REPO_ROOT, env=full, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True)
+    base = f"http://{host}:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, f"the API exited; see {log}"
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the API did not start"
+            time.sleep(0.2)
+        yield base
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def servers(chat_dsn: str) -> Iterator[tuple[str, str]]:
+    """Two API processes on the chat database: A with the default live timeouts, B with
+    short ones (auth 1 s, idle 2 s)."""
+    with api_process(chat_dsn) as a, api_process(chat_dsn, {
+            "CHAT_WS_AUTH_TIMEOUT_SECONDS": "1", "CHAT_WS_IDLE_TIMEOUT_SECONDS": "2"}) as b:
+        yield a, b
+
+
+def ws_url(base: str, token: str | None = None) -> str:
+    url = base.replace("http://", "ws://") + "/chat/live"
+    return url + (f"?access_token={token}" if token else "")
