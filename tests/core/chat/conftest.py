@@ -152,7 +152,7 @@ def api_process(dsn: str, env: dict[str, str] | None = None) -> Iterator[str]:
             proc.wait(timeout=5)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def servers(chat_dsn: str) -> Iterator[tuple[str, str]]:
     """Two API processes on the chat database: A with the default live timeouts, B with
     short ones (auth 1 s, idle 2 s)."""
