@@ -219,13 +219,17 @@ class LiveClient:
         self.shops: set[UUID] = set()
         self.buy_shops: dict[UUID, set[UUID]] = {}  # shop -> products/shops that need it
         self.closed = False
+        self.dropping = False
         self.registered_at = datetime.now(UTC)
         self.max_queue = get_settings().chat_ws_queue_max
 
     def push(self, item: tuple[str, Any]) -> None:
-        if self.closed:
+        if self.closed or self.dropping:
             return
         if self.queue.qsize() >= self.max_queue:
+            self.dropping = True
+            log.warning("live socket of %s too slow: %d frames waiting; closed",
+                        self.part.id, self.queue.qsize())
             self.hub.spawn(self.close(CLOSE_SLOW, f"{ErrorCode.LIVE_SLOW_CONSUMER}: more than "
                                                   f"{self.max_queue} frames waiting; resume"))
             return
@@ -712,6 +716,9 @@ async def serve(ws: WebSocket) -> None:
 
 
 async def _close(ws: WebSocket, client: LiveClient | None, code: int, reason: str) -> None:
+    # the reason names the refusal, never the frame or the token
+    log.info("live socket of %s closed %d: %s", client.part.id if client else "(unknown)",
+             code, reason)
     if client is not None:
         await client.close(code, reason)
         return

@@ -154,10 +154,11 @@ def api_process(dsn: str, env: dict[str, str] | None = None) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def servers(chat_dsn: str) -> Iterator[tuple[str, str]]:
-    """Two API processes on the chat database: A with the default live timeouts, B with
-    short ones (auth 1 s, idle 2 s)."""
+    """Two API processes on the chat database: A with the default live settings, B with
+    short timeouts (auth 1 s, idle 2 s) and a short queue (10 frames)."""
     with api_process(chat_dsn) as a, api_process(chat_dsn, {
-            "CHAT_WS_AUTH_TIMEOUT_SECONDS": "1", "CHAT_WS_IDLE_TIMEOUT_SECONDS": "2"}) as b:
+            "CHAT_WS_AUTH_TIMEOUT_SECONDS": "1", "CHAT_WS_IDLE_TIMEOUT_SECONDS": "2",
+            "CHAT_WS_QUEUE_MAX": "10"}) as b:
         yield a, b
 
 

@@ -268,3 +268,26 @@ def test_a_lost_listen_connection_makes_clients_resume(
                 await asyncio.sleep(0.3)
 
     asyncio.run(run())
+
+
+def test_a_socket_that_falls_behind_is_dropped_and_resumes(
+        api: Any, world: World, servers: tuple[str, str]) -> None:
+    _, b = servers  # b queues at most 10 frames per socket
+    cid = open_chat(api, world.buyer, world.shop_id)["conversation"]["id"]
+
+    async def run() -> None:
+        async with connect(ws_url(b, world.buyer.access_token)) as ws:
+            await recv(ws)  # hello; the client never says how to start: frames wait
+            for i in range(12):
+                send(api, world.seller, cid, f"номер {i + 1}")
+            code, reason = await closed_with(ws)
+            assert code == 1013 and reason.startswith("LIVE_SLOW_CONSUMER"), (code, reason)
+        async with connect(ws_url(b, world.buyer.access_token)) as ws:
+            await recv(ws)
+            await ws.send(json.dumps({"type": "resume", "conversations": {cid: 0}}))
+            seqs = []
+            while (frame := await recv(ws))["type"] != "synced":
+                seqs.append(frame["seq"])
+            assert seqs == list(range(1, 13))
+
+    asyncio.run(run())
