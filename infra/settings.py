@@ -324,6 +324,10 @@ class Settings(BaseSettings):
         alias="NOTIFY_UNSUBSCRIBE_SECRET")
     # Where links in messages point (unsubscribe, order pages): default the core API.
     notify_public_url_override: str | None = Field(default=None, alias="NOTIFY_PUBLIC_URL")
+    # Where links to the seller dashboard point (daily report, anomalies): default the
+    # local serving API's dashboard.
+    notify_dashboard_url_override: str | None = Field(default=None,
+                                                      alias="NOTIFY_DASHBOARD_URL")
     # The same notification (type, recipient, payload) within this window is sent once.
     notify_dedup_window_seconds: int = Field(default=300, ge=1,
                                              alias="NOTIFY_DEDUP_WINDOW_SECONDS")
@@ -515,6 +519,11 @@ class Settings(BaseSettings):
     @property
     def notify_public_url(self) -> str:
         return (self.notify_public_url_override or self.core_api_url).rstrip("/")
+
+    @property
+    def notify_dashboard_url(self) -> str:
+        return (self.notify_dashboard_url_override
+                or f"{self.serving_api_url}/dashboard").rstrip("/")
 
 
 # Credentials whose defaults are published in this file: production must set each one.

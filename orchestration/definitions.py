@@ -4,6 +4,7 @@ import dagster as dg
 
 from orchestration.defs.ads import definitions as ads
 from orchestration.defs.lake import definitions as lake
+from orchestration.defs.notify import definitions as notify
 from orchestration.defs.quality import definitions as quality
 from orchestration.defs.retention import definitions as retention
 from orchestration.defs.social import definitions as social
@@ -14,5 +15,5 @@ from platform_common import log_redaction
 log_redaction.install()
 
 # Only one Definitions object may live at this module's scope (Dagster loads it).
-defs = dg.Definitions.merge(ads.defs, lake.defs, quality.defs, retention.defs, social.defs,
-                            warehouse.defs)
+defs = dg.Definitions.merge(ads.defs, lake.defs, notify.defs, quality.defs, retention.defs,
+                            social.defs, warehouse.defs)

@@ -75,3 +75,22 @@ def install() -> None:
         get_db_client._warehouse_chdb = True  # type: ignore[attr-defined]
         dbclient.get_db_client = get_db_client
         connections.get_db_client = get_db_client  # the name the adapter actually calls
+
+
+def forget_ensured_databases() -> None:
+    """Make dbt-clickhouse check (and create) its target database again on the next run.
+
+    dbt-clickhouse remembers, for the life of the process, which databases it has already
+    ensured (`dbclient._ensured_databases`). In a process that runs dbt more than once
+    that memory goes stale as soon as the warehouse changes under it: another embedded
+    directory (tests, a rebuilt warehouse) or a database dropped between runs; the next
+    run then skips `CREATE DATABASE` and fails with UNKNOWN_DATABASE. One probe per run
+    is cheap, so every run starts without it.
+    """
+    from dbt.adapters.clickhouse import dbclient
+
+    ensured = getattr(dbclient, "_ensured_databases", None)
+    if ensured is None:
+        return
+    with dbclient._database_lock:
+        ensured.clear()

@@ -99,6 +99,7 @@ def prepare(settings: Settings | None = None) -> None:
     """Export dbt_env() into os.environ and install the chdb driver hook."""
     os.environ.update(dbt_env(settings))
     dbt_chdb.install()
+    dbt_chdb.forget_ensured_databases()
 
 
 REFRESH_TARGET_PATH = "target/refresh"

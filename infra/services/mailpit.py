@@ -4,13 +4,10 @@ API (`/api/v1/messages`) on MAILPIT_HTTP_PORT; mail kept in `.local/data/mailpit
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-
 import httpx
 
 from infra import process
+from infra.golang import go_install
 from infra.services.base import Health, Service
 from infra.settings import get_settings
 
@@ -30,17 +27,7 @@ class Mailpit(Service):
         self.data = s.data_dir / "mailpit"
 
     def install(self) -> None:
-        if self.binary.exists():
-            return
-        print(f"  building Mailpit from source: go install {MAILPIT_MODULE} (a minute or two)",
-              flush=True)
-        self.binary.parent.mkdir(parents=True, exist_ok=True)
-        go = shutil.which("go") or "/usr/local/go/bin/go"  # Go's own tarball layout
-        subprocess.run(
-            [go, "install", MAILPIT_MODULE],
-            check=True,
-            env={**os.environ, "GOBIN": str(self.binary.parent), "CGO_ENABLED": "0"},
-        )
+        go_install(MAILPIT_MODULE, self.binary, what="Mailpit", expected="a minute or two")
 
     def launch(self) -> None:
         s = self.s

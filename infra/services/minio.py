@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-
 import boto3
 import httpx
 from botocore.config import Config
 
 from infra import process
+from infra.golang import go_install
 from infra.services.base import Health, Service
 from infra.settings import get_settings
 
@@ -42,17 +39,7 @@ class MinIO(Service):
         self.data = s.data_dir / "minio"
 
     def install(self) -> None:
-        if self.binary.exists():
-            return
-        print(f"  building MinIO from source: go install {MINIO_MODULE} (a few minutes)",
-              flush=True)
-        self.binary.parent.mkdir(parents=True, exist_ok=True)
-        go = shutil.which("go") or "/usr/local/go/bin/go"  # Go's own tarball layout
-        subprocess.run(
-            [go, "install", "-v", MINIO_MODULE],
-            check=True,
-            env={**os.environ, "GOBIN": str(self.binary.parent), "CGO_ENABLED": "0"},
-        )
+        go_install(MINIO_MODULE, self.binary, what="MinIO", expected="a few minutes")
 
     def launch(self) -> None:
         s = self.s

@@ -42,7 +42,10 @@ async def health(db: Warehouse) -> Health:
 # asset, which writes the ranking back to the core, and its `ad_billing` asset, which
 # settles campaigns' days from ad_event_daily.
 READABLE_MARTS = ("shop_metric_daily", "post_metric_daily", "explore_post_scores",
-                  "ad_event_daily")
+                  "ad_event_daily", "shop_insights_daily")
+# The readable marts with a `date` column (the `since` filter).
+DATED_MARTS = frozenset({"shop_metric_daily", "post_metric_daily", "ad_event_daily",
+                         "shop_insights_daily"})
 
 
 @router.get(
@@ -52,13 +55,22 @@ READABLE_MARTS = ("shop_metric_daily", "post_metric_daily", "explore_post_scores
     responses={**_UNAUTHORIZED, 404: {"description": "NOT_FOUND: not a readable mart"},
                503: {"description": "REPORT_NOT_READY: the mart has not been built"}},
 )
-async def mart_rows(name: str, db: Warehouse, shop_id: UUID | None = None) -> dict[str, Any]:
+async def mart_rows(name: str, db: Warehouse, shop_id: UUID | None = None,
+                    since: dt.date | None = None) -> dict[str, Any]:
+    """`since`: only the days from this date on (marts with a `date`)."""
     if name not in READABLE_MARTS:
         raise NotFoundError(ErrorCode.NOT_FOUND, f"no readable mart named {name!r}")
     database = get_settings().warehouse_database
-    where = " WHERE shop_id = {shop:String}" if shop_id else ""
+    filters, params = [], {}
+    if shop_id:
+        filters.append("shop_id = {shop:String}")
+        params["shop"] = str(shop_id)
+    if since and name in DATED_MARTS:
+        filters.append("date >= {since:Date}")
+        params["since"] = since.isoformat()
+    where = f" WHERE {' AND '.join(filters)}" if filters else ""
     result = await _query_built(db, f"SELECT * FROM `{database}`.`{name}`{where}",
-                                {"shop": str(shop_id)} if shop_id else None, name)
+                                params or None, name)
     rows = [{col: _plain(v) for col, v in zip(result.column_names, row, strict=True)}
             for row in result.result_rows]
     rows.sort(key=lambda r: json.dumps(r, sort_keys=True))

@@ -5,7 +5,11 @@ so that generated requests carry real credentials and, half the time, real ids."
 from __future__ import annotations
 
 import os
+import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -76,18 +80,40 @@ def core_target(fuzz_core: Any) -> Target:
     return Target(client=fuzz_core, headers_for=headers_for, known_ids=known)
 
 
+@contextmanager
+def core_api_over_http(dsn: str) -> Iterator[str]:
+    """The core API served for real on a free loopback port (the dashboard's sign-in
+    forwards to it over HTTP), stopped on exit; yields its base URL."""
+    import uvicorn
+
+    from marketplace_core.api.app import create_app
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(dsn, run_sweeper=False),
+                                           log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "core API did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        sock.close()
+
+
 # Module scope: it points PLATFORM_LOCAL_DIR at a warehouse of its own, which must not
 # outlive the serving fuzz module (later tests' `stack` would look for services there).
 @pytest.fixture(scope="module")
 def serving_target(fuzz_dsn: str, fuzz_core: Any,
                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     """The serving API over an empty embedded warehouse of its own (the marts exist, empty,
-    so reports answer rather than 503)."""
-    from fastapi.testclient import TestClient
-
-    from serving_api.main import create_app
-    from tests.serving_api.report_marts import create_empty_marts
-
+    so reports answer rather than 503), signing in through a core API on loopback."""
     root: Path = tmp_path_factory.mktemp("fuzz-serving")
     mp = pytest.MonkeyPatch()
     mp.setenv("PLATFORM_LOCAL_DIR", str(root / "local"))
@@ -98,19 +124,11 @@ def serving_target(fuzz_dsn: str, fuzz_core: Any,
     analyst = make_user(fuzz_core, "analyst")
     internal = get_settings().internal_token
     try:
-        with TestClient(create_app(fuzz_dsn), raise_server_exceptions=False) as client:
-            create_empty_marts()
-            _create_empty_ad_events()
-
-            def headers_for(method: str, path: str) -> dict[str, str]:
-                if path.startswith("/internal/"):
-                    return {"X-Internal-Token": internal}
-                if path.startswith("/analytics/sql"):
-                    return analyst.headers
-                return seller.headers
-
-            yield Target(client=client, headers_for=headers_for,
-                         known_ids={"shop_id": shop_id})
+        with core_api_over_http(fuzz_dsn) as core_url:
+            # the dashboard's sign-in forwards to the core over HTTP: a core of its own
+            mp.setenv("CORE_API_URL", core_url)
+            get_settings.cache_clear()
+            yield from _serving_target(fuzz_dsn, seller, analyst, shop_id, internal)
     finally:
         from warehouse.client import close_clients
 
@@ -121,6 +139,28 @@ def serving_target(fuzz_dsn: str, fuzz_core: Any,
                 del os.environ[key]
         os.environ.update(saved)
         get_settings.cache_clear()
+
+
+def _serving_target(dsn: str, seller: Any, analyst: Any, shop_id: Any,
+                    internal: str) -> Iterator[Target]:
+    from fastapi.testclient import TestClient
+
+    from serving_api.main import create_app
+    from tests.serving_api.report_marts import create_empty_marts
+
+    with TestClient(create_app(dsn), raise_server_exceptions=False) as client:
+        create_empty_marts()
+        _create_empty_ad_events()
+
+        def headers_for(method: str, path: str) -> dict[str, str]:
+            if path.startswith("/internal/"):
+                return {"X-Internal-Token": internal}
+            if path.startswith("/analytics/sql"):
+                return analyst.headers
+            return seller.headers
+
+        yield Target(client=client, headers_for=headers_for,
+                     known_ids={"shop_id": shop_id})
 
 
 def _create_empty_ad_events() -> None:

@@ -9,10 +9,11 @@ import dagster as dg
 
 lake_refresh_job = dg.define_asset_job(
     "lake_refresh",
-    selection=dg.AssetSelection.groups("lake", "warehouse", "rankings", "billing"),
+    selection=dg.AssetSelection.groups("lake", "warehouse", "rankings", "billing",
+                                       "notices"),
     description="Land every catalog topic (or note the continuous landing), build the dbt "
-    "models the API reads, write Explore's ranking back to the core and bill the ad "
-    "campaigns' days from the lake.",
+    "models the API reads, write Explore's ranking back to the core, bill the ad "
+    "campaigns' days from the lake and tell shops their daily report and sharp changes.",
 )
 
 every_five_minutes = dg.ScheduleDefinition(
