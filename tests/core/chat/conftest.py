@@ -35,6 +35,20 @@ LENIENT = ChatPolicy(messages_per_second=1000.0, message_burst=1000,
 
 
 @pytest.fixture(scope="session")
+def kafka() -> None:
+    """Kafka and the schema registry, started if they are down. Not the `stack` fixture: its
+    PostgreSQL start applies this checkout's migrations to the shared `marketplace`
+    database, and these tests need nothing of it (they have a database of their own)."""
+    from infra.services import by_name
+
+    for name in ("kafka", "schema-registry"):
+        svc = by_name(name)
+        if not svc.health().ok:
+            svc.install()
+            svc.start()
+
+
+@pytest.fixture(scope="session")
 def chat_dsn(make_database: Callable[[], str]) -> str:
     dsn = make_database()
     apply_migrations(dsn)

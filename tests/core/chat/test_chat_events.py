@@ -35,7 +35,7 @@ from tests.core.behaviour.conftest import read_topic
 from tests.core.chat.conftest import World, open_chat, send
 from tests.core.notifications.conftest import mailbox
 
-pytestmark = pytest.mark.usefixtures("stack")
+pytestmark = pytest.mark.usefixtures("kafka")
 
 
 @pytest.fixture(scope="module")

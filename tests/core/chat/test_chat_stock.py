@@ -26,7 +26,7 @@ from tests.core.chat.conftest import World, ws_url
 from tests.core.chat.test_chat_live import recv, recv_type
 from tests.core.test_pos_ingest_support import make_device, till_event
 
-pytestmark = [pytest.mark.usefixtures("stack"), pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.usefixtures("kafka"), pytest.mark.timeout(120)]
 
 
 def _unpublished(pool: Any) -> int:
