@@ -2,11 +2,12 @@
 
 Names: catalog_card, catalog_search, outbox_lag, pos_producer_throughput, pos_sale_to_stock,
 lake_landing_throughput, lake_marts_refresh, serving_report_latency, lake_freshness,
-events_intake, ranking_refresh, social_feeds, dashboard_paint, exports, ad_billing (default:
-all). One throw-away database with the 100k-variant catalog serves every benchmark of the run
-(pos_producer_throughput, social_feeds, dashboard_paint, exports and the lake ones need no
-catalog; each lake benchmark, social_feeds, dashboard_paint and exports runs in a process of
-its own: one JVM, one chdb engine); each benchmark writes
+events_intake, ranking_refresh, social_feeds, dashboard_paint, exports, ad_billing, chat
+(default: all). One throw-away database with the 100k-variant catalog serves every
+benchmark of the run (pos_producer_throughput, social_feeds, dashboard_paint, exports, chat
+and the lake ones need no catalog; each lake benchmark, social_feeds, dashboard_paint,
+exports and chat runs in a process of its own: one JVM, one chdb engine, its own API
+processes); each benchmark writes
 `bench/results/<name>.json` (see bench/results.py for the shape) and the run ends with a
 summary table. `--quick` is a smoke check (short runs); the figures worth quoting come
 from a full run. Performance targets are reported here, never asserted in tests.
@@ -33,12 +34,12 @@ from bench.results import RESULTS_DIR, Result, postgres_version
 NAMES = ("catalog_card", "catalog_search", "outbox_lag", "pos_producer_throughput",
          "pos_sale_to_stock", "lake_landing_throughput", "lake_marts_refresh",
          "serving_report_latency", "lake_freshness", "events_intake", "ranking_refresh",
-         "social_feeds", "dashboard_paint", "exports", "ad_billing")
+         "social_feeds", "dashboard_paint", "exports", "ad_billing", "chat")
 LAKE = {"lake_landing_throughput", "lake_marts_refresh", "serving_report_latency",
         "lake_freshness", "ranking_refresh"}
 # Each makes a database of its own (bench/social_feeds.py), in a process of its own.
 NO_CATALOG = {"pos_producer_throughput", "events_intake", "social_feeds",
-              "dashboard_paint", "exports", "ad_billing"} | LAKE
+              "dashboard_paint", "exports", "ad_billing", "chat"} | LAKE
 
 
 def _lake(names: list[str], args: argparse.Namespace) -> list[Result]:
@@ -117,6 +118,17 @@ def _ad_billing(names: list[str], args: argparse.Namespace) -> list[Result]:
     extra = [*(["--quick"] if args.quick else []),
              *(["--runs", str(args.runs)] if args.runs else [])]
     return run_in_subprocess("bench.ad_billing", extra, ["ad_billing"], args.results_dir)
+
+
+def _chat(names: list[str], args: argparse.Namespace) -> list[Result]:
+    """chat in its own process (its own database, API processes and 1,000 sockets)."""
+    if "chat" not in names:
+        return []
+    print("==> chat", flush=True)
+    extra = [*(["--quick"] if args.quick else []),
+             *(["--runs", str(args.runs)] if args.runs else []),
+             *(["--seconds", str(args.seconds)] if args.seconds else [])]
+    return run_in_subprocess("bench.chat", extra, ["chat"], args.results_dir)
 
 
 def _pos_params(args: argparse.Namespace) -> tuple[ProducerParams, SaleToStockParams]:
@@ -217,6 +229,12 @@ def _summary(results: list[Result]) -> str:
                         f" {m['366d']['paint_ms']:.0f} ms (FCP {m['30d']['fcp_ms']:.0f} ms)")
             base = (f"API {b['30d']['api_ms']:.0f} / {b['366d']['api_ms']:.0f} ms"
                     f" (x{r.ratio.get('paint_over_api_30d')})")
+        elif r.name == "chat" and m:
+            measured = (f"{r.params['connections']} sockets @{r.params['rate']:.0f}/s: to the"
+                        f" socket p50 {m['message_to_socket_p50_ms']:.0f} p99"
+                        f" {m['message_to_socket_p99_ms']:.0f} ms")
+            base = (f"REST send p99 {b['rest_send_p99_ms']:.0f} ms"
+                    f" (x{r.ratio.get('socket_p99_over_rest_p99')})")
         else:
             measured, base = "; ".join(r.notes) or "no data", ""
         lines.append(f"{r.name:<16} {measured:<58} {base:<34} {r.targets.get('met')}")
@@ -304,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         results += _dashboard(names, args)
         results += _exports(names, args)
         results += _ad_billing(names, args)
+        results += _chat(names, args)
         pg = postgres_version(dsn)
     for r in results:
         r.machine["postgres"] = pg

@@ -398,6 +398,37 @@ class Settings(BaseSettings):
     # The worker's idle wait between looks at the retry queue.
     notify_poll_seconds: float = Field(default=1.0, gt=0, alias="NOTIFY_POLL_SECONDS")
 
+    # --- chat (marketplace_core.chat; seed 000 §3.4, §3.10) -------------------------------
+    # Messages per account: a token bucket of CHAT_MESSAGE_BURST refilled at
+    # CHAT_MESSAGES_PER_MINUTE (429 CHAT_RATE_LIMITED beyond it).
+    chat_messages_per_minute: float = Field(default=20.0, gt=0, alias="CHAT_MESSAGES_PER_MINUTE")
+    chat_message_burst: int = Field(default=10, ge=1, alias="CHAT_MESSAGE_BURST")
+    # New conversations per account (a spammer writing to every shop): per hour and burst.
+    chat_conversations_per_hour: float = Field(default=30.0, gt=0,
+                                               alias="CHAT_CONVERSATIONS_PER_HOUR")
+    chat_conversation_burst: int = Field(default=10, ge=1, alias="CHAT_CONVERSATION_BURST")
+    # The same text (case and spaces ignored) from one account, in any conversation: at most
+    # CHAT_REPEAT_MAX times within CHAT_REPEAT_WINDOW_SECONDS (429 CHAT_REPEATED_TEXT).
+    chat_repeat_max: int = Field(default=3, ge=1, alias="CHAT_REPEAT_MAX")
+    chat_repeat_window_seconds: int = Field(default=600, ge=1, alias="CHAT_REPEAT_WINDOW_SECONDS")
+    # Stop words: the moderation lists of the social domain (ru, ky) when true, plus these
+    # comma-separated stems, refused outright (e.g. "whatsapp,переведите на карту").
+    chat_stopwords_use_social_lists: bool = Field(default=True,
+                                                  alias="CHAT_STOPWORDS_USE_SOCIAL_LISTS")
+    chat_stopwords_extra: str = Field(default="", alias="CHAT_STOPWORDS_EXTRA")
+    # The live channel (WebSocket /chat/live): seconds a new connection may take to
+    # authenticate, seconds of silence (no frame, no pong) before it is closed, frames
+    # queued for a slow client before it is dropped (it resumes from its cursor).
+    chat_ws_auth_timeout_seconds: float = Field(default=10.0, gt=0,
+                                                alias="CHAT_WS_AUTH_TIMEOUT_SECONDS")
+    chat_ws_idle_timeout_seconds: float = Field(default=120.0, gt=0,
+                                                alias="CHAT_WS_IDLE_TIMEOUT_SECONDS")
+    chat_ws_queue_max: int = Field(default=1000, ge=10, alias="CHAT_WS_QUEUE_MAX")
+    # Stock and Buy-button subscriptions per connection.
+    chat_ws_max_subscriptions: int = Field(default=200, ge=1, alias="CHAT_WS_MAX_SUBSCRIPTIONS")
+    # false: the API does not consume core.variants / core.shop_eligibility (no live stock).
+    chat_live_stock_enabled: bool = Field(default=True, alias="CHAT_LIVE_STOCK_ENABLED")
+
     # --- monitoring (Prometheus, issue 11 §6) -------------------------------------------
     # The Prometheus server started by `make up` (UI and API), bound to PLATFORM_BIND_HOST.
     prometheus_port: int = Field(default=9090, alias="PROMETHEUS_PORT")

@@ -41,6 +41,7 @@ def create_app(
         read_pool = open_pool(dsn, min_size=2, max_size=pool_max_size, name="core-api-read",
                               autocommit=True)
         app.state.read_pool = read_pool
+        app.state.dsn = dsn
         sweeper = Sweeper(pool, settings.sweep_interval_seconds) if run_sweeper else None
         if sweeper:
             sweeper.start()
@@ -49,6 +50,9 @@ def create_app(
         finally:
             if sweeper:
                 sweeper.stop()
+            hub = getattr(app.state, "live_hub", None)
+            if hub is not None:  # close the live sockets, the LISTEN and the stock consumer
+                await hub.stop()
             intake = getattr(app.state, "events_intake", None)
             if intake is not None:  # flush what the events producer holds
                 intake.close()

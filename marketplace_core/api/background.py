@@ -44,6 +44,8 @@ def registered_sweeps() -> list[tuple[str, Sweep]]:
     sweeps.append(("prune_rate_limits", prune))
     from marketplace_core.ads.reporting import sweep as sweep_ad_serving
     sweeps.append(("sweep_ad_serving", sweep_ad_serving))
+    from marketplace_core.chat.analytics import publish_started
+    sweeps.append(("publish_chat_started", publish_started))
     return sweeps
 
 

@@ -65,6 +65,11 @@ def placeholders(conn: Connection, row: dict[str, Any], prefs: preferences.Prefe
         shop = catalog.get_shop(conn, row["shop_id"])
         if shop is not None:
             values["shopName"] = shop.name
+    if payload.get("entity_type") == "chat_message":
+        # chat events carry ids only: the sender's name and the preview are read now
+        from marketplace_core.chat.notifications import placeholders as chat_placeholders
+        for key, value in chat_placeholders(conn, payload.get("entity_id")).items():
+            values.setdefault(key, value)
     values["ts"] = _local_ts(data.get("ts"), prefs.zone(), row["created_at"] or now)
     values.setdefault("ctaUrl", get_settings().notify_public_url)
     return values

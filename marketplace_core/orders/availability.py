@@ -1,11 +1,12 @@
 """«Запросить наличие» (spec §3.4): in manual_contact mode a buyer asks the shop whether
-an item is in stock. The request is stored for the seller; notifying the seller (push,
-chat) comes with the notification system.
+an item is in stock. The request is stored for the seller and opens (or continues) the
+buyer's conversation with the shop about the product, with the request's message in it
+(marketplace_core.chat: the seller is notified and sees it live).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -27,6 +28,8 @@ class AvailabilityRequest:
     message: str
     status: str
     created_at: datetime
+    # the chat conversation the request's message went to
+    conversation_id: UUID | None = None
 
 
 _COLS = "id, shop_id, variant_id, buyer_id, message, status, created_at"
@@ -47,19 +50,22 @@ def request_availability(
     message: str | None = None,
     now: datetime | None = None,
 ) -> AvailabilityRequest:
-    """Store a buyer's availability question for the shop. Raises SHOP_NOT_FOUND,
-    VARIANT_NOT_FOUND (unknown, deleted or another shop's variant), INVALID_ARGUMENT
-    (message longer than 2000 characters)."""
+    """Store a buyer's availability question for the shop and post it in the chat.
+    Raises SHOP_NOT_FOUND, VARIANT_NOT_FOUND (unknown, deleted or another shop's variant),
+    INVALID_ARGUMENT (message longer than 2000 characters), and the chat's refusals
+    (CHAT_OWN_SHOP, CHAT_BLOCKED, CHAT_STOP_WORDS, CHAT_RATE_LIMITED)."""
     at = now or datetime.now(UTC)
     if catalog.get_shop(conn, shop_id) is None:
         raise NotFoundError(ErrorCode.SHOP_NOT_FOUND, f"shop {shop_id} does not exist")
     sku = None
+    product_id = None
     if variant_id is not None:
         variant = catalog.get_variant(conn, variant_id)
         if variant is None or variant.shop_id != shop_id or variant.is_deleted:
             raise NotFoundError(
                 ErrorCode.VARIANT_NOT_FOUND, f"shop {shop_id} has no variant {variant_id}")
         sku = variant.sku
+        product_id = variant.product_id
     text = (message or "").strip() or default_message(sku)
     if len(text) > MAX_MESSAGE:
         raise ValidationError(
@@ -71,7 +77,11 @@ def request_availability(
             (shop_id, variant_id, buyer_id, text, at),
         ).fetchone()
     assert row is not None
-    return row
+    from marketplace_core.chat.service import open_for_availability_request
+
+    conversation, _ = open_for_availability_request(
+        conn, buyer_id, shop_id, product_id, text, row.id, at)
+    return replace(row, conversation_id=conversation.id)
 
 
 def list_requests(

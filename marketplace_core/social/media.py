@@ -150,3 +150,30 @@ def complete(conn: Connection, user: Actor, media_id: UUID) -> MediaState:
 def get(conn: Connection, user: Actor, media_id: UUID) -> MediaState:
     row = _own(conn, user, media_id)
     return MediaState(*row[:8])
+
+
+@dataclass(frozen=True)
+class ReadyMedia:
+    """A processed upload as another domain attaches it (a chat message)."""
+
+    media_id: UUID
+    kind: str
+    object_key: str
+    thumb_key: str | None
+    width: int | None
+    height: int | None
+    duration_s: Decimal | None
+
+
+def ready_uploads(conn: Connection, user: Actor, media_ids: list[UUID]) -> list[ReadyMedia]:
+    """`user`'s processed (`ready`) uploads in the order asked; MEDIA_NOT_FOUND for an id
+    that is not one (another account's, still processing, failed, missing)."""
+    rows = {r[0]: r for r in conn.execute(
+        "select id, kind, object_key, thumb_key, width, height, duration_s from post_media"
+        " where id = any(%s) and uploader_id = %s and status = 'ready'",
+        (media_ids, user.id)).fetchall()}
+    missing = [m for m in media_ids if m not in rows]
+    if missing:
+        raise NotFoundError(ErrorCode.MEDIA_NOT_FOUND,
+                            f"media {missing[0]} is not a processed upload of yours")
+    return [ReadyMedia(*rows[m]) for m in media_ids]

@@ -36,4 +36,6 @@ def all_routers() -> list[APIRouter]:
     routers.append(ad_events.router)
     from marketplace_core.api.routers import notifications
     routers.append(notifications.router)
+    from marketplace_core.api.routers import chat, live
+    routers.extend([chat.router, live.router])
     return routers

@@ -149,11 +149,14 @@ class AvailabilityRequestResponse(BaseModel):
     message: str
     status: str
     created_at: datetime
+    conversation_id: UUID | None = Field(
+        default=None, description="The chat conversation the request's message went to")
 
     @classmethod
     def of(cls, r: AvailabilityRequest) -> AvailabilityRequestResponse:
         return cls(id=r.id, shop_id=r.shop_id, variant_id=r.variant_id, buyer_id=r.buyer_id,
-                   message=r.message, status=r.status, created_at=r.created_at)
+                   message=r.message, status=r.status, created_at=r.created_at,
+                   conversation_id=r.conversation_id)
 
 
 # --- pickup slots -----------------------------------------------------------------------
