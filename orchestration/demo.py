@@ -221,11 +221,12 @@ def main() -> None:
     online = sell_online(summary, shop.id)
     console.print(f"    {online} online orders paid through the PSP simulator, one refunded")
 
-    console.print("[cyan]3/6[/] shops post, buyers like, save, share, comment and follow; "
-                  "the apps send views, taps, routes and chats (POST /events)")
+    console.print("[cyan]3/6[/] shops post, buyers like, save, share, comment, follow and "
+                  "write to shops; the apps send views, taps and routes (POST /events)")
     social = seed_social(summary, seed=int(time.time()))
     console.print(f"    {len(social.posts)} posts, {social.buyers} buyers, {social.reactions} "
-                  f"reactions, {social.comments} comments, {social.events} behavioural events")
+                  f"reactions, {social.comments} comments, {social.chats} chats opened, "
+                  f"{social.events} behavioural events")
 
     boosted = next(p for p, sh, _ in social.posts if sh == shop.id)  # its oldest post
     campaign = start_campaign(shop.id, boosted)

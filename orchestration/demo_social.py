@@ -35,6 +35,7 @@ class SocialWorld:
     buyers: int
     reactions: int
     comments: int
+    chats: int
     events: int
 
 
@@ -51,6 +52,7 @@ def seed_social(summary: Any, *, buyers: int = 24, seed: int | None = None) -> S
     from marketplace_core.accounts import service as accounts
     from marketplace_core.accounts.principal import AuthenticatedUser
     from marketplace_core.catalog import service as catalog
+    from marketplace_core.chat import service as chat
     from marketplace_core.social import comments, graph, posts
 
     rng = random.Random(seed)
@@ -78,7 +80,7 @@ def seed_social(summary: Any, *, buyers: int = 24, seed: int | None = None) -> S
                                             alt_text=f"{shop.name}: витрина")]))
                 made.append((post_id, shop.id, shop.name))
     weights = _weights(len(made), rng)
-    reactions = comment_count = 0
+    reactions = comment_count = chats = 0
     people = []
     for n in range(buyers):
         with transaction() as conn:
@@ -103,14 +105,20 @@ def seed_social(summary: Any, *, buyers: int = 24, seed: int | None = None) -> S
                     comment_count += 1
                 if rng.random() < w * 0.3:
                     graph.follow(conn, actor, "shop", shop_id, True)
+                if rng.random() < w * 0.15:  # the core itself records chat_started
+                    conversation, _ = chat.open_conversation(conn, actor, shop_id,
+                                                             surface="feed")
+                    chat.send_message(conn, actor, conversation.id,
+                                      "Здравствуйте! Это ещё в наличии?")
+                    chats += 1
     events = send_behaviour(made, weights, rng)
-    return SocialWorld(made, buyers, reactions, comment_count, events)
+    return SocialWorld(made, buyers, reactions, comment_count, chats, events)
 
 
 def send_behaviour(made: list[tuple[UUID, UUID, str]], weights: list[float],
                    rng: random.Random, *, sessions: int = 300) -> int:
-    """Guests browse Explore and the map: impressions, taps, shop views, routes and chats,
-    in batches through the core API's POST /events."""
+    """Guests browse Explore and the map: impressions, taps, shop views and routes, in
+    batches through the core API's POST /events."""
     s = get_settings()
     now = dt.datetime.now(dt.UTC)
     batch: list[dict[str, Any]] = []
@@ -145,7 +153,7 @@ def send_behaviour(made: list[tuple[UUID, UUID, str]], weights: list[float],
                               "target_id": str(shop_id)})
                 if rng.random() < 0.3:
                     batch.append({**base, "event_id": str(uuid.uuid4()),
-                                  "event_type": rng.choice(["route_built", "chat_started"]),
+                                  "event_type": rng.choice(["route_built", "call_click"]),
                                   "surface": "map", "target_type": "shop",
                                   "target_id": str(shop_id)})
             if len(batch) >= 400:

@@ -5,7 +5,9 @@
 detail)`. It is plain Python on purpose (no model per event): it runs for every event of
 every batch and is most of the intake's CPU.
 
-Codes: UNKNOWN_EVENT_TYPE, INVALID_TARGET (type/target combination), EVENT_TIME_OUT_OF_RANGE
+Codes: UNKNOWN_EVENT_TYPE, SERVER_RECORDED_EVENT (a type the platform records itself, e.g.
+`chat_started` when a conversation opens: counted once, never from an app), INVALID_TARGET
+(type/target combination), EVENT_TIME_OUT_OF_RANGE
 (client time more than `max_future` ahead of or `max_past` behind the time the API received
 it), INVALID_EVENT (anything else: missing or mistyped field, bad uuid, too long, control
 characters or invalid UTF-8, coordinates out of range, numbers out of range).
@@ -41,6 +43,9 @@ TARGETS: dict[str, frozenset[str] | None] = {
     "save": frozenset({"shop", "product", "post"}),
 }
 EVENT_TYPES = tuple(TARGETS)
+# Types the core publishes itself from the real action (marketplace_core.chat.analytics):
+# an app's copy would count the action twice.
+SERVER_RECORDED = frozenset({"chat_started"})
 TARGET_TYPES = ("shop", "product", "post", "ad")
 SURFACES = frozenset({"map", "feed", "following", "explore", "search", "profile", "ad", "other"})
 PLATFORMS = frozenset({"ios", "android", "web"})
@@ -165,6 +170,10 @@ def check(raw: Any, received_ms: int, rules: Rules) -> dict[str, Any]:
     if event_type not in TARGETS:
         raise Rejected(ErrorCode.UNKNOWN_EVENT_TYPE,
                        f"event_type {event_type[:40]!r} is not one of {', '.join(EVENT_TYPES)}")
+    if event_type in SERVER_RECORDED:
+        raise Rejected(ErrorCode.SERVER_RECORDED_EVENT,
+                       f"{event_type} is recorded by the platform itself when the buyer opens "
+                       "a conversation (POST /chat/conversations); apps do not send it")
     occurred = _time_ms(get("occurred_at"))
     if occurred > received_ms + rules.max_future_ms:
         raise Rejected(ErrorCode.EVENT_TIME_OUT_OF_RANGE,

@@ -160,7 +160,7 @@ class Session:
                            lat=round(lat + rng.gauss(0, 0.01), 6),
                            lon=round(lon + rng.gauss(0, 0.01), 6))
             elif shop and roll < 0.14:
-                self._emit(rng.choice(("call_click", "chat_started")), "profile",
+                self._emit("call_click", "profile",
                            target_type="shop", target_id=shop)
             elif roll < 0.22:
                 product, _ = rng.choice(w.products)

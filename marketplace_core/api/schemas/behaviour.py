@@ -14,8 +14,10 @@ from pydantic import BaseModel, Field
 
 from platform_common.validated import Int32, Text
 
-EventType = Literal["view", "click", "add_to_cart", "route_built", "chat_started",
-                    "call_click", "search", "post_impression", "share", "save"]
+# chat_started is not here: the core records it when a conversation opens (an app's copy
+# is refused with SERVER_RECORDED_EVENT).
+EventType = Literal["view", "click", "add_to_cart", "route_built", "call_click", "search",
+                    "post_impression", "share", "save"]
 Surface = Literal["map", "feed", "following", "explore", "search", "profile", "ad", "other"]
 
 
@@ -33,8 +35,8 @@ class EventIn(BaseModel):
     surface: Surface
     target_type: Literal["shop", "product", "post", "ad"] | None = Field(
         default=None, description="Required except for search; allowed per event type: "
-        "view/click any; add_to_cart product; route_built, call_click shop; chat_started "
-        "shop or product; post_impression post or ad; share, save shop, product or post")
+        "view/click any; add_to_cart product; route_built, call_click shop; "
+        "post_impression post or ad; share, save shop, product or post")
     target_id: Text | None = Field(default=None, description="UUID of the target")
     anonymous_id: Text | None = Field(default=None, max_length=64,
                                      description="The install's random id; required for guests")

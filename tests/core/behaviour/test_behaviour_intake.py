@@ -60,16 +60,20 @@ def test_bad_event_goes_to_bad_events_with_its_raw_bytes_and_code(
     good = event()
     bad = event(event_type="teleport")
     wrong_target = event(event_type="add_to_cart", target_type="shop")
+    # the core records chat_started itself when a conversation opens: an app's copy would
+    # count the chat twice
+    app_chat = event(event_type="chat_started", target_type="shop")
     # Hand-written body: odd spacing must come back byte for byte.
     bad_bytes = orjson.dumps(bad).replace(b'"event_type":', b'"event_type" :  ')
     body = (b'{"events": [' + orjson.dumps(good) + b",\n  " + bad_bytes + b" , "
-            + orjson.dumps(wrong_target) + b"]}")
+            + orjson.dumps(wrong_target) + b", " + orjson.dumps(app_chat) + b"]}")
     r = core_api.post("/events", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 202, r.text
     assert _statuses(r.json()) == [("accepted", None), ("rejected", "UNKNOWN_EVENT_TYPE"),
-                                   ("rejected", "INVALID_TARGET")]
+                                   ("rejected", "INVALID_TARGET"),
+                                   ("rejected", "SERVER_RECORDED_EVENT")]
     bads = {b.value["client_event_id"]: b.value for b in read_topic(event_topics.bad, start_bad)}
-    assert set(bads) == {bad["event_id"], wrong_target["event_id"]}
+    assert set(bads) == {bad["event_id"], wrong_target["event_id"], app_chat["event_id"]}
     assert bads[bad["event_id"]]["raw_payload"] == bad_bytes
     assert bads[bad["event_id"]]["reason"] == "UNKNOWN_EVENT_TYPE"
     assert bads[wrong_target["event_id"]]["reason"] == "INVALID_TARGET"

@@ -17,8 +17,8 @@ from websockets.asyncio.client import connect
 
 from marketplace_core.catalog import service as catalog
 from marketplace_core.db import transaction
-from marketplace_core.payments import payout_accounts
 from marketplace_core.outbox.relay import OutboxRelay
+from marketplace_core.payments import payout_accounts
 from marketplace_core.pos import ingest
 from marketplace_core.pos import service as pos
 from marketplace_core.pos.status import sweep_offline_devices
