@@ -182,10 +182,14 @@ def print_ads(console: Console, demo: AdDemo, seller_token: str, day: str) -> No
                       str(r["invalid_impressions"] + r["invalid_clicks"]), r["spend"],
                       str(r["ctr"]), str(r["cpc"]))
     console.print(table)
-    charges = [line for line in statement["lines"] if line["kind"] == "ad_charge"]
-    charged = sum((-Decimal(line["amount"]) for line in charges), Decimal("0.00"))
+    # the wallet also pays the shop's earlier campaigns (earlier demos): this campaign's
+    # charges and credits are the lines whose memo names it
+    ours = [line for line in statement["lines"]
+            if line["kind"] in ("ad_charge", "ad_credit")
+            and str(demo.campaign_id) in (line["memo"] or "")]
+    charged = sum((-Decimal(line["amount"]) for line in ours), Decimal("0.00"))
     console.print(f"    wallet statement {statement['month']}: opening "
-                  f"{statement['opening_balance']}, {len(charges)} ad charge(s) "
+                  f"{statement['opening_balance']}, {len(ours)} line(s) for this campaign "
                   f"{charged} KGS, closing {statement['closing_balance']}")
     spend = Decimal(rows[0]["spend"]) if rows else Decimal("0.00")
     verdict = "agree" if charged == spend else "DIFFER"
