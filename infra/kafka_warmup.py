@@ -16,12 +16,21 @@ bounded time. Run by `Kafka.after_start` (so by `make up` and the tests' `stack`
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient, NewTopic
 
 WARMUP_TOPIC = "platform.warmup"
@@ -114,8 +123,12 @@ def _produce_one(bootstrap: str, deadline: float) -> int:
             "logger": _Quiet(),  # type: ignore[dict-item]
         })
         reports: list[tuple[KafkaError | None, int]] = []
+
+        def report(err: KafkaError | None, msg: Message, into: list[Any] = reports) -> None:
+            into.append((err, msg.offset() or 0))
+
         producer.produce(WARMUP_TOPIC, key=b"warm-up", value=uuid.uuid4().bytes,
-                         on_delivery=lambda err, msg: reports.append((err, msg.offset() or 0)))
+                         on_delivery=report)
         producer.flush(left)
         if reports and reports[0][0] is None:
             return reports[0][1]
@@ -160,7 +173,5 @@ def _consume_and_commit(bootstrap: str, offset: int, deadline: float) -> None:
     finally:
         consumer.close()
         admin = AdminClient({"bootstrap.servers": bootstrap, "logger": _Quiet()})  # type: ignore[dict-item]
-        try:  # a throwaway group: not left behind on the broker
+        with contextlib.suppress(Exception):  # a throwaway group: not left on the broker
             admin.delete_consumer_groups([group], request_timeout=10)[group].result(timeout=10)
-        except Exception:  # noqa: BLE001 - cleanup only
-            pass
