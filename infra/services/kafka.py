@@ -14,6 +14,7 @@ from confluent_kafka.admin import AdminClient
 
 from infra import process
 from infra.java import java_for
+from infra.kafka_warmup import warm_up
 from infra.services.base import Health, Service
 from infra.settings import REPO_ROOT, get_settings
 
@@ -117,10 +118,17 @@ class Kafka(Service):
         except Exception as exc:
             return Health(False, str(exc))
 
+    #: bound on the warm-up (producer id + group coordinator) after the broker is healthy
+    warmup_timeout = 90.0
+
     def after_start(self) -> None:
         from schemas.topic_admin import ensure_topics
 
         ensure_topics()
+        # Healthy (metadata) is not ready: prove the producer-id path and the group
+        # coordinator work before the first producer and consumer of ours arrive.
+        warm_up(self.s.kafka_bootstrap_servers, timeout=self.warmup_timeout,
+                say=lambda line: print(line, flush=True))
 
 
 class _QuietLogger:

@@ -174,9 +174,31 @@ class PosIngestConsumer:
         log.info("pos ingest stopped: %s", self.stats)
         return self.stats
 
-    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Start each partition at this consumer's own stored position when there is one.
+
+        The stored position (`pos_ingest_offsets`, committed with the batch) is never behind
+        the group's Kafka offset, and starting from it needs no OffsetFetch: librdkafka can
+        leave a partition assigned but never fetching when that request fails as a whole
+        while the group coordinator loads (confluentinc/librdkafka#5586), e.g. after a
+        broker restart. Partitions without a stored position use the group's offset (or
+        `auto.offset.reset`)."""
         self._assigned = True
-        log.info("assigned %d partitions", len(partitions))
+        stored: dict[tuple[str, int], int] = {}
+        try:
+            conn = self._connection()
+            with conn.transaction():
+                stored = {(t, p): int(o) for t, p, o in conn.execute(
+                    "select topic, partition, next_offset from pos_ingest_offsets"
+                    " where topic = any(%s)", ([tp.topic for tp in partitions],))}
+        except _TRANSIENT as exc:  # the group's offsets then; replays are skipped anyway
+            log.warning("stored positions not read (%s); using the group's offsets", exc)
+        for tp in partitions:
+            if (tp.topic, tp.partition) in stored:
+                tp.offset = stored[(tp.topic, tp.partition)]
+        consumer.assign(partitions)
+        log.info("assigned %d partitions (%d at their stored position)", len(partitions),
+                 sum((tp.topic, tp.partition) in stored for tp in partitions))
 
     def _next_batch(self, consumer: Consumer) -> list[Message]:
         """Up to `batch_size` messages, waiting at most 50 ms.
