@@ -10,13 +10,17 @@ fix in psql). Two ways were weighed:
   so for a few milliseconds (seconds if the listener thread or the broker lags, forever if
   a connection silently dropped it) another process still serves the old price. "Never
   stale after the commit" cannot be promised that way.
-* Versions in Postgres (chosen): triggers bump a version in the same transaction as the
-  change (migration 0024_catalog_card_versions.sql lists what counts: the product, its variants'
-  price/stock/attributes/deletion, bundle items and components, and one epoch for shop
-  and category changes). Each read asks Postgres for the committed versions of that one
-  product -- one primary-key lookup on a two-column table, far cheaper than the card's
-  statement -- and serves the cached body only if they are the ones it was built under.
-  A change is visible to that lookup exactly when it commits, in every process.
+* Row versions in Postgres (chosen): every committed insert, update or delete gives the
+  row a new version whose `xmin` is the writing transaction's id, whichever code path made
+  the change (the seller's API, an order's stock reservation, the POS ingest, psql). Each
+  read asks Postgres, in one small statement, for the xmin of the product, its shop, its
+  variants and its bundle components (with their products), plus a categories epoch
+  (migration 0024_catalog_card_versions.sql; the path is a recursive walk), and serves the
+  cached body only if that fingerprint is the one it was built under. A change is visible
+  to that statement exactly when it commits, in every process. Nothing is written for the
+  cache: no extra row, lock or trigger on the order path (a version row per product, bumped
+  by triggers, was tried first: it serialised orders of different variants of one product
+  and could deadlock two multi-product orders).
 
 Filling is race-free without locks: the versions are read BEFORE the card, so the stored
 body is at least as new as the versions it is filed under; a change committed in between
@@ -41,18 +45,28 @@ from marketplace_core.db import Connection
 
 T = TypeVar("T")
 
-# The committed versions one card depends on. No row yet = version 0 (the product has not
-# changed since the migration, or does not exist; the card statement decides which).
+# The row versions one card is built from (the same rows as catalog.card's statement);
+# no row: no such product (the card statement then says so too). A row version's xmin only
+# repeats after 2^32 transactions; a dump/restore changes every xmin (misses, never stale).
 VERSION_SQL = """
-select coalesce((select version from catalog_card_versions where product_id = %s), 0),
-       (select epoch from catalog_card_epoch)
+select p.xmin::text, s.xmin::text, (select epoch from catalog_card_epoch),
+       array(select v.xmin::text from product_variants v
+             where v.product_id = p.id order by v.id),
+       array(select bi.xmin::text || '.' || c.xmin::text || '.' || cp.xmin::text
+             from bundle_items bi
+             join product_variants c on c.id = bi.component_variant_id
+             join products cp on cp.id = c.product_id
+             where bi.bundle_product_id = p.id order by bi.component_variant_id)
+from products p join shops s on s.id = p.shop_id
+where p.id = %s
 """
 
+Version = tuple[object, ...]
 
-def card_version(conn: Connection, product_id: UUID) -> tuple[int, int]:
+
+def card_version(conn: Connection, product_id: UUID) -> Version | None:
     row = conn.execute(VERSION_SQL, (product_id,)).fetchone()
-    assert row is not None
-    return int(row[0]), int(row[1])
+    return None if row is None else (row[0], row[1], row[2], tuple(row[3]), tuple(row[4]))
 
 
 class CardCache(Generic[T]):
@@ -60,7 +74,7 @@ class CardCache(Generic[T]):
 
     def __init__(self, max_entries: int = 50_000) -> None:
         self.max_entries = max_entries
-        self._entries: OrderedDict[tuple[UUID, str], tuple[tuple[int, int], T]] = (
+        self._entries: OrderedDict[tuple[UUID, str], tuple[Version, T]] = (
             OrderedDict())
         self._lock = threading.Lock()
         self.hits = 0
@@ -75,6 +89,9 @@ class CardCache(Generic[T]):
         version = card_version(conn, product_id)
         with self._lock:
             entry = self._entries.get(key)
+            if version is None:
+                self._entries.pop(key, None)
+                return None
             if entry is not None and entry[0] == version:
                 self._entries.move_to_end(key)
                 self.hits += 1
