@@ -224,6 +224,11 @@ def search_products(conn: Connection, query: SearchQuery) -> SearchPage:
             # to a parallel scan computing word_similarity on every product (about 200 ms
             # at 25k products against 20-30 ms through the GIN indexes; bench/).
             conn.execute("set local enable_seqscan = off")
+        # No parallel plan: with it the planner divided the cost of filtering every product
+        # by the workers and walked all 25k products in created_at order (150-300 ms)
+        # instead of the GIN bitmaps (7-50 ms); and each search launching a worker process
+        # costs more than it shares on a few cores at 50 searches/s (bench/, issue 11 §4).
+        conn.execute("set local max_parallel_workers_per_gather = 0")
         # Never a prepared statement: after 5 runs psycopg would prepare it and Postgres
         # may switch to a generic plan built without the filter values, which for text +
         # category + price searches was 10-20x slower than the custom plan (bench/).
