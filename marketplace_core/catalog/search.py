@@ -148,8 +148,10 @@ def build_sql(query: SearchQuery) -> tuple[str, dict[str, Any]]:
     if query.price_max is not None:
         price_cond += " and v.price <= %(price_max)s"
         params["price_max"] = query.price_max
-    if price_cond:
+    if price_cond and query.q is None and query.shop_id is None:
         # lets the planner start from the variants' price index when nothing else narrows
+        # (with a text or a shop, the lateral below checks the price of the few candidates;
+        # this semi-join then hashed every variant in range first: 20+ ms)
         where.append("p.id in (select v.product_id from product_variants v"
                      f" where v.deleted_at is null{price_cond})")
     rank = "0::float8"
@@ -163,13 +165,15 @@ def build_sql(query: SearchQuery) -> tuple[str, dict[str, Any]]:
                 " + word_similarity(%(q)s, p.search_text))::float8")
     if query.category_id is not None:
         params["category_id"] = query.category_id
-        where.append("""p.category_id in (
+        # an array computed once (an InitPlan), so the filter applies while scanning the
+        # products; as `in (subquery)` it became a semi-join after the ranking
+        where.append("""p.category_id = any(array(
             with recursive sub as (
                 select id, 0 as depth from categories where id = %(category_id)s
                 union all
                 select c.id, sub.depth + 1 from categories c join sub on c.parent_id = sub.id
                 where sub.depth < 100)
-            select id from sub)""")
+            select id from sub))""")
     if query.shop_id is not None:
         params["shop_id"] = query.shop_id
         where.append("p.shop_id = %(shop_id)s")
@@ -229,6 +233,9 @@ def search_products(conn: Connection, query: SearchQuery) -> SearchPage:
         # instead of the GIN bitmaps (7-50 ms); and each search launching a worker process
         # costs more than it shares on a few cores at 50 searches/s (bench/, issue 11 §4).
         conn.execute("set local max_parallel_workers_per_gather = 0")
+        # nor JIT: the trigram operators' declared cost (0009) lifts these plans above
+        # jit_above_cost, and compiling took ~40 ms of a ~80 ms search
+        conn.execute("set local jit = off")
         # Never a prepared statement: after 5 runs psycopg would prepare it and Postgres
         # may switch to a generic plan built without the filter values, which for text +
         # category + price searches was 10-20x slower than the custom plan (bench/).
