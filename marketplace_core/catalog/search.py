@@ -194,20 +194,30 @@ def build_sql(query: SearchQuery) -> tuple[str, dict[str, Any]]:
                          " and s.lon between %(lon_lo)s and %(lon_hi)s"
                          f" and {_HAVERSINE} <= %(radius)s")
     if query.q is not None:
-        order = "score desc, distance_km nulls last, p.id"
+        order = "score desc, distance_km nulls last, id"
     elif query.lat is not None:
-        order = "distance_km nulls last, p.id"
+        order = "distance_km nulls last, id"
     else:
-        order = "p.created_at desc, p.id"
+        order = "created_at desc, id"
+    # The candidates are ranked and sorted first (`offset 0` keeps the subquery from being
+    # flattened), and the variants' price is looked up only for them in that order until a
+    # page is full: computed for every candidate before the sort, it was most of the time of
+    # a common word or a 5 km radius (thousands of lookups for 21 rows).
     sql = f"""
-select p.id, {name} as name, p.category_id, p.shop_id, s.name, s.market, pr.price_min,
-       p.is_bundle, {distance} as distance_km, {rank} as score
-from products p
-join shops s on s.id = p.shop_id
+select c.id, c.name, c.category_id, c.shop_id, c.shop_name, c.market, pr.price_min,
+       c.is_bundle, c.distance_km, c.score
+from (
+    select p.id, {name} as name, p.category_id, p.shop_id, s.name as shop_name, s.market,
+           p.is_bundle, p.created_at, {distance} as distance_km, {rank} as score
+    from products p
+    join shops s on s.id = p.shop_id
+    where {" and ".join(where)}
+    order by {order}
+    offset 0) c
 cross join lateral (
     select min(v.price) as price_min from product_variants v
-    where v.product_id = p.id and v.deleted_at is null{price_cond}) pr
-where {" and ".join(where)} and pr.price_min is not null
+    where v.product_id = c.id and v.deleted_at is null{price_cond}) pr
+where pr.price_min is not null
 order by {order}
 limit %(limit)s offset %(offset)s
 """
