@@ -28,7 +28,7 @@ from uuid import UUID
 import psycopg
 
 from bench.catalog_data import LAT_RANGE, LON_RANGE, CatalogInfo
-from bench.loadgen import baseline_load, baseline_pool, http_load
+from bench.loadgen import baseline_load, baseline_pool, core_api, http_load
 from bench.results import Result, all_met, median_of, ratio, target
 from marketplace_core.catalog.card import get_product_card
 from marketplace_core.catalog.search import SearchQuery, search_products
@@ -46,12 +46,18 @@ class LoadParams:
 
 
 def _measure(name: str, params: LoadParams, urls: list[str], call: Any, dsn: str,
-             *, extra_params: dict[str, Any]) -> Result:
+             *, extra_params: dict[str, Any], compare_urls: list[str] | None = None,
+             compare: str = "") -> Result:
+    """`compare_urls`: the same requests to a second API (another configuration), measured
+    in every run right after the first one's, as modes `api_rate_<compare>` and
+    `api_max_<compare>`."""
     result = Result(name, {"runs": params.runs, "seconds_per_run": params.seconds,
                            "rate": params.rate, "concurrency": params.concurrency,
                            **extra_params})
     # a short warm-up fills both pools and the caches before anything is recorded
     http_load(urls, seconds=1.5, rate=0, workers=params.concurrency)
+    if compare_urls:
+        http_load(compare_urls, seconds=1.5, rate=0, workers=params.concurrency)
     with baseline_pool(dsn, params.concurrency) as pool:
         baseline_load(lambda rng: call(pool, rng), seconds=1.0, threads=params.concurrency)
         for i in range(params.runs):
@@ -61,13 +67,22 @@ def _measure(name: str, params: LoadParams, urls: list[str], call: Any, dsn: str
                                       workers=max(64, params.concurrency)),
                 "api_max": http_load(urls, seconds=params.seconds, rate=0,
                                      workers=params.concurrency),
+                **({f"api_rate_{compare}": http_load(
+                        compare_urls, seconds=params.seconds, rate=params.rate,
+                        workers=max(64, params.concurrency)),
+                    f"api_max_{compare}": http_load(compare_urls, seconds=params.seconds,
+                                                    rate=0, workers=params.concurrency)}
+                   if compare_urls else {}),
                 "baseline": baseline_load(lambda rng: call(pool, rng), seconds=params.seconds,
                                           threads=params.concurrency),
             }
             result.runs.append(run)
             print(f"    run {i + 1}/{params.runs}: " + _line(run), flush=True)
     runs = result.runs
-    for mode in ("api_rate", "api_max"):
+    modes = ["api_rate", "api_max"]
+    if compare_urls:
+        modes += [f"api_rate_{compare}", f"api_max_{compare}"]
+    for mode in modes:
         result.median[mode] = {
             "throughput": median_of(runs, f"{mode}.throughput"),
             "p50_ms": median_of(runs, f"{mode}.latency_ms.p50"),
@@ -95,7 +110,7 @@ def _measure(name: str, params: LoadParams, urls: list[str], call: Any, dsn: str
 
 def _line(run: dict[str, Any]) -> str:
     parts = []
-    for mode in ("api_rate", "api_max", "baseline"):
+    for mode in [m for m in run if m.startswith("api_")] + ["baseline"]:
         m = run[mode]
         bad = m["requests"] - m["succeeded"]
         parts.append(f"{mode} {m['throughput']:.0f}/s p50 {m['latency_ms']['p50']:.1f}"
@@ -113,8 +128,11 @@ def card_targets(product_ids: list[UUID], count: int, seed: int = 1) -> list[tup
 
 
 def bench_card(dsn: str, base_url: str, info: CatalogInfo, params: LoadParams) -> Result:
+    """`base_url`: the API as configured (card cache on). In the same runs, the same
+    requests go to a second API with the cache off (`CARD_CACHE_ENTRIES=0`): modes
+    `api_rate_nocache` / `api_max_nocache`, and `ratio.*_cache_over_nocache`."""
     targets = card_targets(info.product_ids, 20_000)
-    urls = [f"{base_url}/products/{pid}?lang={lang}" for pid, lang in targets]
+    path = [f"/products/{pid}?lang={lang}" for pid, lang in targets]
 
     def call(pool: Any, rng: random.Random) -> None:
         pid, lang = targets[rng.randrange(len(targets))]
@@ -122,13 +140,24 @@ def bench_card(dsn: str, base_url: str, info: CatalogInfo, params: LoadParams) -
             card = get_product_card(conn, pid, lang)
         assert card is not None
 
-    result = _measure("catalog_card", params, urls, call, dsn,
-                      extra_params={"products": len(info.product_ids),
-                                    "variants": info.variants, "ky_share": KY_SHARE})
-    rate_run = result.median["api_rate"]
+    with core_api(dsn, env={"CARD_CACHE_ENTRIES": "0"}) as nocache_url:
+        result = _measure("catalog_card", params, [base_url + p for p in path], call, dsn,
+                          compare_urls=[nocache_url + p for p in path], compare="nocache",
+                          extra_params={"products": len(info.product_ids),
+                                        "variants": info.variants, "ky_share": KY_SHARE,
+                                        "distinct_requests": len(set(targets)),
+                                        "cache": "per-process, version-checked"
+                                                 " (catalog/card_cache.py)"})
+    m = result.median
+    for mode in ("rate", "max"):
+        on, off = m[f"api_{mode}"], m[f"api_{mode}_nocache"]
+        result.ratio[f"throughput_api_{mode}_cache_over_nocache"] = ratio(
+            on["throughput"], off["throughput"])
+        result.ratio[f"p50_api_{mode}_cache_over_nocache"] = ratio(on["p50_ms"], off["p50_ms"])
+        result.ratio[f"p99_api_{mode}_cache_over_nocache"] = ratio(on["p99_ms"], off["p99_ms"])
+    rate_run = m["api_rate"]
     result.targets = {
-        "api_max_throughput_rps": target(result.median["api_max"]["throughput"],
-                                         at_least=1000),
+        "api_max_throughput_rps": target(m["api_max"]["throughput"], at_least=1000),
         "api_rate_sustained_rps": target(rate_run["throughput"], at_least=0.98 * params.rate),
         "api_rate_p99_ms": target(rate_run["p99_ms"], below=50),
     }

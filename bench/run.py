@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=16,
                         help="closed-loop clients (API) and threads (baseline)")
     parser.add_argument("--card-rate", type=float, default=1000.0)
-    parser.add_argument("--search-rate", type=float, default=10.0)
+    parser.add_argument("--search-rate", type=float, default=50.0)  # the spec's load
     parser.add_argument("--order-rate", type=float, default=500.0)
     parser.add_argument("--pos-events", type=int, default=None,
                         help="sales per pos_producer_throughput run (20000)")

@@ -198,6 +198,9 @@ class Settings(BaseSettings):
     # --- HTTP services ----------------------------------------------------------------
     core_api_port: int = Field(default=8000, alias="CORE_API_PORT")
     serving_api_port: int = Field(default=8001, alias="SERVING_API_PORT")
+    # The core API's per-process product card cache (marketplace_core/catalog/card_cache.py):
+    # cards kept per process (0: no cache, every read runs the card statement).
+    card_cache_entries: int = Field(default=50_000, ge=0, alias="CARD_CACHE_ENTRIES")
     dagster_port: int = Field(default=3000, alias="DAGSTER_PORT")
     # Where the serving API's dashboard forwards sign-ins (the core owns accounts); default
     # the local core API.

@@ -148,8 +148,10 @@ def build_sql(query: SearchQuery) -> tuple[str, dict[str, Any]]:
     if query.price_max is not None:
         price_cond += " and v.price <= %(price_max)s"
         params["price_max"] = query.price_max
-    if price_cond:
+    if price_cond and query.q is None and query.shop_id is None:
         # lets the planner start from the variants' price index when nothing else narrows
+        # (with a text or a shop, the lateral below checks the price of the few candidates;
+        # this semi-join then hashed every variant in range first: 20+ ms)
         where.append("p.id in (select v.product_id from product_variants v"
                      f" where v.deleted_at is null{price_cond})")
     rank = "0::float8"
@@ -163,13 +165,15 @@ def build_sql(query: SearchQuery) -> tuple[str, dict[str, Any]]:
                 " + word_similarity(%(q)s, p.search_text))::float8")
     if query.category_id is not None:
         params["category_id"] = query.category_id
-        where.append("""p.category_id in (
+        # an array computed once (an InitPlan), so the filter applies while scanning the
+        # products; as `in (subquery)` it became a semi-join after the ranking
+        where.append("""p.category_id = any(array(
             with recursive sub as (
                 select id, 0 as depth from categories where id = %(category_id)s
                 union all
                 select c.id, sub.depth + 1 from categories c join sub on c.parent_id = sub.id
                 where sub.depth < 100)
-            select id from sub)""")
+            select id from sub))""")
     if query.shop_id is not None:
         params["shop_id"] = query.shop_id
         where.append("p.shop_id = %(shop_id)s")
@@ -190,20 +194,30 @@ def build_sql(query: SearchQuery) -> tuple[str, dict[str, Any]]:
                          " and s.lon between %(lon_lo)s and %(lon_hi)s"
                          f" and {_HAVERSINE} <= %(radius)s")
     if query.q is not None:
-        order = "score desc, distance_km nulls last, p.id"
+        order = "score desc, distance_km nulls last, id"
     elif query.lat is not None:
-        order = "distance_km nulls last, p.id"
+        order = "distance_km nulls last, id"
     else:
-        order = "p.created_at desc, p.id"
+        order = "created_at desc, id"
+    # The candidates are ranked and sorted first (`offset 0` keeps the subquery from being
+    # flattened), and the variants' price is looked up only for them in that order until a
+    # page is full: computed for every candidate before the sort, it was most of the time of
+    # a common word or a 5 km radius (thousands of lookups for 21 rows).
     sql = f"""
-select p.id, {name} as name, p.category_id, p.shop_id, s.name, s.market, pr.price_min,
-       p.is_bundle, {distance} as distance_km, {rank} as score
-from products p
-join shops s on s.id = p.shop_id
+select c.id, c.name, c.category_id, c.shop_id, c.shop_name, c.market, pr.price_min,
+       c.is_bundle, c.distance_km, c.score
+from (
+    select p.id, {name} as name, p.category_id, p.shop_id, s.name as shop_name, s.market,
+           p.is_bundle, p.created_at, {distance} as distance_km, {rank} as score
+    from products p
+    join shops s on s.id = p.shop_id
+    where {" and ".join(where)}
+    order by {order}
+    offset 0) c
 cross join lateral (
     select min(v.price) as price_min from product_variants v
-    where v.product_id = p.id and v.deleted_at is null{price_cond}) pr
-where {" and ".join(where)} and pr.price_min is not null
+    where v.product_id = c.id and v.deleted_at is null{price_cond}) pr
+where pr.price_min is not null
 order by {order}
 limit %(limit)s offset %(offset)s
 """
@@ -224,6 +238,14 @@ def search_products(conn: Connection, query: SearchQuery) -> SearchPage:
             # to a parallel scan computing word_similarity on every product (about 200 ms
             # at 25k products against 20-30 ms through the GIN indexes; bench/).
             conn.execute("set local enable_seqscan = off")
+        # No parallel plan: with it the planner divided the cost of filtering every product
+        # by the workers and walked all 25k products in created_at order (150-300 ms)
+        # instead of the GIN bitmaps (7-50 ms); and each search launching a worker process
+        # costs more than it shares on a few cores at 50 searches/s (bench/, issue 11 §4).
+        conn.execute("set local max_parallel_workers_per_gather = 0")
+        # nor JIT: the trigram operators' declared cost (0009) lifts these plans above
+        # jit_above_cost, and compiling took ~40 ms of a ~80 ms search
+        conn.execute("set local jit = off")
         # Never a prepared statement: after 5 runs psycopg would prepare it and Postgres
         # may switch to a generic plan built without the filter values, which for text +
         # category + price searches was 10-20x slower than the custom plan (bench/).

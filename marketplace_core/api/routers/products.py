@@ -4,11 +4,13 @@ core.variants)."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Response
 
+from infra.settings import get_settings
 from marketplace_core import audit
 from marketplace_core.accounts import ownership
 from marketplace_core.api.auth import AuthenticatedUser, SellerOrAdmin
@@ -35,6 +37,7 @@ from marketplace_core.api.schemas.common import error_responses
 from marketplace_core.catalog import bundles
 from marketplace_core.catalog import service as catalog
 from marketplace_core.catalog.bundles import BundleItem
+from marketplace_core.catalog.card_cache import CardCache
 from marketplace_core.catalog.translations import choose_language
 from marketplace_core.db import Connection, transaction
 from marketplace_core.errors import ErrorCode, NotFoundError
@@ -102,15 +105,27 @@ def get_product_card(
     lang: Annotated[str | None, Query(max_length=16, examples=["ky"])] = None,
     accept_language: Annotated[str | None, Header(max_length=256)] = None,
 ) -> Response:
-    # The hot read path: one statement on an autocommit connection, and the body
-    # serialised once by pydantic's Rust core (returning a Response skips FastAPI's second
-    # validation of an already typed model). The schema is documented by response_model.
+    # The hot read path: the body rendered once by pydantic's Rust core (returning a
+    # Response skips FastAPI's second validation of an already typed model; the schema is
+    # documented by response_model) and kept in the process's card cache, which checks the
+    # product's committed versions on every read (one primary-key lookup on an autocommit
+    # connection; see catalog/card_cache.py for why that and not invalidation messages).
     language = choose_language(lang, accept_language)
+    cache = _card_cache()
     with pool.connection() as conn:
-        card = catalog.get_product_card(conn, product_id, language)
-    if card is None:
+        if cache is None:
+            card = catalog.get_product_card(conn, product_id, language)
+            body = None if card is None else _render_card(card)
+        else:
+            body = cache.get(conn, product_id, language, _render_card)
+    if body is None:
         raise NotFoundError(ErrorCode.PRODUCT_NOT_FOUND, f"product {product_id} does not exist")
-    body = ProductCardOut(
+    return Response(body, media_type="application/json",
+                    headers={"Content-Language": language})
+
+
+def _render_card(card: catalog.ProductCard) -> bytes:
+    return ProductCardOut(
         id=card.id, lang=card.lang, name=card.name, description=card.description,
         category_path=[CardCategoryOut(id=c.id, slug=c.slug, name=c.name)
                        for c in card.category_path],
@@ -119,9 +134,13 @@ def get_product_card(
         variants=[CardVariantOut(**vars(v)) for v in card.variants],
         bundle_items=[CardBundleItemOut(**vars(i)) for i in card.bundle_items],
         created_at=card.created_at, updated_at=card.updated_at,
-    )
-    return Response(body.model_dump_json(), media_type="application/json",
-                    headers={"Content-Language": card.lang})
+    ).model_dump_json().encode()
+
+
+@cache
+def _card_cache() -> CardCache[bytes] | None:
+    entries = get_settings().card_cache_entries
+    return CardCache(entries) if entries else None
 
 
 # --- products -----------------------------------------------------------------------------
