@@ -5,11 +5,12 @@ One file per locale and template, `templates/<locale>/<key>.j2`, with three bloc
 text). Placeholders are the spec's camelCase names: `userName`, `orderId`, `pickupPoint`,
 `shopName`, `ts`, `ctaUrl` (plus a few per template, e.g. `deviceId`, `reason`).
 
-Locales: ru (active) and en are written; ky, zh, kk and uz are ready (listed, selectable)
-but have no texts yet, so they render ru and the result says so (`fallback_from`), which
-the dispatcher logs. A locale nobody has (say "fr") does the same. A template that does
-not exist, or a placeholder the event did not carry, is a `TemplateFailure` with a reason:
-the notification is logged failed, the worker goes on.
+Locales: all six of the catalog (ru, ky, en, zh, kk, uz) are written, 13 templates each,
+with the same placeholders as ru (tests/core/notifications/test_templates.py checks it).
+A locale that is not written, or lacks a template, renders ru and the result says so
+(`fallback_from`), which the dispatcher logs; a locale nobody has (say "fr") does the same.
+A template that does not exist, or a placeholder the event did not carry, is a
+`TemplateFailure` with a reason: the notification is logged failed, the worker goes on.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import jinja2
 from marketplace_core.notifications.catalog import DEFAULT_LOCALE
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
-WRITTEN_LOCALES = ("ru", "en")
+WRITTEN_LOCALES = ("ru", "ky", "en", "zh", "kk", "uz")
 
 
 class TemplateFailure(Exception):

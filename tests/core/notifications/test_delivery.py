@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from infra.settings import get_settings
-from marketplace_core.notifications import addresses, preferences
+from marketplace_core.notifications import addresses, preferences, templates
 from marketplace_core.notifications import log as nlog
 from marketplace_core.notifications.worker import NotificationsWorker
 from tests.core.notifications.conftest import Clock, mailbox, make_user, rows
@@ -233,7 +233,17 @@ def test_missing_placeholder_and_unknown_type_are_logged_failures_not_crashes(
 
 def test_unwritten_locale_renders_ru_and_logs_the_fallback(
         db: Any, worker: NotificationsWorker, clock: Clock,
-        caplog: pytest.LogCaptureFixture) -> None:
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    # every catalog locale is written now: a Kyrgyz speaker reads Kyrgyz, no fallback
+    ky_user, ky_email = make_user(db, language="ky")
+    set_channels(db, ky_user, push=False)
+    queue(db, event(ky_user, clock=clock), clock)
+    with caplog.at_level("INFO", logger="marketplace_core.notifications.dispatch"):
+        _drain(worker, db)
+    assert mailbox(ky_email)[0]["Subject"] == "A1B2C3D4 буйрутмасы кабыл алынды"
+    assert "template fallback" not in caplog.text
+    # a locale not (or no longer) marked written renders ru, and the log says so
+    monkeypatch.setattr(templates, "WRITTEN_LOCALES", ("ru", "en"))
     user, email = make_user(db, language="ky")
     set_channels(db, user, push=False)
     ev = event(user, clock=clock)
