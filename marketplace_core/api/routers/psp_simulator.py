@@ -1,6 +1,7 @@
 """The PSP simulator's "buyer" side: look at a payment, pay it or fail it.
 
-Exists only while `settings.psp_provider` is "simulator" (otherwise every route is 404).
+Mounted only while `settings.psp_provider` is "simulator" (`routers.all_routers`); every
+route also checks it, so a provider switched at run time answers 404 here too.
 Paying or failing commits the simulator's state, then sends the signed webhook to our
 `POST /webhooks/psp` through the app's webhook sender: `app.state.psp_webhook_sender` if
 set (tests put an in-process sender there), else HTTP to `settings.core_api_url`.
