@@ -28,26 +28,12 @@ def admin(api: Any) -> TestUser:
 def ad_topic() -> Iterator[str]:
     """A fresh topic standing in for ads.events (deleted after), the catalog's schema
     registered (what `make up` does)."""
-    import contextlib
-    import secrets
-    import time
 
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    from infra.settings import get_settings
-    from schemas.registry import register
     from schemas.topics import ADS_EVENTS
+    from tests.stand_in_topics import stand_in_topic
 
-    register(ADS_EVENTS)
-    admin = AdminClient({"bootstrap.servers": get_settings().kafka_bootstrap_servers})
-    name = f"test.ads.events.{secrets.token_hex(4)}"
-    for f in admin.create_topics([NewTopic(name, 3, 1)]).values():
-        f.result(timeout=30)
-    time.sleep(1.0)
-    yield name
-    for f in admin.delete_topics([name]).values():
-        with contextlib.suppress(Exception):
-            f.result(timeout=30)
+    with stand_in_topic(ADS_EVENTS, "ads.events") as name:
+        yield name
 
 
 @pytest.fixture

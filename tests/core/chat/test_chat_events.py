@@ -5,16 +5,13 @@ name and the preview read at delivery) to the shop's seller in Mailpit; and the
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from confluent_kafka.admin import AdminClient, NewTopic
 
 from infra.settings import get_settings
 from marketplace_core.accounts import pseudonyms
@@ -29,11 +26,11 @@ from marketplace_core.notifications.channels import (
 )
 from marketplace_core.notifications.worker import NotificationsWorker, end_offsets
 from marketplace_core.outbox.relay import OutboxRelay
-from schemas.registry import register
 from schemas.topics import ANALYTICS_RAW, NOTIFY_TOPICS
 from tests.core.behaviour.conftest import read_topic
 from tests.core.chat.conftest import World, open_chat, send
 from tests.core.notifications.conftest import mailbox
+from tests.stand_in_topics import stand_in_topic
 
 pytestmark = pytest.mark.usefixtures("kafka")
 
@@ -74,16 +71,8 @@ def test_a_message_reaches_the_sellers_mailbox(api: Any, chat_dsn: str, world: W
 
 @pytest.fixture(scope="module")
 def raw_topic() -> Iterator[str]:
-    register(ANALYTICS_RAW)
-    admin = AdminClient({"bootstrap.servers": get_settings().kafka_bootstrap_servers})
-    name = f"test.chat.analytics.raw.{secrets.token_hex(4)}"
-    for f in admin.create_topics([NewTopic(name, 3, 1)]).values():
-        f.result(timeout=30)
-    time.sleep(1.0)
-    yield name
-    for f in admin.delete_topics([name]).values():
-        with contextlib.suppress(Exception):
-            f.result(timeout=30)
+    with stand_in_topic(ANALYTICS_RAW, "chat.analytics.raw") as name:
+        yield name
 
 
 def test_chat_started_is_a_behavioural_event(api: Any, world: World, raw_topic: str) -> None:

@@ -5,7 +5,6 @@ fails the feed."""
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import time
 from collections.abc import Iterator
@@ -15,21 +14,20 @@ from uuid import UUID
 
 import orjson
 import pytest
-from confluent_kafka.admin import AdminClient, NewTopic
 from confluent_kafka.schema_registry import Schema
 
-from infra.settings import get_settings
 from marketplace_core.accounts import pseudonyms
 from marketplace_core.db import transaction
 from marketplace_core.experiments import assign
 from marketplace_core.experiments.exposures import Exposure, ExposureLog
 from marketplace_core.experiments.registry import EXPLORE_RANKING_V2, UnitKind
 from marketplace_core.social.ranking import ExploreIndex, ExploreScore, replace_explore_scores
-from schemas.registry import register, registry_client
+from schemas.registry import registry_client
 from schemas.topics import EXPERIMENTS_EXPOSURES, schema_str
 from tests.core.auth_helpers import make_user
 from tests.core.behaviour.conftest import end_offsets, read_topic
 from tests.core.social.social_helpers import make_post
+from tests.stand_in_topics import stand_in_topic
 
 KEY = EXPLORE_RANKING_V2.key
 
@@ -37,16 +35,8 @@ KEY = EXPLORE_RANKING_V2.key
 @pytest.fixture(scope="module")
 def exposure_topic() -> Iterator[str]:
     """A fresh topic standing in for experiments.exposures, the schema registered."""
-    register(EXPERIMENTS_EXPOSURES)
-    admin = AdminClient({"bootstrap.servers": get_settings().kafka_bootstrap_servers})
-    name = f"test.experiments.exposures.{secrets.token_hex(4)}"
-    for f in admin.create_topics([NewTopic(name, 3, 1)]).values():
-        f.result(timeout=30)
-    time.sleep(1.0)
-    yield name
-    for f in admin.delete_topics([name]).values():
-        with contextlib.suppress(Exception):
-            f.result(timeout=30)
+    with stand_in_topic(EXPERIMENTS_EXPOSURES, "experiments.exposures") as name:
+        yield name
 
 
 @pytest.fixture
