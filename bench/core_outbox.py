@@ -36,6 +36,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -60,6 +61,62 @@ class OutboxParams:
     threads: int = 4
     sustained_runs: int = 3  # runs at the lower rate when `rate` is not sustained
     drain_seconds: float = 30.0
+    # Another checkout of the project (`baseline_tree`) placing the same orders in the
+    # same runs, interleaved: the before/after of a change on one machine state.
+    baseline: Path | None = None
+
+
+@dataclass(frozen=True)
+class Arm:
+    """Whose code places the orders and relays them: this checkout (`code_dir` None) or
+    another one; `notify_trigger` restores the outbox NOTIFY trigger that code relied on
+    (dropped by migration 0025) for its runs."""
+
+    name: str
+    code_dir: Path | None = None
+    notify_trigger: bool = False
+
+
+_CODE_PACKAGES = ("marketplace_core", "infra", "schemas", "platform_common")
+
+
+def _use_code(code_dir: str | None) -> None:
+    """Process-pool initializer: import the application from `code_dir` instead."""
+    if code_dir is None:
+        return
+    sys.path.insert(0, code_dir)
+    for name in list(sys.modules):
+        if name.split(".")[0] in _CODE_PACKAGES:
+            del sys.modules[name]
+
+
+def baseline_tree(rev: str) -> Path:
+    """A detached git worktree of `rev` under the bench's working directory (reused)."""
+    target = get_settings().local_dir / "bench" / f"baseline-{rev}"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["git", "-C", str(REPO_ROOT), "worktree", "add", "--detach",
+                        str(target), rev], check=True, capture_output=True)
+    return target
+
+
+_NOTIFY_TRIGGER_SQL = """
+create or replace function outbox_notify() returns trigger language plpgsql as $$
+begin
+    perform pg_notify('outbox', '');
+    return null;
+end $$;
+create or replace trigger outbox_notify after insert on outbox
+    for each statement execute function outbox_notify();
+"""
+
+
+def _set_notify_trigger(dsn: str, present: bool) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        if present:
+            conn.execute(_NOTIFY_TRIGGER_SQL)
+        else:
+            conn.execute("drop trigger if exists outbox_notify on outbox")
 
 
 # --- drivers (child processes) -------------------------------------------------------------
@@ -222,13 +279,17 @@ def _wait_for(predicate: Any, timeout: float) -> bool:
 
 
 @contextmanager
-def relay_process(dsn: str) -> Iterator[subprocess.Popen[bytes]]:
+def relay_process(dsn: str, code_dir: Path | None = None) -> Iterator[subprocess.Popen[bytes]]:
     log = get_settings().logs_dir / "bench-outbox-relay.log"
     log.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    if code_dir is not None:
+        env["PYTHONPATH"] = str(code_dir)
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "marketplace_core.outbox.relay", "--dsn", dsn],
-            cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=code_dir or REPO_ROOT, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True, env=env)
     try:
         yield proc
     finally:
@@ -315,7 +376,8 @@ def bench_outbox(dsn: str, info: CatalogInfo, params: OutboxParams) -> Result:
     result = Result("outbox_lag", {
         "runs": params.runs, "seconds_per_run": params.seconds, "rate": params.rate,
         "processes": params.processes, "threads_per_process": params.threads,
-        "order": "1 variant x 1 unit, delivery, random in-stock variant of 100k"})
+        "order": "1 variant x 1 unit, delivery, random in-stock variant of 100k",
+        "baseline_code": str(params.baseline) if params.baseline else None})
     reason = kafka_available()
     if reason is not None:
         result.notes.append(f"skipped: {reason}")
@@ -328,38 +390,51 @@ def bench_outbox(dsn: str, info: CatalogInfo, params: OutboxParams) -> Result:
         variants = [(str(v), str(s)) for v, s in conn.execute(
             "select id, shop_id from product_variants where stock_qty >= 100").fetchall()]
     buyers = [str(b) for b in info.buyer_ids]
+    arms = [Arm("current")]
+    if params.baseline is not None:
+        arms.insert(0, Arm("baseline", params.baseline, notify_trigger=True))
     receiver = Receiver(CORE_ORDERS.name)
-    ctx = multiprocessing.get_context("spawn")
     try:
-        with relay_process(dsn), ProcessPoolExecutor(params.processes, mp_context=ctx) as ex:
-            # the heartbeats' eligibility events go out first; the pool's processes start
-            _wait_for(lambda: _backlog(dsn) == 0, 60)
-            list(ex.map(time.sleep, [0.1] * params.processes))
-            for i in range(params.runs):
-                run = _one_run(dsn, ex, receiver, params.rate, params, variants, buyers, i)
-                run["kafka_roundtrip"] = kafka_roundtrip(
-                    params.rate, min(params.seconds, 10), CORE_ORDERS.partitions)
-                run["run"] = i + 1
+        for i in range(params.runs):
+            for arm in arms:  # interleaved: both arms see the same machine state
+                run = _arm_run(dsn, arm, receiver, params.rate, params, variants, buyers, i)
                 result.runs.append(run)
-                print(f"    run {i + 1}/{params.runs}: " + _line(run), flush=True)
-            runs = result.runs
-            achieved = median_of(runs, "achieved_rate") or 0.0
-            if achieved < 0.95 * params.rate:
-                # the machine cannot place orders that fast: measure at what it sustains
-                lower = max(10.0, float(int(achieved * 0.85 / 10) * 10))
-                for i in range(params.sustained_runs):
-                    run = _one_run(dsn, ex, receiver, lower, params, variants, buyers,
-                                   100 + i)
-                    run["kafka_roundtrip"] = kafka_roundtrip(
-                        lower, min(params.seconds, 10), CORE_ORDERS.partitions)
-                    run["run"] = i + 1
-                    result.runs.append(run)
-                    print(f"    at {lower:.0f}/s, run {i + 1}/{params.sustained_runs}: "
-                          + _line(run), flush=True)
+                print(f"    {arm.name} run {i + 1}/{params.runs}: " + _line(run), flush=True)
+        current = [r for r in result.runs if r["arm"] == "current"]
+        achieved = median_of(current, "achieved_rate") or 0.0
+        if achieved < 0.95 * params.rate:
+            # the machine cannot place orders that fast: measure at what it sustains
+            lower = max(10.0, float(int(achieved * 0.85 / 10) * 10))
+            for i in range(params.sustained_runs):
+                run = _arm_run(dsn, arms[-1], receiver, lower, params, variants, buyers,
+                               100 + i)
+                result.runs.append(run)
+                print(f"    at {lower:.0f}/s, run {i + 1}/{params.sustained_runs}: "
+                      + _line(run), flush=True)
     finally:
         receiver.close()
+        _set_notify_trigger(dsn, False)
     _summarise(result, params)
     return result
+
+
+def _arm_run(dsn: str, arm: Arm, receiver: Receiver, rate: float, params: OutboxParams,
+             variants: list[tuple[str, str]], buyers: list[str], run_no: int) -> dict[str, Any]:
+    """One run of one arm: its trigger state, its relay, its order-placing processes."""
+    _set_notify_trigger(dsn, arm.notify_trigger)
+    ctx = multiprocessing.get_context("spawn")
+    code = str(arm.code_dir) if arm.code_dir else None
+    with relay_process(dsn, arm.code_dir), ProcessPoolExecutor(
+            params.processes, mp_context=ctx, initializer=_use_code, initargs=(code,)) as ex:
+        # the heartbeats' eligibility events go out first; the pool's processes start
+        _wait_for(lambda: _backlog(dsn) == 0, 60)
+        list(ex.map(time.sleep, [0.1] * params.processes))
+        run = _one_run(dsn, ex, receiver, rate, params, variants, buyers, run_no)
+    run["kafka_roundtrip"] = kafka_roundtrip(rate, min(params.seconds, 10),
+                                             CORE_ORDERS.partitions)
+    run["arm"] = arm.name
+    run["run"] = run_no % 100 + 1
+    return run
 
 
 def _line(run: dict[str, Any]) -> str:
@@ -391,22 +466,32 @@ def _section(runs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]
 
 
 def _summarise(result: Result, params: OutboxParams) -> None:
-    at_target = [r for r in result.runs if r["rate_target"] == params.rate]
-    lower = [r for r in result.runs if r["rate_target"] != params.rate]
+    current = [r for r in result.runs if r["arm"] == "current"]
+    at_target = [r for r in current if r["rate_target"] == params.rate]
+    lower = [r for r in current if r["rate_target"] != params.rate]
+    before = [r for r in result.runs if r["arm"] == "baseline"]
     result.median, result.baseline_median = _section(at_target)
     if lower:
         result.median["at_sustained_rate"], result.baseline_median["at_sustained_rate"] = (
             _section(lower))
+    if before:
+        result.baseline_median["baseline_code"] = _section(before)[0]
     m, b = result.median, result.baseline_median
     result.ratio = {
         "lag_p99_over_kafka_roundtrip_p99": ratio(m["lag_p99_ms"], b["kafka_roundtrip_p99_ms"]),
         "lag_p50_over_kafka_roundtrip_p50": ratio(m["lag_p50_ms"], b["kafka_roundtrip_p50_ms"]),
         "lag_p99_over_relay_ack_p99": ratio(m["lag_p99_ms"], b["relay_ack_p99_ms"]),
     }
+    if before:
+        result.ratio["achieved_rate_over_baseline_code"] = ratio(
+            m["achieved_rate"], b["baseline_code"]["achieved_rate"])
     result.targets = {
         "achieved_rate": target(m["achieved_rate"], at_least=0.98 * params.rate),
         "lag_p99_ms": target(m["lag_p99_ms"], below=500),
     }
+    if before:
+        result.targets["twice_the_baseline_code"] = target(
+            result.ratio["achieved_rate_over_baseline_code"], at_least=2.0)
     result.targets["met"] = all_met(result.targets)
     if lower:
         result.notes.append(

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench.catalog_data import CatalogInfo, bench_database, load_catalog
 from bench.core_catalog import LoadParams, bench_card, bench_search
-from bench.core_outbox import OutboxParams, bench_outbox
+from bench.core_outbox import OutboxParams, baseline_tree, bench_outbox
 from bench.events_intake import IntakeParams, bench_events_intake
 from bench.lake_common import run_in_subprocess
 from bench.lake_marts import REFRESH, SERVING
@@ -149,7 +149,9 @@ def _params(args: argparse.Namespace) -> tuple[LoadParams, LoadParams, OutboxPar
         LoadParams(runs, card_s, rate=args.card_rate, concurrency=args.concurrency),
         LoadParams(runs, search_s, rate=args.search_rate, concurrency=args.concurrency),
         OutboxParams(runs, outbox_s, rate=args.order_rate,
-                     sustained_runs=1 if args.quick else runs),
+                     sustained_runs=1 if args.quick else runs,
+                     baseline=baseline_tree(args.order_baseline) if args.order_baseline
+                     else None),
     )
 
 
@@ -256,6 +258,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--card-rate", type=float, default=1000.0)
     parser.add_argument("--search-rate", type=float, default=50.0)  # the spec's load
     parser.add_argument("--order-rate", type=float, default=500.0)
+    parser.add_argument("--order-baseline", default=None, metavar="REV",
+                        help="outbox_lag: also place the orders with this git revision's code"
+                             " (interleaved runs; e.g. 2ffc39a, before issue 11 §4)")
     parser.add_argument("--pos-events", type=int, default=None,
                         help="sales per pos_producer_throughput run (20000)")
     parser.add_argument("--pos-rate", type=float, default=20.0,

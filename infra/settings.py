@@ -296,9 +296,13 @@ class Settings(BaseSettings):
                                     alias="CORE_PSP_WEBHOOK_SECRET")
     # Seconds between sweeps of expired reservations and stale POS terminals.
     sweep_interval_seconds: float = Field(default=15.0, alias="CORE_SWEEP_INTERVAL_SECONDS")
-    # Outbox relay: rows per Kafka batch and the idle wait between polls.
+    # Outbox relay: rows per Kafka batch, and the pause after a poll that found nothing.
+    # The relay polls instead of waiting for a NOTIFY from the writers: a NOTIFY in a
+    # transaction serialises every notifying commit of the database (a global lock held
+    # through the commit's WAL flush), which capped order placement (bench/README.md).
     outbox_batch_size: int = Field(default=1000, alias="OUTBOX_BATCH_SIZE")
-    outbox_idle_wait_seconds: float = Field(default=1.0, alias="OUTBOX_IDLE_WAIT_SECONDS")
+    outbox_poll_interval_seconds: float = Field(default=0.02, gt=0, le=5,
+                                                alias="OUTBOX_POLL_INTERVAL_SECONDS")
 
     # --- behavioural events (POST /events, marketplace_core.behaviour) -------------------
     # Events per batch and bytes per request body; larger batches are refused whole.

@@ -11,6 +11,7 @@ Topics: `core.products` (product.created / updated / deleted), `core.variants`
 from __future__ import annotations
 
 import json
+from typing import Any
 from uuid import UUID
 
 from marketplace_core.catalog.bundles import availability_sql
@@ -100,6 +101,31 @@ def emit_variant_changed(
     row = conn.execute(_VARIANT_SQL, (variant_id,)).fetchone()
     if row is None:
         raise LookupError(f"variant {variant_id} does not exist")
+    return _emit_variant_row(conn, tuple(row), event_type, stock_delta, reason)
+
+
+# The columns of a variant's event as an UPDATE of a stock-keeping (non-bundle) variant
+# `v` joined to its product `p` can return them: `catalog.stock.take_all` returns these,
+# so a stock move publishes its events without reading the rows back.
+STOCK_KEEPING_VARIANT_COLUMNS = (
+    "v.id, v.product_id, v.shop_id, v.sku, v.barcode, v.qr_code, v.attributes, v.price,"
+    " v.stock_qty, p.is_bundle, v.deleted_at is not null or p.deleted_at is not null")
+
+
+def emit_variant_rows(
+    conn: Connection, rows: list[tuple[Any, ...]], event_type: str, *,
+    stock_deltas: dict[UUID, int], reason: str,
+) -> list[UUID]:
+    """`emit_variant_changed` for variants whose current rows the caller already holds
+    (selected as STOCK_KEEPING_VARIANT_COLUMNS in this transaction, after the change)."""
+    if event_type not in VARIANT_EVENTS or reason not in STOCK_REASONS:
+        raise ValueError(f"unknown variant event {event_type!r} or reason {reason!r}")
+    return [_emit_variant_row(conn, row, event_type, stock_deltas[row[0]], reason)
+            for row in rows]
+
+
+def _emit_variant_row(conn: Connection, row: tuple[Any, ...], event_type: str,
+                      stock_delta: int, reason: str | None) -> UUID:
     vid, product_id, shop_id, sku, barcode, qr_code, attrs, price, stock, is_bundle, gone = row
     record = {
         "variant_id": vid, "product_id": product_id, "shop_id": shop_id, "sku": sku,

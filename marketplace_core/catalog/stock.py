@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from marketplace_core.catalog.events import STOCK_KEEPING_VARIANT_COLUMNS
 from marketplace_core.db import Connection
 
 
@@ -88,6 +89,50 @@ def _live_in_shop(conn: Connection, shop_id: UUID, column: str,
         "   and v.deleted_at is null and p.deleted_at is null",
         (shop_id, list(keys))).fetchall()
     return {r[0]: (r[1], r[2]) for r in rows}
+
+
+@dataclass(frozen=True)
+class TakeOutcome:
+    """What `take_all` did: either every move was taken (`rows`: the variants after the
+    change, as STOCK_KEEPING_VARIANT_COLUMNS, in id order) or none was (`short`: variant
+    id -> units free, for every variant with fewer units than asked)."""
+
+    rows: list[tuple[Any, ...]]
+    short: dict[UUID, int]
+
+
+# One statement, all or nothing: lock the variants in id order (two takers of the same
+# variants never deadlock), decrement them only if every one has enough, and return what
+# the events need. No savepoint is needed to undo a partial take: there is none.
+_TAKE_ALL_SQL = f"""
+with want(id, qty) as (select * from unnest(%s::uuid[], %s::int[])),
+locked as (
+    select v.id, v.stock_qty, w.qty from product_variants v join want w on w.id = v.id
+     order by v.id for update of v),
+taken as (
+    update product_variants v set stock_qty = v.stock_qty - l.qty, updated_at = now()
+      from locked l, products p
+     where v.id = l.id and p.id = v.product_id
+       and not exists (select 1 from locked s where s.stock_qty < s.qty)
+       and (select count(*) from locked) = (select count(*) from want)
+    returning {STOCK_KEEPING_VARIANT_COLUMNS})
+select true, taken.* from taken
+union all
+select false, l.id, null, null, null, null, null, null, null, l.stock_qty, null, null
+  from locked l where not exists (select 1 from taken)
+"""
+
+
+def take_all(conn: Connection, moves: dict[UUID, int]) -> TakeOutcome:
+    """Take `moves` (variant id -> units) out of the free stock, all or none. A variant
+    that does not exist counts as having 0 units."""
+    ids = sorted(moves)
+    rows = conn.execute(_TAKE_ALL_SQL, (ids, [moves[i] for i in ids])).fetchall()
+    taken = sorted((tuple(r[1:]) for r in rows if r[0]), key=lambda r: r[0])
+    if taken:
+        return TakeOutcome(taken, {})
+    free = {r[1]: int(r[9]) for r in rows}  # id, stock_qty (columns as above)
+    return TakeOutcome([], {i: free.get(i, 0) for i in ids if free.get(i, 0) < moves[i]})
 
 
 def take_if_available(conn: Connection, variant_id: UUID, qty: int) -> bool:

@@ -2,11 +2,10 @@
 stock (`catalog.stock`, the catalog's `product_variants.stock_qty`) and putting them back.
 
 `stock_qty` is the FREE quantity: reserved units are already taken out, so the catalog,
-the product card and POS sales never sell them twice. The decrement is one guarded UPDATE
-(`stock_qty >= qty`), atomic under concurrency: of N buyers racing for the last unit
-exactly one UPDATE matches; the others see 0 rows and get OUT_OF_STOCK. Rows are always
-touched in variant-id order, so two orders over the same variants in a different order
-cannot deadlock.
+the product card and POS sales never sell them twice. An order's decrement is one
+statement (`catalog.stock.take_all`): it locks the variants in id order, so two orders over
+the same variants in a different order cannot deadlock, and takes every line or none, so
+of N buyers racing for the last unit exactly one gets it; the others get OUT_OF_STOCK.
 
 What an order holds is the orders domain's (`orders.reservations`, one row per order and
 variant): it calls `put_back` here when a reservation is released. Every stock move emits
@@ -21,7 +20,7 @@ from typing import Any
 from uuid import UUID
 
 from marketplace_core.catalog import stock as catalog_stock
-from marketplace_core.catalog.events import emit_variant_changed
+from marketplace_core.catalog.events import emit_variant_changed, emit_variant_rows
 from marketplace_core.catalog.stock import SellableVariant
 from marketplace_core.db import Connection
 from marketplace_core.errors import ConflictError, ErrorCode, NotFoundError, ValidationError
@@ -82,19 +81,14 @@ def take_stock(
                 f"qty of {variant_id} must be an integer from 1 to {MAX_LINE_QTY}")
     sellables = _sellables(conn, shop_id, sorted(lines))
     moves = _stock_moves(conn, sellables, lines)
-    shortages: list[dict[str, Any]] = []
-    with conn.transaction():  # a savepoint: a shortage undoes the units already taken
-        for variant_id in sorted(moves):  # stable lock order: no deadlocks between orders
-            qty = moves[variant_id]
-            if not catalog_stock.take_if_available(conn, variant_id, qty):
-                available = catalog_stock.free_stock(conn, variant_id)
-                shortages.append({"variant_id": str(variant_id), "requested": qty,
-                                  "available": available or 0})
-        if shortages:
-            raise OutOfStockError(shortages)
-        for variant_id in sorted(moves):
-            emit_variant_changed(conn, variant_id, "variant.stock_changed",
-                                 stock_delta=-moves[variant_id], reason=reason)
+    outcome = catalog_stock.take_all(conn, moves)
+    if outcome.short:
+        raise OutOfStockError([
+            {"variant_id": str(variant_id), "requested": moves[variant_id],
+             "available": available}
+            for variant_id, available in sorted(outcome.short.items())])
+    emit_variant_rows(conn, outcome.rows, "variant.stock_changed",
+                      stock_deltas={v: -qty for v, qty in moves.items()}, reason=reason)
     priced = [
         PricedLine(v.id, v.product_id, v.sku, lines[v.id], v.price) for v in sellables
     ]

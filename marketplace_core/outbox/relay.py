@@ -111,14 +111,15 @@ class OutboxRelay:
         *,
         topics: Iterable[Topic] = OUTBOX_TOPICS,
         batch_size: int | None = None,
-        idle_wait: float | None = None,
+        poll_interval: float | None = None,
         keep_lags: bool = False,
     ) -> None:
         s = get_settings()
         self.dsn = resolve_dsn(dsn)
         self.topics = {t.name: t for t in topics}
         self.batch_size = batch_size or s.outbox_batch_size
-        self.idle_wait = idle_wait if idle_wait is not None else s.outbox_idle_wait_seconds
+        self.poll_interval = (poll_interval if poll_interval is not None
+                              else s.outbox_poll_interval_seconds)
         self.keep_lags = keep_lags
         self.stats = RelayStats()
         self._bootstrap = s.kafka_bootstrap_servers
@@ -136,7 +137,6 @@ class OutboxRelay:
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             if not self._become_leader(conn, stop):
                 return self.stats
-            conn.execute("listen outbox")
             self._source_id = str(_scalar(conn, "select source_id from outbox_source"))
             self._resolve_schema_ids()
             self._producer = Producer({
@@ -168,9 +168,8 @@ class OutboxRelay:
                     continue
                 if until_idle:
                     break
-                # Sleep until a commit notifies us (or the idle wait passes: a safety net).
-                for _ in conn.notifies(timeout=self.idle_wait, stop_after=1):
-                    pass
+                # Poll again shortly: writers do not NOTIFY (see the setting's comment).
+                stop.wait(self.poll_interval)
         return self.stats
 
     def _become_leader(self, conn: psycopg.Connection[Any], stop: threading.Event) -> bool:

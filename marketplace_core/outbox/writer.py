@@ -47,13 +47,26 @@ def schema_fingerprint(topic: Topic) -> str:
 def encode(topic: Topic, record: dict[str, Any]) -> bytes:
     """Schemaless Avro binary of `record` (raises OutboxSchemaError if it does not fit)."""
     schema = parsed_schema(topic)
+    buffer = io.BytesIO()
+    try:
+        fastavro.schemaless_writer(buffer, schema, record)
+    except Exception as exc:  # the writer refuses what does not fit, without naming it
+        raise OutboxSchemaError(
+            f"{topic.name}: record does not fit its schema: {_why(record, schema, exc)}"
+        ) from exc
+    return buffer.getvalue()
+
+
+def _why(record: dict[str, Any], schema: Any, exc: Exception) -> str:
+    """The validator's account of a record the writer refused (it names the field); run
+    only on failure, as it costs as much as the encoding itself."""
     try:
         validate(record, schema, raise_errors=True)
-    except AvroValidationError as exc:
-        raise OutboxSchemaError(f"{topic.name}: record does not fit its schema: {exc}") from exc
-    buffer = io.BytesIO()
-    fastavro.schemaless_writer(buffer, schema, record)
-    return buffer.getvalue()
+    except AvroValidationError as invalid:
+        return str(invalid)
+    except Exception as other:  # e.g. a decimal of the wrong scale
+        return f"{type(other).__name__}: {other}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def decode(topic: Topic, payload: bytes) -> dict[str, Any]:

@@ -395,3 +395,18 @@ def test_delivery_codes_are_stored_keyed_with_the_pepper(conn, shop, monkeypatch
     conn.execute("update orders set delivery_code_hash = %s where id = %s",
                  (delivery_codes._unkeyed_hash(code, salt), order.id))
     assert orders.confirm_delivery(conn, order.id, code, now=T0).status == "completed"
+
+
+def test_the_placed_order_is_what_the_database_holds(conn, shop):
+    """place_order builds its answer instead of reading the order back: it must be
+    exactly the stored order (pickup slot times, items in their stored order, money)."""
+    _, shop_id = shop
+    a = make_variant(conn, shop_id, price=Decimal("12.30"), stock=9)
+    b = make_variant(conn, shop_id, price=Decimal("0.07"), stock=9)
+    placed = _pickup_order(conn, shop_id, [(b, 3), (a, 2)])
+    assert placed == orders.get_order(conn, placed.id)
+    delivery = orders.place_order(
+        conn, make_buyer(conn), OrderRequest.of(shop_id, [(a, 1)], "delivery",
+                                                delivery_address="ул. Токтогула, 1"),
+        now=T0).order
+    assert delivery == orders.get_order(conn, delivery.id)
