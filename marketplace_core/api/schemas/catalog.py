@@ -9,14 +9,14 @@ In PATCH bodies a field left out is unchanged and a field sent as null is cleare
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from marketplace_core.api.schemas.ad_slot import AdOut
-from marketplace_core.api.schemas.common import Money
+from marketplace_core.api.schemas.common import Money, RecordOut
+from marketplace_core.catalog import card, records
 from platform_common.validated import Int32, Int64, Number, Text
 from platform_common.validated import Latitude as _Latitude
 from platform_common.validated import Longitude as _Longitude
@@ -146,17 +146,8 @@ class ShopPatch(_Request):
     market: Text | None = Field(default=None, max_length=100)
 
 
-class ShopOut(BaseModel):
-    id: UUID
-    merchant_id: UUID
-    name: str
-    address: str | None
-    phone: str | None
-    lat: Decimal | None
-    lon: Decimal | None
-    market: str | None
-    payout_status: str
-    created_at: datetime
+class ShopOut(RecordOut, record=records.Shop):
+    pass
 
 
 # --- products and variants ----------------------------------------------------------------
@@ -212,7 +203,7 @@ class StockIn(_Request):
     stock_qty: Int32 = Field(ge=0, le=MAX_STOCK, description="The free stock the seller counted")
 
 
-class VariantOut(BaseModel):
+class VariantOut(RecordOut):
     id: UUID
     product_id: UUID
     shop_id: UUID
@@ -251,45 +242,24 @@ class ProductOut(BaseModel):
 # --- product card (public) -----------------------------------------------------------------
 
 
-class CardShopOut(BaseModel):
-    id: UUID
-    merchant_id: UUID
-    name: str
-    address: str | None
-    phone: str | None
-    lat: Decimal | None
-    lon: Decimal | None
-    market: str | None
+class CardShopOut(RecordOut, record=card.CardShop):
+    pass
 
 
-class CardCategoryOut(BaseModel):
-    id: UUID
-    slug: str
-    name: str
+class CardCategoryOut(RecordOut, record=card.CardCategory):
+    pass
 
 
-class CardVariantOut(BaseModel):
-    id: UUID
-    sku: str
-    barcode: str | None
-    qr_code: str | None
-    attributes: dict[str, Any]
+class CardVariantOut(RecordOut, record=card.CardVariant):
     price: Money
     stock_qty: int = Field(description="Free stock; for a bundle, how many bundles are available")
 
 
-class CardBundleItemOut(BaseModel):
-    variant_id: UUID
-    product_id: UUID
-    sku: str
-    name: str
-    attributes: dict[str, Any]
-    quantity: int
+class CardBundleItemOut(RecordOut, record=card.CardBundleItem):
     price: Money
-    stock_qty: int
 
 
-class ProductCardOut(BaseModel):
+class ProductCardOut(RecordOut):
     """The buyer's product page in one language (Russian where a translation is missing)."""
 
     id: UUID
