@@ -214,10 +214,6 @@ def unblock(body: FollowIn, user: CurrentUser, pool: Pool) -> FollowState:
 # --- comments ---------------------------------------------------------------------------
 
 
-def _comment_out(c: comments.Comment) -> CommentOut:
-    return CommentOut(**c.__dict__)
-
-
 @router.get("/posts/{post_id}/comments", response_model=CommentPage,
             summary="A post's comments, oldest first (cursor pagination)",
             responses=error_responses(401, 404, 422))
@@ -228,7 +224,7 @@ def list_comments(
 ) -> CommentPage:
     with transaction(pool) as conn:
         items, nxt = comments.list_comments(conn, user, post_id, cursor=cursor, limit=limit)
-    return CommentPage(items=[_comment_out(c) for c in items], next_cursor=nxt)
+    return CommentPage(items=[CommentOut.model_validate(c) for c in items], next_cursor=nxt)
 
 
 @router.post(
@@ -241,7 +237,7 @@ def list_comments(
 )
 def add_comment(post_id: UUID, body: CommentIn, user: CurrentUser, pool: Pool) -> CommentOut:
     with transaction(pool) as conn:
-        return _comment_out(comments.add_comment(conn, user, post_id, body.text))
+        return CommentOut.model_validate(comments.add_comment(conn, user, post_id, body.text))
 
 
 @router.delete("/comments/{comment_id}", response_model=Ok,
@@ -267,10 +263,6 @@ def patch_shop_social(shop_id: UUID, body: ShopSocialPatch, user: CurrentUser,
 # --- moderation (admins) ----------------------------------------------------------------
 
 
-def _report_out(r: moderation.Report) -> ReportOut:
-    return ReportOut(**r.__dict__)
-
-
 @moderation_router.get("/moderation/reports", response_model=list[ReportOut],
                        summary="The moderation queue, newest first (admins)",
                        responses=error_responses(401, 403, 422))
@@ -282,7 +274,7 @@ def list_reports(
 ) -> list[ReportOut]:
     with transaction(pool) as conn:
         rows = moderation.list_reports(conn, status, limit, before)  # type: ignore[arg-type]
-    return [_report_out(r) for r in rows]
+    return [ReportOut.model_validate(r) for r in rows]
 
 
 @moderation_router.post(
@@ -294,14 +286,10 @@ def list_reports(
 )
 def resolve_report(report_id: UUID, body: ResolveIn, user: AdminUser, pool: Pool) -> ReportOut:
     with transaction(pool) as conn:
-        return _report_out(moderation.resolve(conn, user, report_id, body.action))
+        return ReportOut.model_validate(moderation.resolve(conn, user, report_id, body.action))
 
 
 # --- media uploads ----------------------------------------------------------------------
-
-
-def _media_out(m: media.MediaState) -> MediaStatus:
-    return MediaStatus(**m.__dict__)
 
 
 @router.post(
@@ -330,7 +318,7 @@ def start_upload(body: UploadIn, user: CurrentUser, pool: Pool) -> UploadOut:
 )
 def complete_upload(media_id: UUID, user: CurrentUser, pool: Pool) -> MediaStatus:
     with transaction(pool) as conn:
-        return _media_out(media.complete(conn, user, media_id))
+        return MediaStatus.model_validate(media.complete(conn, user, media_id))
 
 
 @router.get("/media/{media_id}", response_model=MediaStatus,
@@ -338,7 +326,7 @@ def complete_upload(media_id: UUID, user: CurrentUser, pool: Pool) -> MediaStatu
             responses=error_responses(401, 404, 422))
 def media_status(media_id: UUID, user: CurrentUser, pool: Pool) -> MediaStatus:
     with transaction(pool) as conn:
-        return _media_out(media.get(conn, user, media_id))
+        return MediaStatus.model_validate(media.get(conn, user, media_id))
 
 
 @moderation_router.post(
