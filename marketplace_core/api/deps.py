@@ -8,12 +8,14 @@ then failed to commit. Authentication dependencies live in `marketplace_core.api
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from psycopg_pool import ConnectionPool
 
 from infra.settings import get_settings
+from marketplace_core.errors import ErrorCode, PayloadTooLargeError
+from platform_common.http import ErrorResponse
 
 
 def get_pool(request: Request) -> ConnectionPool:
@@ -38,6 +40,23 @@ def client_ip(request: Request) -> str | None:
         if hmac.compare_digest(token.encode(), get_settings().internal_token.encode()):
             return forwarded.strip()[:64]
     return request.client.host if request.client else None
+
+
+MAX_BODY_BYTES = 1_000_000
+
+
+def limit_body(request: Request) -> None:
+    """413 PAYLOAD_TOO_LARGE for a body over 1 MB (declared length); a router-wide
+    dependency (`APIRouter(dependencies=[Depends(limit_body)])`), documented per route
+    with `TOO_LARGE`."""
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+        raise PayloadTooLargeError(ErrorCode.PAYLOAD_TOO_LARGE,
+                                   f"the body is larger than {MAX_BODY_BYTES} bytes")
+
+
+TOO_LARGE: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorResponse, "description": "Body too large (PAYLOAD_TOO_LARGE)"}}
 
 
 Pool = Annotated[ConnectionPool, Depends(get_pool)]

@@ -14,13 +14,13 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from marketplace_core.ads import campaigns as svc
 from marketplace_core.ads import targeting as tgt
 from marketplace_core.ads import wallet
 from marketplace_core.api.auth import SellerOrAdmin
-from marketplace_core.api.deps import Pool
+from marketplace_core.api.deps import TOO_LARGE, Pool, limit_body
 from marketplace_core.api.schemas.ads import (
     CampaignCreate,
     CampaignOut,
@@ -32,26 +32,13 @@ from marketplace_core.api.schemas.ads import (
     TopupOut,
     WalletOut,
 )
-from marketplace_core.api.schemas.common import ErrorResponse, error_responses
+from marketplace_core.api.schemas.common import error_responses
 from marketplace_core.db import transaction
-from marketplace_core.errors import ErrorCode, PayloadTooLargeError
-
-MAX_BODY_BYTES = 1_000_000
-
-
-def limit_body(request: Request) -> None:
-    """413 PAYLOAD_TOO_LARGE for a body over 1 MB (declared length)."""
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-        raise PayloadTooLargeError(ErrorCode.PAYLOAD_TOO_LARGE,
-                                   f"the body is larger than {MAX_BODY_BYTES} bytes")
-
 
 router = APIRouter(prefix="/ads", tags=["ads"], dependencies=[Depends(limit_body)])
 
 _ERR: dict[int | str, dict[str, Any]] = {
-    **error_responses(401, 403, 404, 409, 422),
-    413: {"model": ErrorResponse, "description": "Body too large (PAYLOAD_TOO_LARGE)"}}
+    **error_responses(401, 403, 404, 409, 422), **TOO_LARGE}
 
 _CAMPAIGN_ERRORS = (
     "422: AD_INVALID_TYPE, AD_INVALID_BID, AD_INVALID_BUDGET (outside the settings' limits, "

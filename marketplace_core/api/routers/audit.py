@@ -34,4 +34,4 @@ def audit_log(
     with transaction(pool) as conn:
         entries = audit.list_entries(conn, actor_id=actor_id, entity_type=entity_type,
                                      entity_id=entity_id, limit=limit)
-    return [AuditEntryResponse(**vars(e)) for e in entries]
+    return [AuditEntryResponse.model_validate(e) for e in entries]

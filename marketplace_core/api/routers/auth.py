@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Response
 
@@ -21,7 +22,7 @@ from marketplace_core.api.schemas.accounts import (
     UserResponse,
 )
 from marketplace_core.api.schemas.common import ErrorResponse, error_responses
-from marketplace_core.db import transaction
+from marketplace_core.db import Connection, transaction
 from marketplace_core.errors import ErrorCode, UnauthorizedError
 
 router = APIRouter(tags=["auth"])
@@ -32,6 +33,18 @@ _LOCKED: dict[int | str, dict[str, Any]] = {429: {
     "model": ErrorResponse,
     "description": "Too many failed sign-in attempts for this account or address "
                    "(LOGIN_LOCKED; Retry-After)"}}
+
+T = TypeVar("T")
+
+
+def _password_checked(
+    pool: Any, email: str, ip: str | None, check: Callable[[Connection], T]
+) -> T:
+    """Run a password check under the sign-in lockout (`throttle.guarded`): the transaction
+    commits the failure count before a rejection is raised."""
+    with transaction(pool) as conn:
+        attempt = throttle.guarded(conn, email, ip, lambda: check(conn))
+    return attempt.result_or_raise()
 
 
 def _tokens(pair: service.TokenPair) -> TokenResponse:
@@ -68,10 +81,8 @@ def register(body: RegisterRequest, pool: Pool, ip: ClientIp) -> RegisterRespons
     responses={**error_responses(401, 403, 422), **_LOCKED},
 )
 def login(body: LoginRequest, pool: Pool, ip: ClientIp) -> TokenResponse:
-    with transaction(pool) as conn:
-        attempt = throttle.guarded(conn, body.email, ip, lambda: service.login(
-            conn, body.email, body.password, body.totp_code, ip=ip))
-    return _tokens(attempt.result_or_raise())
+    return _tokens(_password_checked(pool, body.email, ip, lambda conn: service.login(
+        conn, body.email, body.password, body.totp_code, ip=ip)))
 
 
 @router.post(
@@ -80,10 +91,8 @@ def login(body: LoginRequest, pool: Pool, ip: ClientIp) -> TokenResponse:
     responses={**error_responses(401, 409, 422), **_LOCKED},
 )
 def totp_enrol(body: TotpEnrolRequest, pool: Pool, ip: ClientIp) -> TotpEnrolmentResponse:
-    with transaction(pool) as conn:
-        attempt = throttle.guarded(conn, body.email, ip, lambda: service.start_totp_enrolment(
-            conn, body.email, body.password, ip=ip))
-    enrolment = attempt.result_or_raise()
+    enrolment = _password_checked(pool, body.email, ip, lambda conn: (
+        service.start_totp_enrolment(conn, body.email, body.password, ip=ip)))
     return TotpEnrolmentResponse(totp_secret=enrolment.secret, totp_uri=enrolment.uri)
 
 
@@ -93,10 +102,8 @@ def totp_enrol(body: TotpEnrolRequest, pool: Pool, ip: ClientIp) -> TotpEnrolmen
     responses={**error_responses(401, 409, 422), **_LOCKED},
 )
 def totp_confirm(body: TotpConfirmRequest, pool: Pool, ip: ClientIp) -> TokenResponse:
-    with transaction(pool) as conn:
-        attempt = throttle.guarded(conn, body.email, ip, lambda: service.confirm_totp(
-            conn, body.email, body.password, body.code, ip=ip))
-    return _tokens(attempt.result_or_raise())
+    return _tokens(_password_checked(pool, body.email, ip, lambda conn: service.confirm_totp(
+        conn, body.email, body.password, body.code, ip=ip)))
 
 
 @router.post(

@@ -17,8 +17,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Query, Response
 
 from marketplace_core.api.auth import AdminUser, CurrentUser
-from marketplace_core.api.deps import Pool
-from marketplace_core.api.routers.social import limit_body
+from marketplace_core.api.deps import Pool, limit_body
 from marketplace_core.api.schemas.chat import (
     BlockState,
     ConversationOpen,

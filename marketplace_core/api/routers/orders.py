@@ -7,11 +7,13 @@ sellers (or admins) hand over pickups and confirm deliveries, audited.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Response
+from psycopg_pool import ConnectionPool
 from pydantic import AwareDatetime
 
 from marketplace_core import audit
@@ -58,6 +60,18 @@ def _seller_order(conn: Connection, user: AuthenticatedUser, order_id: UUID) -> 
     if user.role not in ("seller", "admin"):
         raise ForbiddenError(ErrorCode.FORBIDDEN, "only the shop hands over its orders")
     return order
+
+
+def _seller_step(
+    pool: ConnectionPool, user: AuthenticatedUser, order_id: UUID,
+    step: Callable[[Connection, UUID], Order], action: str,
+) -> OrderResponse:
+    """A seller's (or an admin's) step on an order, audited as `action`."""
+    with transaction(pool) as conn:
+        _seller_order(conn, user, order_id)
+        done = step(conn, order_id)
+        audit.record(conn, user, action, "order", order_id)
+    return OrderResponse.of(done)
 
 
 def _buyer_order(conn: Connection, user: AuthenticatedUser, order_id: UUID) -> Order:
@@ -170,11 +184,7 @@ def cancel_order(order_id: UUID, user: CurrentUser, pool: Pool) -> OrderResponse
     responses=error_responses(401, 403, 404, 409, 422),
 )
 def picked_up(order_id: UUID, user: CurrentUser, pool: Pool) -> OrderResponse:
-    with transaction(pool) as conn:
-        _seller_order(conn, user, order_id)
-        done = orders.mark_picked_up(conn, order_id)
-        audit.record(conn, user, "order.pickup", "order", order_id)
-    return OrderResponse.of(done)
+    return _seller_step(pool, user, order_id, orders.mark_picked_up, "order.pickup")
 
 
 @router.post(
@@ -187,11 +197,7 @@ def picked_up(order_id: UUID, user: CurrentUser, pool: Pool) -> OrderResponse:
 def ready_for_pickup(order_id: UUID, user: CurrentUser, pool: Pool) -> OrderResponse:
     from marketplace_core.orders.notifications import mark_ready_for_pickup
 
-    with transaction(pool) as conn:
-        _seller_order(conn, user, order_id)
-        ready = mark_ready_for_pickup(conn, order_id)
-        audit.record(conn, user, "order.ready_for_pickup", "order", order_id)
-    return OrderResponse.of(ready)
+    return _seller_step(pool, user, order_id, mark_ready_for_pickup, "order.ready_for_pickup")
 
 
 @router.post(

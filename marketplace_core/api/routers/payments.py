@@ -12,7 +12,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 
 from marketplace_core.accounts import ownership
-from marketplace_core.api.auth import AdminUser, CurrentUser, SellerOrAdmin
+from marketplace_core.api.auth import AdminUser, AuthenticatedUser, CurrentUser, SellerOrAdmin
 from marketplace_core.api.deps import Pool
 from marketplace_core.api.schemas.common import error_responses
 from marketplace_core.api.schemas.payments import (
@@ -22,11 +22,19 @@ from marketplace_core.api.schemas.payments import (
     TakeRateIn,
     TakeRateOut,
 )
-from marketplace_core.db import transaction
+from marketplace_core.db import Connection, transaction
 from marketplace_core.orders import service as orders
 from marketplace_core.payments import refunds, service, take_rate
 
 router = APIRouter(tags=["payments"])
+
+
+def _assert_order_party(conn: Connection, user: AuthenticatedUser, order_id: UUID) -> None:
+    """The order's buyer, a seller managing its shop, or an admin (else 403; 404 for no
+    such order)."""
+    order = orders.get_order(conn, order_id)
+    if order.buyer_id != user.id:
+        ownership.assert_can_manage_shop(conn, user, order.shop_id)
 
 
 @router.post(
@@ -54,9 +62,7 @@ def start_payment(order_id: UUID, user: CurrentUser, pool: Pool, response: Respo
 )
 def list_payments(order_id: UUID, user: CurrentUser, pool: Pool) -> list[PaymentOut]:
     with transaction(pool) as conn:
-        order = orders.get_order(conn, order_id)
-        if order.buyer_id != user.id:
-            ownership.assert_can_manage_shop(conn, user, order.shop_id)
+        _assert_order_party(conn, user, order_id)
         return [PaymentOut.of(p) for p in service.list_for_order(conn, order_id)]
 
 
@@ -87,9 +93,7 @@ def request_refund(order_id: UUID, user: SellerOrAdmin, pool: Pool,
 )
 def list_refunds(order_id: UUID, user: CurrentUser, pool: Pool) -> list[RefundOut]:
     with transaction(pool) as conn:
-        order = orders.get_order(conn, order_id)
-        if order.buyer_id != user.id:
-            ownership.assert_can_manage_shop(conn, user, order.shop_id)
+        _assert_order_party(conn, user, order_id)
         return [RefundOut.of(r) for r in refunds.list_for_order(conn, order_id)]
 
 

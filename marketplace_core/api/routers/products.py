@@ -18,10 +18,6 @@ from marketplace_core.api.deps import Pool, ReadPool
 from marketplace_core.api.schemas.catalog import (
     BundleItemIn,
     BundleItemOut,
-    CardBundleItemOut,
-    CardCategoryOut,
-    CardShopOut,
-    CardVariantOut,
     ProductCardOut,
     ProductCreate,
     ProductOut,
@@ -49,9 +45,7 @@ router = APIRouter(tags=["products"])
 
 
 def variant_out(v: catalog.Variant) -> VariantOut:
-    return VariantOut(id=v.id, product_id=v.product_id, shop_id=v.shop_id, sku=v.sku,
-                      barcode=v.barcode, qr_code=v.qr_code, attributes=v.attributes,
-                      price=v.price, stock_qty=v.stock_qty, updated_at=v.updated_at)
+    return VariantOut.model_validate(v)
 
 
 def product_out(conn: Connection, product: catalog.Product) -> ProductOut:
@@ -125,16 +119,7 @@ def get_product_card(
 
 
 def _render_card(card: catalog.ProductCard) -> bytes:
-    return ProductCardOut(
-        id=card.id, lang=card.lang, name=card.name, description=card.description,
-        category_path=[CardCategoryOut(id=c.id, slug=c.slug, name=c.name)
-                       for c in card.category_path],
-        shop=CardShopOut(**vars(card.shop)), is_bundle=card.is_bundle,
-        price_min=card.price_min,
-        variants=[CardVariantOut(**vars(v)) for v in card.variants],
-        bundle_items=[CardBundleItemOut(**vars(i)) for i in card.bundle_items],
-        created_at=card.created_at, updated_at=card.updated_at,
-    ).model_dump_json().encode()
+    return ProductCardOut.model_validate(card).model_dump_json().encode()
 
 
 @cache

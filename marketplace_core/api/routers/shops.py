@@ -21,12 +21,6 @@ from marketplace_core.errors import ErrorCode, NotFoundError
 router = APIRouter(tags=["shops"])
 
 
-def _out(s: catalog.Shop) -> ShopOut:
-    return ShopOut(id=s.id, merchant_id=s.merchant_id, name=s.name, address=s.address,
-                   phone=s.phone, lat=s.lat, lon=s.lon, market=s.market,
-                   payout_status=s.payout_status, created_at=s.created_at)
-
-
 @router.post(
     "/merchants/{merchant_id}/shops", status_code=201, response_model=ShopOut,
     summary="Open a shop of the merchant (its owner or an admin)",
@@ -40,7 +34,7 @@ def create_shop(merchant_id: UUID, body: ShopCreate, user: SellerOrAdmin, pool: 
             lat=body.lat, lon=body.lon, market=body.market)
         audit.record(conn, user, "shop.create", "shop", shop.id,
                      body.model_dump(mode="json", exclude_none=True))
-    return _out(shop)
+    return ShopOut.model_validate(shop)
 
 
 @router.get(
@@ -52,7 +46,7 @@ def get_shop(shop_id: UUID, pool: Pool) -> ShopOut:
         shop = catalog.get_shop(conn, shop_id)
     if shop is None:
         raise NotFoundError(ErrorCode.SHOP_NOT_FOUND, f"shop {shop_id} does not exist")
-    return _out(shop)
+    return ShopOut.model_validate(shop)
 
 
 @router.patch(
@@ -68,4 +62,4 @@ def update_shop(shop_id: UUID, body: ShopPatch, user: SellerOrAdmin, pool: Pool)
         shop = catalog.update_shop(conn, shop_id, name=body.name, **changes)
         audit.record(conn, user, "shop.update", "shop", shop_id,
                      body.model_dump(mode="json", exclude_unset=True))
-    return _out(shop)
+    return ShopOut.model_validate(shop)

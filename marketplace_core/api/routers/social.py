@@ -8,14 +8,15 @@ and commenting are rate-limited (429 RATE_LIMITED with Retry-After).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from marketplace_core.api.auth import AdminUser, CurrentUser, OptionalUser
-from marketplace_core.api.deps import Pool
+from marketplace_core.api.deps import TOO_LARGE, Pool, limit_body
 from marketplace_core.api.schemas.common import ErrorResponse, error_responses
 from marketplace_core.api.schemas.social import (
     CommentIn,
@@ -39,25 +40,12 @@ from marketplace_core.api.schemas.social import (
     UploadOut,
 )
 from marketplace_core.db import Connection, transaction
-from marketplace_core.errors import ErrorCode, NotFoundError, PayloadTooLargeError
+from marketplace_core.errors import ErrorCode, NotFoundError
 from marketplace_core.social import comments, graph, media, moderation, posts
-
-MAX_BODY_BYTES = 1_000_000
-
-
-def limit_body(request: Request) -> None:
-    """413 PAYLOAD_TOO_LARGE for a body over 1 MB (declared length)."""
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-        raise PayloadTooLargeError(ErrorCode.PAYLOAD_TOO_LARGE,
-                                   f"the body is larger than {MAX_BODY_BYTES} bytes")
-
 
 router = APIRouter(tags=["social"], dependencies=[Depends(limit_body)])
 moderation_router = APIRouter(tags=["moderation"], dependencies=[Depends(limit_body)])
 
-_TOO_LARGE: dict[int | str, dict[str, Any]] = {
-    413: {"model": ErrorResponse, "description": "Body too large (PAYLOAD_TOO_LARGE)"}}
 _RATE: dict[int | str, dict[str, Any]] = {
     429: {"model": ErrorResponse, "description": "RATE_LIMITED (see Retry-After)"}}
 
@@ -78,7 +66,7 @@ def _reaction_state(conn: Connection, user: Any, post_id: UUID) -> ReactionState
                 "PRODUCT_NOT_FOUND; 422 PRODUCT_NOT_IN_SHOP for another shop's), a geo "
                 "point (422 INVALID_GEO) or a place. Stop words hold the post for an admin "
                 "(`moderation_status=flagged`) or refuse it (422 CONTENT_REJECTED).",
-    responses={**error_responses(401, 403, 404, 422), **_TOO_LARGE, **_RATE},
+    responses={**error_responses(401, 403, 404, 422), **TOO_LARGE, **_RATE},
 )
 def create_post(body: PostCreate, user: CurrentUser, pool: Pool) -> PostOut:
     data = posts.PostInput(
@@ -174,7 +162,7 @@ def hide_for_me(post_id: UUID, user: CurrentUser, pool: Pool) -> Ok:
 
 @router.post("/posts/{post_id}/report", status_code=201, response_model=ReportCreated,
              summary="Report a post (or one of its comments) to the moderators",
-             responses={**error_responses(401, 404, 422), **_TOO_LARGE})
+             responses={**error_responses(401, 404, 422), **TOO_LARGE})
 def report_post(post_id: UUID, body: ReportIn, user: CurrentUser, pool: Pool) -> ReportCreated:
     with transaction(pool) as conn:
         rid = moderation.report(conn, user, post_id, body.reason, body.comment_id)
@@ -184,9 +172,13 @@ def report_post(post_id: UUID, body: ReportIn, user: CurrentUser, pool: Pool) ->
 # --- follows and blocks ---------------------------------------------------------------
 
 
-def _follow(body: FollowIn, user: Any, pool: Any, active: bool) -> FollowState:
+def _set_edge(
+    edge: Callable[[Connection, Any, graph.TargetType, UUID, bool], bool],
+    body: FollowIn, user: Any, pool: Any, active: bool,
+) -> FollowState:
+    """Follow/unfollow or block/unblock (`graph.follow` / `graph.block`), idempotent."""
     with transaction(pool) as conn:
-        changed = graph.follow(conn, user, body.target_type, body.target_id, active)
+        changed = edge(conn, user, body.target_type, body.target_id, active)
     return FollowState(target_type=body.target_type, target_id=body.target_id, active=active,
                        changed=changed)
 
@@ -194,43 +186,32 @@ def _follow(body: FollowIn, user: Any, pool: Any, active: bool) -> FollowState:
 @router.post("/follow", response_model=FollowState, summary="Follow a shop or a user",
              description="Idempotent. 404 FOLLOW_TARGET_NOT_FOUND, 422 INVALID_FOLLOW_TARGET "
                          "(yourself).",
-             responses={**error_responses(401, 404, 422), **_TOO_LARGE})
+             responses={**error_responses(401, 404, 422), **TOO_LARGE})
 def follow(body: FollowIn, user: CurrentUser, pool: Pool) -> FollowState:
-    return _follow(body, user, pool, True)
+    return _set_edge(graph.follow, body, user, pool, True)
 
 
 @router.delete("/follow", response_model=FollowState, summary="Unfollow a shop or a user",
-               responses={**error_responses(401, 404, 422), **_TOO_LARGE})
+               responses={**error_responses(401, 404, 422), **TOO_LARGE})
 def unfollow(body: FollowIn, user: CurrentUser, pool: Pool) -> FollowState:
-    return _follow(body, user, pool, False)
-
-
-def _block(body: FollowIn, user: Any, pool: Any, active: bool) -> FollowState:
-    with transaction(pool) as conn:
-        changed = graph.block(conn, user, body.target_type, body.target_id, active)
-    return FollowState(target_type=body.target_type, target_id=body.target_id, active=active,
-                       changed=changed)
+    return _set_edge(graph.follow, body, user, pool, False)
 
 
 @router.post("/blocks", response_model=FollowState, summary="Block a user or a shop",
              description="Their posts and comments disappear for you, and a blocked user "
                          "cannot comment on your posts (403 COMMENT_BLOCKED).",
-             responses={**error_responses(401, 404, 422), **_TOO_LARGE})
+             responses={**error_responses(401, 404, 422), **TOO_LARGE})
 def block(body: FollowIn, user: CurrentUser, pool: Pool) -> FollowState:
-    return _block(body, user, pool, True)
+    return _set_edge(graph.block, body, user, pool, True)
 
 
 @router.delete("/blocks", response_model=FollowState, summary="Unblock a user or a shop",
-               responses={**error_responses(401, 404, 422), **_TOO_LARGE})
+               responses={**error_responses(401, 404, 422), **TOO_LARGE})
 def unblock(body: FollowIn, user: CurrentUser, pool: Pool) -> FollowState:
-    return _block(body, user, pool, False)
+    return _set_edge(graph.block, body, user, pool, False)
 
 
 # --- comments ---------------------------------------------------------------------------
-
-
-def _comment_out(c: comments.Comment) -> CommentOut:
-    return CommentOut(**c.__dict__)
 
 
 @router.get("/posts/{post_id}/comments", response_model=CommentPage,
@@ -243,7 +224,7 @@ def list_comments(
 ) -> CommentPage:
     with transaction(pool) as conn:
         items, nxt = comments.list_comments(conn, user, post_id, cursor=cursor, limit=limit)
-    return CommentPage(items=[_comment_out(c) for c in items], next_cursor=nxt)
+    return CommentPage(items=[CommentOut.model_validate(c) for c in items], next_cursor=nxt)
 
 
 @router.post(
@@ -252,11 +233,11 @@ def list_comments(
     description="403 COMMENTS_OFF / COMMENTS_BUYERS_ONLY / COMMENTS_FOLLOWERS_ONLY by the "
                 "post's comments mode, 403 COMMENT_BLOCKED if its author blocked you; "
                 "422 CONTENT_REJECTED (stop words), CAPTION_TOO_LONG, INVALID_TEXT.",
-    responses={**error_responses(401, 403, 404, 422), **_TOO_LARGE, **_RATE},
+    responses={**error_responses(401, 403, 404, 422), **TOO_LARGE, **_RATE},
 )
 def add_comment(post_id: UUID, body: CommentIn, user: CurrentUser, pool: Pool) -> CommentOut:
     with transaction(pool) as conn:
-        return _comment_out(comments.add_comment(conn, user, post_id, body.text))
+        return CommentOut.model_validate(comments.add_comment(conn, user, post_id, body.text))
 
 
 @router.delete("/comments/{comment_id}", response_model=Ok,
@@ -270,7 +251,7 @@ def delete_comment(comment_id: UUID, user: CurrentUser, pool: Pool) -> Ok:
 
 @router.patch("/shops/{shop_id}/social", response_model=ShopSocialOut,
               summary="Set the shop's comments policy (owner or admin)",
-              responses={**error_responses(401, 403, 404, 422), **_TOO_LARGE})
+              responses={**error_responses(401, 403, 404, 422), **TOO_LARGE})
 def patch_shop_social(shop_id: UUID, body: ShopSocialPatch, user: CurrentUser,
                       pool: Pool) -> ShopSocialOut:
     with transaction(pool) as conn:
@@ -280,10 +261,6 @@ def patch_shop_social(shop_id: UUID, body: ShopSocialPatch, user: CurrentUser,
 
 
 # --- moderation (admins) ----------------------------------------------------------------
-
-
-def _report_out(r: moderation.Report) -> ReportOut:
-    return ReportOut(**r.__dict__)
 
 
 @moderation_router.get("/moderation/reports", response_model=list[ReportOut],
@@ -297,7 +274,7 @@ def list_reports(
 ) -> list[ReportOut]:
     with transaction(pool) as conn:
         rows = moderation.list_reports(conn, status, limit, before)  # type: ignore[arg-type]
-    return [_report_out(r) for r in rows]
+    return [ReportOut.model_validate(r) for r in rows]
 
 
 @moderation_router.post(
@@ -305,18 +282,14 @@ def list_reports(
     summary="Resolve a report: approve, reject, or shadow-ban the author (admins)",
     description="Resolves every open report on the same content. 409 "
                 "REPORT_ALREADY_RESOLVED.",
-    responses={**error_responses(401, 403, 404, 409, 422), **_TOO_LARGE},
+    responses={**error_responses(401, 403, 404, 409, 422), **TOO_LARGE},
 )
 def resolve_report(report_id: UUID, body: ResolveIn, user: AdminUser, pool: Pool) -> ReportOut:
     with transaction(pool) as conn:
-        return _report_out(moderation.resolve(conn, user, report_id, body.action))
+        return ReportOut.model_validate(moderation.resolve(conn, user, report_id, body.action))
 
 
 # --- media uploads ----------------------------------------------------------------------
-
-
-def _media_out(m: media.MediaState) -> MediaStatus:
-    return MediaStatus(**m.__dict__)
 
 
 @router.post(
@@ -326,7 +299,7 @@ def _media_out(m: media.MediaState) -> MediaStatus:
                 "image/png, image/webp, video/mp4, video/quicktime (422 "
                 "UNSUPPORTED_FILE_TYPE). PUT the bytes with the given headers, then call "
                 "POST /media/{id}/complete.",
-    responses={**error_responses(401, 422), **_TOO_LARGE},
+    responses={**error_responses(401, 422), **TOO_LARGE},
 )
 def start_upload(body: UploadIn, user: CurrentUser, pool: Pool) -> UploadOut:
     with transaction(pool) as conn:
@@ -345,7 +318,7 @@ def start_upload(body: UploadIn, user: CurrentUser, pool: Pool) -> UploadOut:
 )
 def complete_upload(media_id: UUID, user: CurrentUser, pool: Pool) -> MediaStatus:
     with transaction(pool) as conn:
-        return _media_out(media.complete(conn, user, media_id))
+        return MediaStatus.model_validate(media.complete(conn, user, media_id))
 
 
 @router.get("/media/{media_id}", response_model=MediaStatus,
@@ -353,7 +326,7 @@ def complete_upload(media_id: UUID, user: CurrentUser, pool: Pool) -> MediaStatu
             responses=error_responses(401, 404, 422))
 def media_status(media_id: UUID, user: CurrentUser, pool: Pool) -> MediaStatus:
     with transaction(pool) as conn:
-        return _media_out(media.get(conn, user, media_id))
+        return MediaStatus.model_validate(media.get(conn, user, media_id))
 
 
 @moderation_router.post(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from uuid import UUID
 
 from fastapi import APIRouter
+from psycopg_pool import ConnectionPool
 
 from marketplace_core.accounts import ownership
-from marketplace_core.api.auth import SellerOrAdmin
+from marketplace_core.api.auth import AuthenticatedUser, SellerOrAdmin
 from marketplace_core.api.deps import Pool
 from marketplace_core.api.schemas.common import error_responses
 from marketplace_core.api.schemas.subscriptions import (
@@ -23,8 +25,15 @@ from marketplace_core.subscriptions import service as subs
 router = APIRouter(tags=["subscriptions"])
 
 
-def _out(conn: Connection, sub: subs.Subscription) -> SubscriptionOut:
-    return SubscriptionOut.of(sub, subs.count_skus(conn, sub.merchant_id))
+def _merchant_subscription(
+    pool: ConnectionPool, user: AuthenticatedUser, merchant_id: UUID,
+    act: Callable[[Connection], subs.Subscription],
+) -> SubscriptionOut:
+    """Read or change the merchant's subscription as its owner (or an admin)."""
+    with transaction(pool) as conn:
+        ownership.assert_can_manage_merchant(conn, user, merchant_id)
+        sub = act(conn)
+        return SubscriptionOut.of(sub, subs.count_skus(conn, sub.merchant_id))
 
 
 @router.get(
@@ -42,9 +51,8 @@ def list_plans(pool: Pool) -> list[PlanOut]:
     responses=error_responses(401, 403, 404, 422),
 )
 def get_subscription(merchant_id: UUID, user: SellerOrAdmin, pool: Pool) -> SubscriptionOut:
-    with transaction(pool) as conn:
-        ownership.assert_can_manage_merchant(conn, user, merchant_id)
-        return _out(conn, subs.get_subscription(conn, merchant_id))
+    return _merchant_subscription(pool, user, merchant_id, lambda conn: (
+        subs.get_subscription(conn, merchant_id)))
 
 
 @router.post(
@@ -55,9 +63,8 @@ def get_subscription(merchant_id: UUID, user: SellerOrAdmin, pool: Pool) -> Subs
 )
 def change_plan(merchant_id: UUID, body: ChangePlanRequest, user: SellerOrAdmin,
                 pool: Pool) -> SubscriptionOut:
-    with transaction(pool) as conn:
-        ownership.assert_can_manage_merchant(conn, user, merchant_id)
-        return _out(conn, subs.change_plan(conn, merchant_id, body.plan, actor=user))
+    return _merchant_subscription(pool, user, merchant_id, lambda conn: (
+        subs.change_plan(conn, merchant_id, body.plan, actor=user)))
 
 
 @router.patch(
@@ -68,6 +75,5 @@ def change_plan(merchant_id: UUID, body: ChangePlanRequest, user: SellerOrAdmin,
 )
 def patch_subscription(merchant_id: UUID, body: SubscriptionPatch, user: SellerOrAdmin,
                        pool: Pool) -> SubscriptionOut:
-    with transaction(pool) as conn:
-        ownership.assert_can_manage_merchant(conn, user, merchant_id)
-        return _out(conn, subs.set_auto_renew(conn, merchant_id, body.auto_renew, actor=user))
+    return _merchant_subscription(pool, user, merchant_id, lambda conn: (
+        subs.set_auto_renew(conn, merchant_id, body.auto_renew, actor=user)))

@@ -8,6 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from marketplace_core.api.schemas.common import RecordOut
+from marketplace_core.audit.log import AuditEntry
 from platform_common.validated import Text
 
 Language = Literal["ru", "ky", "en", "zh", "kk", "uz"]
@@ -112,13 +114,5 @@ class MerchantResponse(BaseModel):
 # --- audit log ------------------------------------------------------------------------
 
 
-class AuditEntryResponse(BaseModel):
-    id: int
-    actor_id: UUID | None
-    actor_role: str | None
-    action: str
-    entity_type: str
-    entity_id: str | None
+class AuditEntryResponse(RecordOut, record=AuditEntry):
     details: Any | None
-    ip: str | None
-    created_at: datetime

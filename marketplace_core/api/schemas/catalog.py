@@ -8,15 +8,17 @@ In PATCH bodies a field left out is unchanged and a field sent as null is cleare
 
 from __future__ import annotations
 
+import inspect
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from marketplace_core.api.schemas.ad_slot import AdOut
-from marketplace_core.api.schemas.common import Money
+from marketplace_core.api.schemas.common import Money, RecordOut
+from marketplace_core.catalog import card, records
+from marketplace_core.catalog.translations import LANGUAGES
 from platform_common.validated import Int32, Int64, Number, Text
 from platform_common.validated import Latitude as _Latitude
 from platform_common.validated import Longitude as _Longitude
@@ -44,48 +46,40 @@ class _Request(BaseModel):
 # --- translations -----------------------------------------------------------------------
 
 
-class NameIn(_Request):
+class _PerLanguage(BaseModel):
+    """A field per language of the catalog (`LANGUAGES`), each of type `text=` and null by
+    default; a field declared in the class body replaces its language's in place."""
+
+    def __init_subclass__(cls, text: Any = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if text is None:
+            return
+        declared = inspect.get_annotations(cls)
+        languages = {lang: declared.pop(lang, text) for lang in LANGUAGES}
+        for lang in languages:
+            if lang not in cls.__dict__:
+                setattr(cls, lang, None)
+        # pydantic collects the fields from here, after this hook
+        cls.__annotations__ = {**languages, **declared}
+
+
+class NameIn(_Request, _PerLanguage, text=OptionalName):
     """A name in several languages; Russian is required."""
 
     ru: Name = Field(examples=["Курага"])
     ky: OptionalName = Field(default=None, examples=["Өрүк кагы"])
-    en: OptionalName = None
-    zh: OptionalName = None
-    kk: OptionalName = None
-    uz: OptionalName = None
 
 
-class NamePatch(_Request):
+class NamePatch(_Request, _PerLanguage, text=OptionalName):
     """Only the languages sent change; null removes a translation (not ru)."""
 
-    ru: OptionalName = None
-    ky: OptionalName = None
-    en: OptionalName = None
-    zh: OptionalName = None
-    kk: OptionalName = None
-    uz: OptionalName = None
 
-
-class DescriptionIn(_Request):
+class DescriptionIn(_Request, _PerLanguage, text=Description):
     """A description in several languages, all optional."""
 
-    ru: Description = None
-    ky: Description = None
-    en: Description = None
-    zh: Description = None
-    kk: Description = None
-    uz: Description = None
 
-
-class Texts(BaseModel):
+class Texts(_PerLanguage, text=str | None):
     """Text per language; null where there is no translation yet."""
-
-    ru: str | None = None
-    ky: str | None = None
-    en: str | None = None
-    zh: str | None = None
-    kk: str | None = None
-    uz: str | None = None
 
 
 def sent_texts(model: BaseModel | None) -> dict[str, str | None]:
@@ -146,17 +140,8 @@ class ShopPatch(_Request):
     market: Text | None = Field(default=None, max_length=100)
 
 
-class ShopOut(BaseModel):
-    id: UUID
-    merchant_id: UUID
-    name: str
-    address: str | None
-    phone: str | None
-    lat: Decimal | None
-    lon: Decimal | None
-    market: str | None
-    payout_status: str
-    created_at: datetime
+class ShopOut(RecordOut, record=records.Shop):
+    pass
 
 
 # --- products and variants ----------------------------------------------------------------
@@ -212,7 +197,7 @@ class StockIn(_Request):
     stock_qty: Int32 = Field(ge=0, le=MAX_STOCK, description="The free stock the seller counted")
 
 
-class VariantOut(BaseModel):
+class VariantOut(RecordOut):
     id: UUID
     product_id: UUID
     shop_id: UUID
@@ -251,45 +236,24 @@ class ProductOut(BaseModel):
 # --- product card (public) -----------------------------------------------------------------
 
 
-class CardShopOut(BaseModel):
-    id: UUID
-    merchant_id: UUID
-    name: str
-    address: str | None
-    phone: str | None
-    lat: Decimal | None
-    lon: Decimal | None
-    market: str | None
+class CardShopOut(RecordOut, record=card.CardShop):
+    pass
 
 
-class CardCategoryOut(BaseModel):
-    id: UUID
-    slug: str
-    name: str
+class CardCategoryOut(RecordOut, record=card.CardCategory):
+    pass
 
 
-class CardVariantOut(BaseModel):
-    id: UUID
-    sku: str
-    barcode: str | None
-    qr_code: str | None
-    attributes: dict[str, Any]
+class CardVariantOut(RecordOut, record=card.CardVariant):
     price: Money
     stock_qty: int = Field(description="Free stock; for a bundle, how many bundles are available")
 
 
-class CardBundleItemOut(BaseModel):
-    variant_id: UUID
-    product_id: UUID
-    sku: str
-    name: str
-    attributes: dict[str, Any]
-    quantity: int
+class CardBundleItemOut(RecordOut, record=card.CardBundleItem):
     price: Money
-    stock_qty: int
 
 
-class ProductCardOut(BaseModel):
+class ProductCardOut(RecordOut):
     """The buyer's product page in one language (Russian where a translation is missing)."""
 
     id: UUID

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from marketplace_core.api.schemas.common import RecordOut
 from marketplace_core.chat import service as chat
 from platform_common.validated import Int64, Text
 
@@ -56,14 +56,8 @@ class ReportIn(_Request):
                                                   "whole conversation)")
 
 
-class AttachmentOut(BaseModel):
-    media_id: UUID
-    kind: str
-    object_key: str
-    thumb_key: str | None
-    width: int | None
-    height: int | None
-    duration_s: Decimal | None
+class AttachmentOut(RecordOut, record=chat.Attachment):
+    pass
 
 
 class MessageOut(BaseModel):
@@ -84,7 +78,7 @@ class MessageOut(BaseModel):
                    sender_side=m.sender_side,  # type: ignore[arg-type]
                    sender_id=m.sender_id, kind=m.kind, body=m.body, client_ref=m.client_ref,
                    created_at=m.created_at,
-                   attachments=[AttachmentOut(**a.__dict__) for a in m.attachments])
+                   attachments=[AttachmentOut.model_validate(a) for a in m.attachments])
 
 
 class ConversationOut(BaseModel):
@@ -146,17 +140,9 @@ class ReportCreated(BaseModel):
     report_id: UUID
 
 
-class ReportOut(BaseModel):
-    id: UUID
-    conversation_id: UUID
-    message_seq: int | None
+class ReportOut(RecordOut, record=chat.Report):
     reporter_id: UUID | None = Field(description="null: the automatic stop-word filter")
-    reason: str
-    status: str
-    created_at: datetime
-    resolved_at: datetime | None
-    message_body: str | None
 
     @classmethod
     def of(cls, r: chat.Report) -> ReportOut:
-        return cls(**r.__dict__)
+        return cls.model_validate(r)

@@ -11,6 +11,8 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from marketplace_core.api.schemas.ad_slot import AdOut
+from marketplace_core.api.schemas.common import RecordOut
+from marketplace_core.social import comments, media, moderation, posts
 from platform_common.validated import Int32, Int64, Measure, Text
 
 Visibility = Literal["public", "followers", "private"]
@@ -51,16 +53,8 @@ class PostPatch(BaseModel):
     visibility: Visibility | None = None
 
 
-class MediaOut(BaseModel):
-    id: UUID
-    kind: str
-    object_key: str
-    thumb_key: str | None
-    width: int | None
-    height: int | None
-    duration_s: Decimal | None
-    alt_text: str | None
-    sort: int
+class MediaOut(RecordOut, record=posts.Media):
+    pass
 
 
 class PostOut(BaseModel):
@@ -129,14 +123,8 @@ class CommentIn(BaseModel):
     text: str = Field(max_length=100_000, description="≤ 2,200 characters")
 
 
-class CommentOut(BaseModel):
-    id: UUID
-    post_id: UUID
-    author_id: UUID
-    text: str
-    status: str
-    verified_purchase: bool
-    created_at: datetime
+class CommentOut(RecordOut, record=comments.Comment):
+    pass
 
 
 class CommentPage(BaseModel):
@@ -153,19 +141,8 @@ class ReportCreated(BaseModel):
     id: UUID
 
 
-class ReportOut(BaseModel):
-    id: UUID
-    target_type: str
-    post_id: UUID
-    comment_id: UUID | None
-    reporter_id: UUID | None
-    reason: str
-    status: str
-    action: str | None
-    created_at: datetime
-    resolved_at: datetime | None
-    author_id: UUID
-    target_status: str
+class ReportOut(RecordOut, record=moderation.Report):
+    pass
 
 
 class ResolveIn(BaseModel):
@@ -214,12 +191,5 @@ class UploadOut(BaseModel):
     expires_in: int
 
 
-class MediaStatus(BaseModel):
-    media_id: UUID
-    status: str
-    kind: str
-    width: int | None
-    height: int | None
-    duration_s: Decimal | None
-    thumb_key: str | None
-    error: str | None
+class MediaStatus(RecordOut, record=media.MediaState):
+    pass
