@@ -25,10 +25,8 @@ import multiprocessing
 import os
 import random
 import secrets
-import signal
 import statistics
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -44,8 +42,9 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench.catalog_data import CatalogInfo
+from bench.kafka_tools import kafka_worker, skipped
 from bench.results import Result, all_met, latency_summary, median_of, ratio, target
-from infra.settings import REPO_ROOT, get_settings
+from infra.settings import get_settings
 from schemas.topics import CORE_ORDERS
 
 DELIVERY_ADDRESS = "г. Бишкек, ул. Киевская, 77, кв. 5"
@@ -223,22 +222,9 @@ def _wait_for(predicate: Any, timeout: float) -> bool:
 
 @contextmanager
 def relay_process(dsn: str) -> Iterator[subprocess.Popen[bytes]]:
-    log = get_settings().logs_dir / "bench-outbox-relay.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "marketplace_core.outbox.relay", "--dsn", dsn],
-            cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
+    with kafka_worker("marketplace_core.outbox.relay", ["--dsn", dsn],
+                      "bench-outbox-relay.log") as proc:
         yield proc
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
 
 
 def _backlog(dsn: str) -> int:
@@ -316,11 +302,7 @@ def bench_outbox(dsn: str, info: CatalogInfo, params: OutboxParams) -> Result:
         "runs": params.runs, "seconds_per_run": params.seconds, "rate": params.rate,
         "processes": params.processes, "threads_per_process": params.threads,
         "order": "1 variant x 1 unit, delivery, random in-stock variant of 100k"})
-    reason = kafka_available()
-    if reason is not None:
-        result.notes.append(f"skipped: {reason}")
-        result.targets = {"met": False}
-        print(f"    skipped: {reason}", flush=True)
+    if skipped(result, kafka_available()):
         return result
     online = make_shops_online(dsn, info)
     print(f"    {online}/{len(info.shop_ids)} shops online", flush=True)

@@ -117,7 +117,7 @@ def receipts_table(topic_name: str) -> LakeTable:
 
 @contextmanager
 def throwaway_receipts_table(tag: str) -> Iterator[LakeTable]:
-    from bench.pos_producer import temporary_topics
+    from bench.kafka_tools import temporary_topics
 
     with temporary_topics(f"bench.lake.{tag}",
                           partitions=CORE_POS_RECEIPTS.partitions) as (name,):
