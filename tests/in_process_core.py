@@ -1,15 +1,6 @@
 """The core on a database of a test package's own, in process, defined once for the
-conftests that need one (the fixtures keep their own names and scopes):
-
-    @pytest.fixture(scope="module")
-    def core_dsn(make_database: Callable[[], str]) -> str:
-        return migrated_database(make_database)
-
-    @pytest.fixture(scope="module")
-    def core_api(core_dsn: str) -> Iterator[Any]:
-        with core_client(core_dsn) as client:
-            yield client
-"""
+conftests that need one: `migrated_database(make_database)` gives the DSN, `core_client(dsn)`
+the app over ASGI. The fixtures keep their own names and scopes (module, session)."""
 
 from __future__ import annotations
 
