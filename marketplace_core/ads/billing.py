@@ -287,7 +287,7 @@ def settle(conn: Connection, campaign_id: UUID, day: date, owed: Decimal, throug
     - a day the campaign was never active is not billed (`not_billable`, nothing stored).
     """
     at = now or datetime.now(UTC)
-    owed = wallet.validate_amount(owed, Decimal("0.00"), Decimal("9999999999.99"), "owed")
+    owed = wallet.validate_amount(owed, Decimal("0.00"), MAX_AMOUNT, "owed")
     if through.tzinfo is None:
         raise ValidationError(ErrorCode.AD_INVALID_PERIOD, "through needs a time zone")
     with conn.transaction():
