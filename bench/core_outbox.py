@@ -25,7 +25,6 @@ import multiprocessing
 import os
 import random
 import secrets
-import signal
 import statistics
 import subprocess
 import sys
@@ -45,6 +44,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench.catalog_data import CatalogInfo
+from bench.kafka_tools import kafka_worker, skipped
 from bench.results import Result, all_met, latency_summary, median_of, ratio, target
 from infra.settings import REPO_ROOT, get_settings
 from schemas.topics import CORE_ORDERS
@@ -280,26 +280,10 @@ def _wait_for(predicate: Any, timeout: float) -> bool:
 
 @contextmanager
 def relay_process(dsn: str, code_dir: Path | None = None) -> Iterator[subprocess.Popen[bytes]]:
-    log = get_settings().logs_dir / "bench-outbox-relay.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    if code_dir is not None:
-        env["PYTHONPATH"] = str(code_dir)
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "marketplace_core.outbox.relay", "--dsn", dsn],
-            cwd=code_dir or REPO_ROOT, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True, env=env)
-    try:
+    env = None if code_dir is None else {**os.environ, "PYTHONPATH": str(code_dir)}
+    with kafka_worker("marketplace_core.outbox.relay", ["--dsn", dsn],
+                      "bench-outbox-relay.log", env=env, cwd=code_dir) as proc:
         yield proc
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
 
 
 def _backlog(dsn: str) -> int:
@@ -378,11 +362,7 @@ def bench_outbox(dsn: str, info: CatalogInfo, params: OutboxParams) -> Result:
         "processes": params.processes, "threads_per_process": params.threads,
         "order": "1 variant x 1 unit, delivery, random in-stock variant of 100k",
         "baseline_code": str(params.baseline) if params.baseline else None})
-    reason = kafka_available()
-    if reason is not None:
-        result.notes.append(f"skipped: {reason}")
-        result.targets = {"met": False}
-        print(f"    skipped: {reason}", flush=True)
+    if skipped(result, kafka_available()):
         return result
     online = make_shops_online(dsn, info)
     print(f"    {online}/{len(info.shop_ids)} shops online", flush=True)

@@ -38,7 +38,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -47,6 +47,7 @@ import httpx
 
 from bench.mart_schemas import MARK, SCHEMAS
 from infra.settings import REPO_ROOT, get_settings
+from platform_common.money import to_cents_down, to_cents_half_even
 
 FAST_BCRYPT_ROUNDS = 4
 PASSWORD = "dashboard demo 2024"
@@ -125,7 +126,6 @@ def sales_rows(shop_id: UUID, first: date, days: int, *, seed: int = 7,
     voids), skipping about one day in ten (the mart has no row for a day without sales)."""
     rng = random.Random(f"{seed}-{shop_id}")
     rows = []
-    cent = Decimal("0.01")
     for i in range(days):
         day = first + timedelta(days=i)
         if rng.random() < 0.1:
@@ -133,15 +133,15 @@ def sales_rows(shop_id: UUID, first: date, days: int, *, seed: int = 7,
         weekend = day.weekday() >= 5
         receipts = rng.randint(8, 30) * scale + (10 if weekend else 0)
         units = receipts + rng.randint(0, receipts)
-        gross = (Decimal(rng.randint(400, 2600)) * receipts + Decimal(rng.randint(0, 99)) / 100
-                 ).quantize(cent)
-        discounts = (gross * Decimal(rng.choice(["0", "0", "0.02", "0.05"]))).quantize(cent)
-        refunds = Decimal(rng.choice([0, 0, 0, 350, 1250])).quantize(cent)
-        voids = Decimal(rng.choice([0, 0, 0, 0, 480])).quantize(cent)
+        gross = to_cents_half_even(Decimal(rng.randint(400, 2600)) * receipts
+                                   + Decimal(rng.randint(0, 99)) / 100)
+        discounts = to_cents_half_even(gross * Decimal(rng.choice(["0", "0", "0.02", "0.05"])))
+        refunds = to_cents_half_even(Decimal(rng.choice([0, 0, 0, 350, 1250])))
+        voids = to_cents_half_even(Decimal(rng.choice([0, 0, 0, 0, 480])))
         pos_net = gross - discounts - refunds - voids
         orders = rng.randint(0, 6) * scale
-        online_gross = (Decimal(rng.randint(900, 4900)) * orders).quantize(cent)
-        online_refunds = Decimal(rng.choice([0, 0, 0, 900])).quantize(cent) if orders else \
+        online_gross = to_cents_half_even(Decimal(rng.randint(900, 4900)) * orders)
+        online_refunds = to_cents_half_even(Decimal(rng.choice([0, 0, 0, 900]))) if orders else \
             Decimal("0.00")
         online_net = online_gross - online_refunds
         sales_amount = gross - voids
@@ -149,7 +149,7 @@ def sales_rows(shop_id: UUID, first: date, days: int, *, seed: int = 7,
             "shop_id": str(shop_id), "merchant_id": "m", "date": day.isoformat(),
             "pos_gross": gross, "pos_discounts": discounts, "pos_refunds": refunds,
             "pos_voids": voids, "pos_net": pos_net, "receipts": receipts, "units": units,
-            "avg_receipt": (sales_amount / receipts).quantize(cent),
+            "avg_receipt": to_cents_half_even(sales_amount / receipts),
             "pos_sales_amount": sales_amount, "online_orders": orders,
             "online_gross": online_gross, "online_refunds": online_refunds,
             "online_net": online_net, "net": pos_net + online_net,
@@ -169,8 +169,7 @@ INSIGHT_DROP, INSIGHT_RISE = Decimal("-65"), Decimal("70")
 def _split(total: Decimal, weights: Sequence[int]) -> list[Decimal]:
     """`total` in cents over `weights`, exactly (the last part takes the remainder)."""
     whole = sum(weights)
-    parts = [(total * w / whole).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
-             for w in weights[:-1]]
+    parts = [to_cents_down(total * w / whole) for w in weights[:-1]]
     return [*parts, total - sum(parts, Decimal("0.00"))]
 
 
@@ -267,10 +266,10 @@ def report_mart_rows(shop_id: UUID, sales: list[dict[str, Any]], products: Seque
         if (today - first).days < 14:
             continue
         active = [d for d in window if d in by_day]
-        baseline = (sum((Decimal(by_day[d]["net"]) for d in active), Decimal("0"))
-                    / 28).quantize(Decimal("0.01"))
+        baseline = to_cents_half_even(
+            sum((Decimal(by_day[d]["net"]) for d in active), Decimal("0")) / 28)
         value = Decimal(by_day[day]["net"])
-        change = ((value - baseline) * 100 / baseline).quantize(Decimal("0.01"))
+        change = to_cents_half_even((value - baseline) * 100 / baseline)
         signal = ("drop" if change <= INSIGHT_DROP else "rise" if change >= INSIGHT_RISE
                   else "")
         out["shop_insights_daily"].append({

@@ -46,8 +46,9 @@ from typing import Any
 import orjson
 from confluent_kafka import Producer
 
+from bench.kafka_tools import kafka_reason, temporary_topics
 from bench.loadgen import build_loadgen, core_api
-from bench.pos_producer import kafka_reason, temporary_topics, topic_size
+from bench.pos_producer import topic_size
 from bench.results import RESULTS_DIR, Result, all_met, median_of, ratio, target
 from infra.settings import get_settings
 from marketplace_core.behaviour.intake import EventIntake, prepare

@@ -39,6 +39,7 @@ from uuid import UUID
 from bench.results import RESULTS_DIR, Result
 from infra.settings import REPO_ROOT, get_settings
 from pipelines.lake_catalog import LakeTable
+from platform_common.money import to_cents_half_even
 from schemas.topics import CORE_POS_RECEIPTS, Topic, schema_str
 
 PRICES = tuple(Decimal(p) for p in ("35.00", "45.00", "120.00", "180.50", "350.00", "899.50",
@@ -116,7 +117,7 @@ def receipts_table(topic_name: str) -> LakeTable:
 
 @contextmanager
 def throwaway_receipts_table(tag: str) -> Iterator[LakeTable]:
-    from bench.pos_producer import temporary_topics
+    from bench.kafka_tools import temporary_topics
 
     with temporary_topics(f"bench.lake.{tag}",
                           partitions=CORE_POS_RECEIPTS.partitions) as (name,):
@@ -230,7 +231,7 @@ class ReceiptStream:
             self.last_sale[s] = None
         elif roll < 0.15:
             kind = rng.choice(("cash_in", "cash_out", "discount"))
-            amount = Decimal(rng.choice((50, 100, 500, 1000))).quantize(Decimal("0.01"))
+            amount = to_cents_half_even(Decimal(rng.choice((50, 100, 500, 1000))))
             if kind == "discount":
                 rec |= {"till_event_type": kind, "discount_amount": amount, "total": -amount,
                         "net_amount": -amount}
@@ -246,7 +247,7 @@ class ReceiptStream:
                               "product_id": product_id, "qty": qty, "unit_price": price,
                               "line_amount": price * qty})
                 gross += price * qty
-            discount = (gross * Decimal("0.05")).quantize(Decimal("0.01")) \
+            discount = to_cents_half_even(gross * Decimal("0.05")) \
                 if rng.random() < 0.1 else zero
             rec |= {"till_event_type": "sale", "items": items, "gross_amount": gross,
                     "discount_amount": discount, "total": gross - discount,

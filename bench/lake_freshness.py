@@ -232,7 +232,7 @@ def _wait_visible(poller: SilverPoller, ids: set[str], since: datetime, timeout:
 
 
 def bench_lake_freshness(params: FreshnessParams, results_dir: Path = RESULTS_DIR) -> Result:
-    from bench.pos_producer import kafka_reason
+    from bench.kafka_tools import kafka_reason, skipped
     from pipelines.landing import start
 
     trigger = params.trigger_seconds or get_settings().landing_trigger_seconds
@@ -244,11 +244,7 @@ def bench_lake_freshness(params: FreshnessParams, results_dir: Path = RESULTS_DI
                    "the benchmark process (the CLI cannot land a non-catalog table)",
         "reader": "chdb in memory, deltaLake() over the silver table (warehouse.lake)",
     })
-    reason = kafka_reason()
-    if reason is not None:
-        result.notes.append(f"skipped: {reason}")
-        result.targets = {"met": False}
-        print(f"    skipped: {reason}", flush=True)
+    if skipped(result, kafka_reason()):
         return result
     count = int(params.rate * params.seconds)
     rng = random.Random(params.seed)

@@ -206,13 +206,9 @@ def bench_lake_landing(params: LandingParams) -> Result:
         "spark": f"{get_settings().spark_master}, driver memory "
                  f"{get_settings().spark_driver_memory}",
     })
-    from bench.pos_producer import kafka_reason
+    from bench.kafka_tools import kafka_reason, skipped
 
-    reason = kafka_reason()
-    if reason is not None:
-        result.notes.append(f"skipped: {reason}")
-        result.targets = {"met": False}
-        print(f"    skipped: {reason}", flush=True)
+    if skipped(result, kafka_reason()):
         return result
     with throwaway_receipts_table("landing") as table:
         topic = table.topic.name

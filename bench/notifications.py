@@ -45,7 +45,7 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from bench.catalog_data import bench_database
-from bench.pos_producer import temporary_topics
+from bench.kafka_tools import temporary_topics
 from bench.results import RESULTS_DIR, Result, latency_summary, median_of, ratio, target
 from infra.settings import get_settings
 from marketplace_core.accounts import service as accounts

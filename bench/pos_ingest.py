@@ -29,10 +29,8 @@ running platform ingest and the lake never see bench traffic.
 from __future__ import annotations
 
 import os
-import signal
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -49,10 +47,10 @@ import httpx
 import psycopg
 
 from bench.catalog_data import CatalogInfo
+from bench.kafka_tools import kafka_reason, kafka_worker, skipped, temporary_topics
 from bench.loadgen import core_api
-from bench.pos_producer import kafka_reason, redirect_topics, temporary_topics
+from bench.pos_producer import redirect_topics
 from bench.results import Result, all_met, latency_summary, median_of, ratio, target
-from infra.settings import REPO_ROOT, get_settings
 from pos_producer import DeviceConfig, Item, Terminal
 from schemas.topics import POS_HEARTBEATS, POS_SALES
 
@@ -114,26 +112,12 @@ def prepare(dsn: str, info: CatalogInfo) -> tuple[Fixture, str, str]:
 @contextmanager
 def ingest_process(dsn: str, sales_topic: str, heartbeats_topic: str
                    ) -> Iterator[subprocess.Popen[bytes]]:
-    log = get_settings().logs_dir / "bench-pos-ingest.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
     group = f"bench-{sales_topic}"
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "marketplace_core.pos.consumer", "--dsn", dsn,
-             "--group", group, "--sales-topic", sales_topic,
-             "--heartbeats-topic", heartbeats_topic],
-            cwd=REPO_ROOT, env={**os.environ, "POSTGRES_DSN": dsn}, stdout=out,
-            stderr=subprocess.STDOUT, start_new_session=True)
-    try:
+    with kafka_worker("marketplace_core.pos.consumer",
+                      ["--dsn", dsn, "--group", group, "--sales-topic", sales_topic,
+                       "--heartbeats-topic", heartbeats_topic],
+                      "bench-pos-ingest.log", env={**os.environ, "POSTGRES_DSN": dsn}) as proc:
         yield proc
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
 
 
 def _wait_for(predicate: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
@@ -325,11 +309,7 @@ def bench_sale_to_stock(dsn: str, info: CatalogInfo, params: SaleToStockParams) 
         "api_poll_interval_ms": params.api_poll_ms, "db_poll_interval_ms": params.db_poll_ms,
         "api": "uvicorn, 2 workers, GET /products/{id}",
         "ingest": "python -m marketplace_core.pos.consumer, own group, temporary topics"})
-    reason = kafka_reason()
-    if reason is not None:
-        result.notes.append(f"skipped: {reason}")
-        result.targets = {"met": False}
-        print(f"    skipped: {reason}", flush=True)
+    if skipped(result, kafka_reason()):
         return result
     fixture, token, secret = prepare(dsn, info)
     result.params["variants"] = len(fixture.variants)

@@ -33,8 +33,7 @@ import secrets
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -44,8 +43,8 @@ from uuid import UUID, uuid4
 
 from confluent_kafka import Consumer as KafkaConsumer
 from confluent_kafka import KafkaError, Message, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
 
+from bench.kafka_tools import kafka_reason, skipped, temporary_topics
 from bench.results import Result, median_of, ratio
 from infra.settings import get_settings
 from pos_producer import DeviceConfig, Item, Terminal, wire
@@ -68,42 +67,7 @@ class ProducerParams:
     max_items: int = 3
 
 
-# --- temporary topics and a redirected sender (shared with bench/pos_ingest.py) -------------
-
-
-def kafka_reason() -> str | None:
-    """None if Kafka and the schema registry answer and know pos.sales, else why not."""
-    try:
-        admin = AdminClient({"bootstrap.servers": get_settings().kafka_bootstrap_servers})
-        topics = admin.list_topics(timeout=5).topics
-        if POS_SALES.name not in topics:
-            return f"topic {POS_SALES.name} does not exist (run `python -m infra up --no-apps`)"
-        wire.registered_schema_id(registry_client(), POS_SALES)
-    except Exception as exc:  # any client failure means: not available
-        return f"Kafka or the schema registry not usable: {exc}"
-    return None
-
-
-@contextmanager
-def temporary_topics(*prefixes: str, partitions: int = POS_SALES.partitions
-                     ) -> Iterator[list[str]]:
-    """Fresh topics `<prefix>.<random>` (one per prefix), deleted on exit."""
-    admin = AdminClient({"bootstrap.servers": get_settings().kafka_bootstrap_servers})
-    suffix = secrets.token_hex(4)
-    names = [f"{p}.{suffix}" for p in prefixes]
-    for future in admin.create_topics(
-            [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names]
-    ).values():
-        future.result(timeout=30)
-    try:
-        time.sleep(1.0)  # metadata propagation before the first produce/subscribe
-        yield names
-    finally:
-        for future in admin.delete_topics(names).values():
-            try:
-                future.result(timeout=30)
-            except Exception as exc:  # a leftover temp topic is harmless; say so
-                print(f"    could not delete a temporary topic: {exc}", flush=True)
+# --- a redirected sender (shared with bench/pos_ingest.py) -------------------------------
 
 
 class _RenamingProducer:
@@ -305,11 +269,7 @@ def bench_pos_producer(params: ProducerParams) -> Result:
         "producer": "idempotent, acks=all, zstd, linger.ms=5 (pos_producer.producer_config)",
         "outbox": "SQLite WAL, synchronous=FULL, one commit per event",
         "topic": "temporary, 6 partitions; one device = one key = one partition"})
-    reason = kafka_reason()
-    if reason is not None:
-        result.notes.append(f"skipped: {reason}")
-        result.targets = {"met": False}
-        print(f"    skipped: {reason}", flush=True)
+    if skipped(result, kafka_reason()):
         return result
     schema_id = wire.registered_schema_id(registry_client(), POS_SALES)
     with temporary_topics("bench.pos.throughput") as (topic,), \

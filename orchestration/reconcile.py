@@ -38,6 +38,7 @@ from rich.table import Table
 
 from infra.settings import get_settings
 from orchestration.reconcile_ads import reconcile_ads
+from platform_common.money import to_cents_half_even
 
 FIGURES = ("pos_gross", "pos_discounts", "pos_refunds", "pos_voids", "pos_net",
            "online_gross", "online_refunds", "online_net")
@@ -56,7 +57,7 @@ def _blank() -> Figures:
 def _finish(rows: Mapping[Key, Figures]) -> LayerRows:
     out: LayerRows = {}
     for key, f in rows.items():
-        f = {k: Decimal(v).quantize(ZERO) for k, v in f.items()}
+        f = {k: to_cents_half_even(Decimal(v)) for k, v in f.items()}
         f["pos_net"] = f["pos_gross"] - f["pos_discounts"] - f["pos_refunds"] - f["pos_voids"]
         f["online_net"] = f["online_gross"] - f["online_refunds"]
         out[key] = f

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -30,6 +30,7 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.settings import get_settings
+from platform_common.money import to_cents_half_even, to_cents_half_up
 
 ZERO = Decimal("0.00")
 Key = tuple[str, dt.date]
@@ -59,8 +60,8 @@ def price_events(rows: list[dict[str, Any]]) -> dict[Key, Decimal]:
         elif r["pricing"] == "fixed_daily" and r["event_type"] == "impression":
             fixed[key] = max(fixed[key], price)
     keys = set(cpc) | set(cpm) | set(fixed)
-    return {k: (cpc[k] + (cpm[k] / 1000).quantize(ZERO, ROUND_HALF_UP) + fixed[k]
-                ).quantize(ZERO) for k in keys}
+    return {k: to_cents_half_even(cpc[k] + to_cents_half_up(cpm[k] / 1000) + fixed[k])
+            for k in keys}
 
 
 def reconcile_ads(console: Console) -> int:

@@ -25,8 +25,9 @@ from typing import Any
 
 import click
 
+from platform_common.money import is_whole_cents
 from pos_producer.config import DeviceConfig, config_kwargs, default_outbox_path, load_config_file
-from pos_producer.events import CENT, Item
+from pos_producer.events import Item
 from pos_producer.outbox import Outbox
 from pos_producer.terminal import Terminal
 
@@ -73,7 +74,7 @@ def _price(value: str | None) -> Decimal | None:
         amount = Decimal(value)
     except InvalidOperation as exc:
         raise click.BadParameter(f"not a decimal amount: {value!r}") from exc
-    if amount != amount.quantize(CENT):
+    if not is_whole_cents(amount):
         raise click.BadParameter(f"at most 2 decimals: {value}")
     return amount
 

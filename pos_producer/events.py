@@ -19,11 +19,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from platform_common.money import MAX_AMOUNT, is_whole_cents, to_cents_half_even
 from schemas.pos.signing import sign
 
-CENT = Decimal("0.01")
-# decimal(12, 2) in the schema: ten digits before the point.
-MAX_MONEY = Decimal("9999999999.99")
 MAX_INT = 2**31 - 1  # Avro int
 
 SALE = "sale"
@@ -40,11 +38,11 @@ def money(value: object, what: str, *, allow_zero: bool = True) -> Decimal:
     """`value` as KGS money, or TypeError/ValueError. Floats are refused, never rounded."""
     if not isinstance(value, Decimal):
         raise TypeError(f"{what} must be a Decimal (money is never a float), got {value!r}")
-    if not value.is_finite() or value != value.quantize(CENT):
+    if not value.is_finite() or not is_whole_cents(value):
         raise ValueError(f"{what} must have at most 2 decimals: {value}")
-    if value < 0 or (value == 0 and not allow_zero) or value > MAX_MONEY:
+    if value < 0 or (value == 0 and not allow_zero) or value > MAX_AMOUNT:  # decimal(12, 2)
         raise ValueError(f"{what} out of range: {value}")
-    return value.quantize(CENT)
+    return to_cents_half_even(value)
 
 
 def whole(value: object, what: str, *, minimum: int) -> int:
@@ -213,7 +211,7 @@ class PosSale:
         total = subtotal - (self.discount_amount or Decimal("0.00"))
         if self.event_type in (SALE, VOID) and total < 0:
             raise ValueError(f"discount {self.discount_amount} exceeds the receipt ({subtotal})")
-        return total.quantize(CENT)
+        return to_cents_half_even(total)
 
     def to_record(self) -> dict[str, Any]:
         """The Avro-ready record (strings for uuids, Decimals, an aware datetime)."""

@@ -49,6 +49,7 @@ from marketplace_core.errors import (
 )
 from marketplace_core.payments import ledger
 from marketplace_core.social.text import clean_text
+from platform_common.money import CENT, MAX_AMOUNT
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ def charge(conn: Connection, campaign_id: UUID, day: date, amount: Decimal,
     IDEMPOTENCY_KEY_REUSED."""
     at = now or datetime.now(UTC)
     key = _key(idempotency_key)
-    requested = wallet.validate_amount(amount, Decimal("0.01"),
+    requested = wallet.validate_amount(amount, CENT,
                                        get_settings().policy.ads_max_daily_budget, "amount")
     if not isinstance(day, date) or isinstance(day, datetime):
         raise ValidationError(ErrorCode.AD_INVALID_PERIOD, "day is a date (Asia/Bishkek)")
@@ -197,7 +198,7 @@ def credit_invalid_traffic(conn: Connection, charge_id: UUID, amount: Decimal,
     IDEMPOTENCY_KEY_REUSED, INVALID_TEXT."""
     at = now or datetime.now(UTC)
     key = _key(idempotency_key)
-    value = wallet.validate_amount(amount, Decimal("0.01"), Decimal("9999999999.99"), "amount")
+    value = wallet.validate_amount(amount, CENT, MAX_AMOUNT, "amount")
     why = clean_text(reason, limit=500, field="reason", required=True)
     with conn.transaction():
         found = get_charge(conn, charge_id)
@@ -286,7 +287,7 @@ def settle(conn: Connection, campaign_id: UUID, day: date, owed: Decimal, throug
     - a day the campaign was never active is not billed (`not_billable`, nothing stored).
     """
     at = now or datetime.now(UTC)
-    owed = wallet.validate_amount(owed, Decimal("0.00"), Decimal("9999999999.99"), "owed")
+    owed = wallet.validate_amount(owed, Decimal("0.00"), MAX_AMOUNT, "owed")
     if through.tzinfo is None:
         raise ValidationError(ErrorCode.AD_INVALID_PERIOD, "through needs a time zone")
     with conn.transaction():

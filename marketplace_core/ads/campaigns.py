@@ -65,6 +65,7 @@ from marketplace_core.social import media as social_media
 from marketplace_core.social import posts as social_posts
 from marketplace_core.social import stopwords
 from marketplace_core.social.text import clean_text
+from platform_common.money import MAX_AMOUNT, is_whole_cents, to_cents_half_even
 from schemas.topics import ADS_CAMPAIGNS
 
 CampaignType = Literal["boost", "search", "banner"]
@@ -74,7 +75,6 @@ PRICINGS = ("cpc", "cpm", "fixed_daily")
 STATUSES = ("draft", "in_review", "active", "paused", "budget_spent", "ended")
 MAX_NAME = 200
 MAX_HEADLINE = 120
-_CENT = Decimal("0.01")
 
 # action -> (statuses it may start from, statuses it may lead to). The one place that
 # says which moves exist; `_move` refuses anything else with 409 AD_INVALID_TRANSITION.
@@ -187,11 +187,11 @@ def _money(value: Any, low: Decimal, high: Decimal, code: ErrorCode, what: str) 
     if isinstance(value, bool) or not isinstance(value, Decimal | int):
         raise ValidationError(code, f"{what} must be a decimal amount")
     amount = Decimal(value)
-    if not amount.is_finite() or amount.copy_abs() > Decimal("9999999999.99"):
+    if not amount.is_finite() or amount.copy_abs() > MAX_AMOUNT:
         raise ValidationError(code, f"{what} is not a valid amount")
-    if amount != amount.quantize(_CENT) or not low <= amount <= high:
+    if not is_whole_cents(amount) or not low <= amount <= high:
         raise ValidationError(code, f"{what} must be {low}..{high} KGS, at most 2 decimals")
-    return amount.quantize(_CENT)
+    return to_cents_half_even(amount)
 
 
 def _check_money(bid: Any, daily: Any, total: Any, spent: Decimal = Decimal(0)

@@ -55,9 +55,9 @@ from marketplace_core.payments import ledger
 from marketplace_core.payments.providers import provider_for
 from marketplace_core.subscriptions import plans
 from marketplace_core.subscriptions import service as subscriptions
+from platform_common.money import MAX_AMOUNT, is_whole_cents, to_cents_half_even
 
 CURRENCY = "KGS"
-_CENT = Decimal("0.01")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
@@ -157,12 +157,12 @@ def validate_amount(amount: Any, low: Decimal, high: Decimal, what: str) -> Deci
     if isinstance(amount, bool) or not isinstance(amount, Decimal | int):
         raise ValidationError(ErrorCode.AD_INVALID_AMOUNT, f"{what} must be a decimal amount")
     value = Decimal(amount)
-    if not value.is_finite() or value.copy_abs() > Decimal("9999999999.99"):
+    if not value.is_finite() or value.copy_abs() > MAX_AMOUNT:
         raise ValidationError(ErrorCode.AD_INVALID_AMOUNT, f"{what} is not a valid amount")
-    if value != value.quantize(_CENT) or not low <= value <= high:
+    if not is_whole_cents(value) or not low <= value <= high:
         raise ValidationError(ErrorCode.AD_INVALID_AMOUNT,
                               f"{what} must be {low}..{high} KGS with at most 2 decimals")
-    return value.quantize(_CENT)
+    return to_cents_half_even(value)
 
 
 def start_topup(conn: Connection, actor: Actor, merchant_id: UUID, amount: Decimal, *,
@@ -306,7 +306,7 @@ def statement(conn: Connection, merchant_id: UUID, month: str) -> Statement:
         else:
             money_out -= amount
         lines.append(StatementLine(move.entry_id, move.created_at, move.kind, move.memo,
-                                   amount.quantize(_CENT), running.quantize(_CENT)))
+                                   to_cents_half_even(amount), to_cents_half_even(running)))
     if running != closing_parts.total:  # the ledger is append-only: cannot happen
         raise ConflictError(ErrorCode.LEDGER_UNBALANCED,
                             "the statement does not add up to the closing balance")

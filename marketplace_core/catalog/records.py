@@ -28,13 +28,13 @@ from marketplace_core.errors import (
     NotFoundError,
     ValidationError,
 )
+from platform_common.money import MAX_AMOUNT, is_whole_cents, to_cents_half_even
 
-MAX_PRICE = Decimal("9999999999.99")  # numeric(12,2)
+MAX_PRICE = MAX_AMOUNT  # numeric(12,2)
 MAX_STOCK = 2**31 - 1
 MAX_SKU_LENGTH = 64
 MAX_QR_LENGTH = 2048
 MAX_ATTRIBUTES = 50
-_CENT = Decimal("0.01")
 _MICRO_DEGREE = Decimal("0.000001")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 # serialises category moves, so two concurrent moves cannot build a cycle together
@@ -265,9 +265,9 @@ def validate_price(price: Decimal) -> Decimal:
             ErrorCode.INVALID_PRICE, f"price must be a decimal.Decimal, got {type(price).__name__}")
     if not price.is_finite() or price < 0 or price > MAX_PRICE:
         raise ValidationError(ErrorCode.INVALID_PRICE, f"price out of range: {price}")
-    if price != price.quantize(_CENT):
+    if not is_whole_cents(price):
         raise ValidationError(ErrorCode.INVALID_PRICE, f"price has more than 2 decimals: {price}")
-    return price.quantize(_CENT)
+    return to_cents_half_even(price)
 
 
 def validate_stock(stock_qty: int) -> int:

@@ -25,6 +25,7 @@ from uuid import UUID
 from marketplace_core.catalog.translations import DEFAULT_LANGUAGE, require_language
 from marketplace_core.db import Connection
 from marketplace_core.errors import ErrorCode, ValidationError
+from platform_common.money import is_whole_cents
 
 EARTH_RADIUS_KM = 6371.0088
 KM_PER_DEGREE_LAT = 111.045
@@ -34,7 +35,6 @@ MAX_OFFSET = 10_000
 MAX_QUERY_LENGTH = 200
 # pg_trgm's default (0.6) misses one-letter typos in short words ("чехлы" → "чехол": 0.5)
 WORD_SIMILARITY_THRESHOLD = "0.5"
-_CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def _check_price(value: Decimal | None, name: str) -> Decimal | None:
         return None
     if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
         raise _invalid(ErrorCode.SEARCH_INVALID_FILTER, f"{name} must be a non-negative amount")
-    if value != value.quantize(_CENT):
+    if not is_whole_cents(value):
         raise _invalid(ErrorCode.SEARCH_INVALID_FILTER, f"{name} has more than 2 decimals")
     return value
 

@@ -49,9 +49,9 @@ import psycopg
 
 from marketplace_core.db import Connection, violated_constraint
 from marketplace_core.errors import ConflictError, ErrorCode, ValidationError
+from platform_common.money import is_whole_cents, to_cents_half_even
 
 CURRENCY = "KGS"
-_CENT = Decimal("0.01")
 
 PSP_CLEARING = "psp_clearing"
 ACQUIRING_FEES = "acquiring_fees"
@@ -143,7 +143,7 @@ def _check_lines(lines: Sequence[Line]) -> list[Line]:
     for line in lines:
         if not isinstance(line.amount, Decimal) or not line.amount.is_finite():
             raise ValidationError(ErrorCode.INVALID_ARGUMENT, "ledger amounts are Decimals")
-        if line.amount != line.amount.quantize(_CENT):
+        if not is_whole_cents(line.amount):
             raise ValidationError(
                 ErrorCode.INVALID_ARGUMENT, f"ledger amount {line.amount} is not whole tyiyn")
         account_kind(line.account)
@@ -221,7 +221,7 @@ def balance(conn: Connection, account: str, currency: str = CURRENCY) -> Decimal
     ).fetchone()
     raw: Decimal = row[0] if row else Decimal(0)
     signed = -raw if account_kind(account) in _CREDIT_NORMAL else raw
-    return signed.quantize(_CENT)
+    return to_cents_half_even(signed)
 
 
 def balances_at(conn: Connection, accounts: Sequence[str], at: datetime | None = None,
@@ -239,7 +239,7 @@ def balances_at(conn: Connection, accounts: Sequence[str], at: datetime | None =
     out: dict[str, Decimal] = {}
     for code in accounts:
         value: Decimal = raw.get(code, Decimal(0))
-        out[code] = (-value if account_kind(code) in _CREDIT_NORMAL else value).quantize(_CENT)
+        out[code] = to_cents_half_even(-value if account_kind(code) in _CREDIT_NORMAL else value)
     return out
 
 
@@ -290,7 +290,7 @@ def account_movement(conn: Connection, entry_ids: Sequence[UUID], account: str) 
         "select coalesce(sum(amount), 0) from journal_lines"
         " where entry_id = any(%s) and account_code = %s", (list(entry_ids), account),
     ).fetchone()
-    return Decimal(row[0] if row else 0).quantize(Decimal("0.01"))
+    return to_cents_half_even(Decimal(row[0] if row else 0))
 
 
 def unbalanced_entries(conn: Connection) -> list[UUID]:

@@ -24,6 +24,7 @@ from marketplace_core.outbox import emit
 from marketplace_core.payments import ledger, metrics
 from marketplace_core.payments.payout_accounts import get_payout_account
 from marketplace_core.payments.records import Payment
+from platform_common.money import to_cents_half_even
 from schemas.topics import CORE_PAYOUTS
 
 MAX_PAGE = 500
@@ -158,6 +159,6 @@ def merchant_balance(conn: Connection, merchant_id: UUID) -> MerchantBalance:
         payable=ledger.balance(conn, ledger.seller_payable(merchant_id)),
         subscription_receivable=ledger.balance(
             conn, ledger.subscription_receivable(merchant_id)),
-        paid_out_total=Decimal(row[0]).quantize(Decimal("0.01")),
+        paid_out_total=to_cents_half_even(Decimal(row[0])),
         payouts_count=int(row[1]),
     )

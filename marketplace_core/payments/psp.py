@@ -10,19 +10,13 @@ This module is the interface only: it imports no provider.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Literal, Protocol
 from uuid import UUID
 
 from infra.settings import get_settings
 
-CENT = Decimal("0.01")
 RefundStatus = Literal["pending", "succeeded", "failed"]
-
-
-def round_tyiyn(amount: Decimal) -> Decimal:
-    """Round to whole tyiyn (0.01 KGS), half up: 39.995 → 40.00."""
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)

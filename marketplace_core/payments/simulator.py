@@ -38,13 +38,14 @@ from psycopg.rows import class_row
 from infra.settings import get_settings
 from marketplace_core.db import Connection
 from marketplace_core.errors import ConflictError, ErrorCode, NotFoundError
-from marketplace_core.payments.psp import PspPayment, PspRefund, round_tyiyn
+from marketplace_core.payments.psp import PspPayment, PspRefund
 from marketplace_core.payments.webhook_protocol import (
     SIGNATURE_HEADER,
     Delivery,
     WebhookSender,
     sign,
 )
+from platform_common.money import to_cents_half_up
 
 FEE_RATE = Decimal("0.02")
 WEBHOOK_PATH = "/webhooks/psp"
@@ -83,7 +84,7 @@ class SimulatedPsp:
         self.conn = conn
 
     def acquiring_fee(self, amount: Decimal) -> Decimal:
-        return round_tyiyn(amount * FEE_RATE)
+        return to_cents_half_up(amount * FEE_RATE)
 
     def create_payment(
         self, payment_id: UUID, amount: Decimal, currency: str, description: str

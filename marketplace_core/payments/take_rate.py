@@ -17,7 +17,7 @@ from psycopg.rows import class_row
 from marketplace_core import audit
 from marketplace_core.db import Connection
 from marketplace_core.errors import ErrorCode, ValidationError
-from marketplace_core.payments.psp import round_tyiyn
+from platform_common.money import to_cents_half_up
 
 MAX_RATE = Decimal("0.5")
 _RATE_STEP = Decimal("0.0001")
@@ -66,4 +66,4 @@ def set_rate(conn: Connection, rate: Decimal, actor: audit.Actor) -> TakeRate:
 
 def commission(amount: Decimal, rate: Decimal) -> Decimal:
     """The platform's share of `amount` at `rate`, half up to the tyiyn."""
-    return round_tyiyn(amount * rate)
+    return to_cents_half_up(amount * rate)

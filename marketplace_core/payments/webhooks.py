@@ -45,11 +45,10 @@ from marketplace_core.payments.webhook_protocol import SIGNATURE_HEADER as SIGNA
 from marketplace_core.payments.webhook_protocol import Delivery, verify_signature
 from marketplace_core.payments.webhook_protocol import sign as sign
 from platform_common.http import status_for
+from platform_common.money import MAX_AMOUNT, is_whole_cents, to_cents_half_even
 
 EVENT_TYPES = ("payment.succeeded", "payment.failed", "refund.succeeded")
 MAX_BODY_BYTES = 64 * 1024
-_CENT = Decimal("0.01")
-_MAX_AMOUNT = Decimal("9999999999.99")
 
 
 class InvalidWebhookError(ValidationError):
@@ -85,15 +84,15 @@ def _money(data: dict[str, Any], field: str, problems: list[dict[str, str]], *,
         if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
             raise InvalidOperation
         amount = Decimal(value) if not isinstance(value, Decimal) else value
-        ok = (amount.is_finite() and amount == amount.quantize(_CENT)
-              and (amount > 0 if positive else amount >= 0) and amount <= _MAX_AMOUNT)
+        ok = (amount.is_finite() and is_whole_cents(amount)
+              and (amount > 0 if positive else amount >= 0) and amount <= MAX_AMOUNT)
     except (InvalidOperation, ValueError):
         ok = False
     if not ok:
         problems.append({"field": field,
                          "problem": "must be a decimal amount with at most 2 decimals"})
         return None
-    return amount.quantize(_CENT)
+    return to_cents_half_even(amount)
 
 
 def parse_event(body: bytes) -> PspEvent:

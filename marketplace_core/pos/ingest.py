@@ -62,6 +62,7 @@ from marketplace_core.errors import DomainError, ErrorCode
 from marketplace_core.inventory import service as inventory
 from marketplace_core.pos import credentials, events
 from marketplace_core.pos import service as pos
+from platform_common.money import MAX_AMOUNT
 from platform_common.validated import EARLIEST, LATEST, check_text
 from schemas.pos.signing import verify
 
@@ -70,7 +71,6 @@ Status = Literal["applied", "duplicate", "rejected"]
 
 TILL_EVENT_TYPES = ("sale", "refund", "void", "discount", "cash_in", "cash_out")
 MAX_ITEMS = 500
-MAX_AMOUNT = Decimal("9999999999.99")  # numeric(12,2), Avro decimal(12,2)
 MAX_RECEIPT_NUMBER = 64
 _STOCK_REASON = {"sale": "pos_sale", "refund": "pos_refund", "void": "pos_void"}
 

@@ -16,8 +16,7 @@ from decimal import Decimal
 from uuid import UUID
 
 from marketplace_core.db import Connection
-
-ZERO = Decimal("0.00")
+from platform_common.money import to_cents_half_even
 
 
 @dataclass(frozen=True)
@@ -76,7 +75,8 @@ order by p.shop_id, p.day
 def daily_till_figures(conn: Connection, timezone: str,
                        shop_id: UUID | None = None) -> list[TillDay]:
     rows = conn.execute(_SQL, {"tz": timezone, "shop": shop_id}).fetchall()
-    return [TillDay(shop_id=r[0], day=r[1], gross=Decimal(r[2]).quantize(ZERO),
-                    discounts=Decimal(r[3]).quantize(ZERO),
-                    refunds=Decimal(r[4]).quantize(ZERO), voids=Decimal(r[5]).quantize(ZERO),
+    return [TillDay(shop_id=r[0], day=r[1], gross=to_cents_half_even(Decimal(r[2])),
+                    discounts=to_cents_half_even(Decimal(r[3])),
+                    refunds=to_cents_half_even(Decimal(r[4])),
+                    voids=to_cents_half_even(Decimal(r[5])),
                     receipts=int(r[6])) for r in rows]

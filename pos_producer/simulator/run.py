@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
 
+from platform_common.money import CENT, format_money, to_cents_half_even
 from pos_producer.simulator import rhythm
 from pos_producer.simulator.seeding import SeededDevice, SeededVariant, SeededWorld
 from pos_producer.simulator.world import market
@@ -51,7 +52,6 @@ P_DISCOUNTED_SALE = 0.04
 P_BARCODE_ONLY_TILL = 0.25  # older tills without a catalog sync send the scanned barcode
 _RECEIPTS_KEPT = 500  # how far back a till looks for a receipt to refund
 _TEN = Decimal(10)
-_CENT = Decimal("0.01")
 
 # The six till events that go to pos.sales (heartbeats go to pos.heartbeats).
 TILL_EVENTS = ("sale", "refund", "void", "discount", "cash_in", "cash_out")
@@ -213,7 +213,7 @@ class DeviceSim:
         if self.rng.random() < P_DISCOUNTED_SALE and total >= 100:
             share = Decimal(self.rng.randint(3, 15)) / 100
             discount = max(_TEN, (total * share / _TEN).to_integral_value() * _TEN)
-            discount = min(discount, total - _CENT).quantize(_CENT)
+            discount = to_cents_half_even(min(discount, total - CENT))
         number = till.sale([self._item(v, q) for v, q in lines], discount_amount=discount)
         for v, q in lines:
             self.stock[v.sku] -= q
@@ -258,7 +258,7 @@ class DeviceSim:
         if not self.receipts:
             return False
         receipt = self.receipts[-1]
-        amount = Decimal(self.rng.randint(1, 20) * 10).quantize(_CENT)
+        amount = to_cents_half_even(Decimal(self.rng.randint(1, 20) * 10))
         number = till.discount(amount, original_receipt_number=receipt.number)
         self.record.revenue -= amount
         self._note(at, "discount", f"{number} on {receipt.number}: {amount}")
@@ -266,11 +266,11 @@ class DeviceSim:
 
     def _cash(self, till: Till, at: datetime) -> None:
         if rhythm.local_hour(at) < 13:
-            amount = Decimal(self.rng.randint(5, 30) * 100).quantize(_CENT)
+            amount = to_cents_half_even(Decimal(self.rng.randint(5, 30) * 100))
             number = till.cash_in(amount)
             self._note(at, "cash_in", f"{number} {amount}")
         else:
-            amount = Decimal(self.rng.randint(4, 60) * 500).quantize(_CENT)
+            amount = to_cents_half_even(Decimal(self.rng.randint(4, 60) * 500))
             number = till.cash_out(amount)
             self._note(at, "cash_out", f"{number} {amount}")
 
@@ -302,7 +302,7 @@ class SimResult:
                 "till_events": sum(r.events[t] for t in TILL_EVENTS),
                 "heartbeats": r.events["heartbeat"],
                 "skipped_heartbeats": r.skipped_heartbeats, "out_of_stock": r.out_of_stock,
-                "revenue": format(r.revenue.quantize(_CENT), "f"),
+                "revenue": format_money(r.revenue),
                 "stock_delta": {k: v for k, v in sorted(r.stock_delta.items()) if v},
                 "silent": None if r.silent is None
                 else {"from": r.silent[0].isoformat(), "to": r.silent[1].isoformat()},

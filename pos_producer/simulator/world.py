@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from platform_common.gs1 import gs1_check_digit
+from platform_common.money import to_cents_half_even
 from pos_producer.simulator import catalog_data as data
 from pos_producer.simulator.catalog_data import Goods, Market
 
@@ -23,7 +24,6 @@ FREE_PLAN_SKU_LIMIT = 50  # subscription_plans.sku_limit of FREE (migration 0008
 DEFAULT_MERCHANTS = 110
 DEFAULT_SKUS = 600
 _METRES_PER_DEGREE = 111_320.0
-_CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,7 @@ def on_step(value: Decimal, step: int) -> Decimal:
     price = (value / step).to_integral_value() * step
     if step >= 100 and price > 1000:
         price -= 10  # 1 490, 2 990: the bazaar's favourite endings
-    return max(price, Decimal(step)).quantize(_CENT)
+    return to_cents_half_even(max(price, Decimal(step)))
 
 
 def _stock_for(rng: random.Random, price: Decimal) -> int:

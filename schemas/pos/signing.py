@@ -22,9 +22,10 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from platform_common.money import format_money
+
 SIGNATURE_FIELD = "signature"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_CENT = Decimal("0.01")
 
 
 def _plain(value: Any) -> Any:
@@ -35,7 +36,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, bool) or value is None or isinstance(value, int | str):
         return value
     if isinstance(value, Decimal):
-        return format(value.quantize(_CENT), "f")
+        return format_money(value)
     if isinstance(value, UUID):
         return str(value)
     if isinstance(value, datetime):

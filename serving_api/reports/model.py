@@ -15,13 +15,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
 from infra.settings import get_settings
+from platform_common.money import to_cents_half_even, to_cents_half_up
 
-CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 _MISSING_TABLE = ("UNKNOWN_TABLE", "UNKNOWN_DATABASE", "doesn't exist", "does not exist")
 
@@ -216,7 +216,7 @@ def convert(report: Report, row: dict[str, Any]) -> dict[str, Any]:
         elif col.kind == "count":
             out[col.name] = int(value)
         elif col.kind in DECIMAL_KINDS:
-            out[col.name] = Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+            out[col.name] = to_cents_half_up(Decimal(value))
         elif col.kind in ("id", "text"):
             out[col.name] = str(value)
         else:
@@ -230,11 +230,11 @@ def totals(report: Report, sums: dict[str, Any]) -> dict[str, Any]:
         if col.total == "sum":
             value = sums.get(col.name)
             out[col.name] = (int(value or 0) if col.kind == "count"
-                             else Decimal(value or 0).quantize(CENT))
+                             else to_cents_half_even(Decimal(value or 0)))
         elif isinstance(col.total, Ratio):
             num = Decimal(sums.get(col.total.numerator) or 0)
             den = Decimal(sums.get(col.total.denominator) or 0)
             scale = 100 if col.kind == "percent" else 1
-            out[col.name] = ((num * scale / den).quantize(CENT, rounding=ROUND_HALF_UP)
+            out[col.name] = (to_cents_half_up(num * scale / den)
                              if den else None)
     return out

@@ -13,15 +13,13 @@ from typing import Any
 import psycopg
 import pytest
 
-from marketplace_core.migrate import apply_migrations
+from tests.in_process_core import core_client, migrated_database
 
 
 @pytest.fixture(scope="session")
 def core_dsn(make_database: Callable[[], str]) -> str:
     """A session database with all migrations applied."""
-    dsn = make_database()
-    apply_migrations(dsn)
-    return dsn
+    return migrated_database(make_database)
 
 
 @pytest.fixture
@@ -38,9 +36,5 @@ def core_api(core_dsn: str) -> Iterator[Any]:
     Its changes are committed, so tests use fresh names/ids of their own. The sweeper is
     off: tests call the sweeps directly to control time.
     """
-    from fastapi.testclient import TestClient
-
-    from marketplace_core.api.app import create_app
-
-    with TestClient(create_app(core_dsn, run_sweeper=False)) as client:
+    with core_client(core_dsn) as client:
         yield client

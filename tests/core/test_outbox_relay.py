@@ -23,16 +23,16 @@ from uuid import UUID, uuid4
 
 import psycopg
 import pytest
-from confluent_kafka import Consumer, KafkaError, TopicPartition
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from infra.settings import REPO_ROOT, get_settings
+from infra.settings import REPO_ROOT
 from marketplace_core.migrate import apply_migrations
 from marketplace_core.outbox import emit
 from marketplace_core.outbox.relay import OutboxRelay, leader_present
 from schemas.registry import register, registry_client
 from schemas.topics import CORE_PRODUCTS, CORE_VARIANTS, Topic
+from tests.kafka_reading import messages_since
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("stack")]
 
@@ -67,45 +67,18 @@ def _product_change(conn: psycopg.Connection[Any], product_id: UUID, n: int) -> 
 
 def _published(topic: Topic, source_id: str) -> list[dict[str, Any]]:
     """Every message of `topic` stamped with `source_id`, in partition order."""
-    consumer = Consumer({"bootstrap.servers": get_settings().kafka_bootstrap_servers,
-                         "group.id": f"test-{uuid4()}", "enable.auto.commit": False,
-                         "enable.partition.eof": True,
-                         # what a consumer of the outbox must use: aborted batches of a
-                         # fenced relay are not published
-                         "isolation.level": "read_committed"})
     out: list[dict[str, Any]] = []
-    try:
-        metadata = consumer.list_topics(topic.name, timeout=10).topics[topic.name]
-        for partition in metadata.partitions:
-            tp = TopicPartition(topic.name, partition)
-            low, high = consumer.get_watermark_offsets(tp, timeout=10)
-            if high <= low:
-                continue
-            consumer.assign([TopicPartition(topic.name, partition, low)])
-            while True:
-                msg = consumer.poll(10)
-                assert msg is not None, "timed out reading the topic"
-                if msg.partition() != partition:
-                    continue  # left over from the previous assignment
-                err = msg.error()
-                if err is not None:
-                    assert err.code() == KafkaError._PARTITION_EOF, err
-                    if (msg.offset() or 0) >= high:
-                        break
-                    continue
-                headers = {k: bytes(v or b"") for k, v in (msg.headers() or [])}  # type: ignore[arg-type]
-                if headers.get("outbox_source", b"").decode() == source_id:
-                    out.append({"partition": partition, "offset": msg.offset(),
-                                "key": (msg.key() or b"").decode(),
-                                "event_id": headers["event_id"].decode(),
-                                "outbox_id": int(headers["outbox_id"].decode()),
-                                "ts": msg.timestamp()[1],
-                                "value": msg.value()})
-                if (msg.offset() or 0) >= high - 1:
-                    break
-            consumer.unassign()
-    finally:
-        consumer.close()
+    # what a consumer of the outbox must use: aborted batches of a fenced relay are not
+    # published
+    for msg in messages_since(topic.name, config={"isolation.level": "read_committed"}):
+        headers = {k: bytes(v or b"") for k, v in (msg.headers() or [])}  # type: ignore[arg-type]
+        if headers.get("outbox_source", b"").decode() == source_id:
+            out.append({"partition": msg.partition(), "offset": msg.offset(),
+                        "key": (msg.key() or b"").decode(),
+                        "event_id": headers["event_id"].decode(),
+                        "outbox_id": int(headers["outbox_id"].decode()),
+                        "ts": msg.timestamp()[1],
+                        "value": msg.value()})
     return out
 
 

@@ -4,7 +4,6 @@ so that generated requests carry real credentials and, half the time, real ids."
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -16,27 +15,21 @@ from typing import Any
 import pytest
 
 from infra.settings import get_settings
-from marketplace_core.migrate import apply_migrations
 from tests.core.auth_helpers import make_seller_with_shop, make_user
 from tests.fuzz.harness import Target
+from tests.in_process_core import core_client, migrated_database
+from tests.own_local_dir import own_local_dir
 
 
 @pytest.fixture(scope="session")
 def fuzz_dsn(make_database: Callable[[], str]) -> str:
-    dsn = make_database()
-    apply_migrations(dsn)
-    return dsn
+    return migrated_database(make_database)
 
 
 @pytest.fixture(scope="session")
 def fuzz_core(fuzz_dsn: str) -> Iterator[Any]:
-    from fastapi.testclient import TestClient
-
-    from marketplace_core.api.app import create_app
-
     # raise_server_exceptions=False: a crash must show as the 500 a client would get
-    with TestClient(create_app(fuzz_dsn, run_sweeper=False),
-                    raise_server_exceptions=False) as client:
+    with core_client(fuzz_dsn, raise_server_exceptions=False) as client:
         yield client
 
 
@@ -115,30 +108,15 @@ def serving_target(fuzz_dsn: str, fuzz_core: Any,
     """The serving API over an empty embedded warehouse of its own (the marts exist, empty,
     so reports answer rather than 503), signing in through a core API on loopback."""
     root: Path = tmp_path_factory.mktemp("fuzz-serving")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("PLATFORM_LOCAL_DIR", str(root / "local"))
-    mp.delenv("CLICKHOUSE_URL", raising=False)
-    saved = {k: v for k, v in os.environ.items() if k.startswith("DBT_")}
-    get_settings.cache_clear()
-    seller, _, shop_id = make_seller_with_shop(fuzz_core)
-    analyst = make_user(fuzz_core, "analyst")
-    internal = get_settings().internal_token
-    try:
+    with own_local_dir(root) as mp:
+        seller, _, shop_id = make_seller_with_shop(fuzz_core)
+        analyst = make_user(fuzz_core, "analyst")
+        internal = get_settings().internal_token
         with core_api_over_http(fuzz_dsn) as core_url:
             # the dashboard's sign-in forwards to the core over HTTP: a core of its own
             mp.setenv("CORE_API_URL", core_url)
             get_settings.cache_clear()
             yield from _serving_target(fuzz_dsn, seller, analyst, shop_id, internal)
-    finally:
-        from warehouse.client import close_clients
-
-        close_clients()
-        mp.undo()
-        for key in [k for k in os.environ if k.startswith("DBT_")]:
-            if key not in saved:
-                del os.environ[key]
-        os.environ.update(saved)
-        get_settings.cache_clear()
 
 
 def _serving_target(dsn: str, seller: Any, analyst: Any, shop_id: Any,

@@ -6,12 +6,10 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
-
-from infra.settings import get_settings
 from pos_producer import wire
 from schemas.registry import registry_client
 from schemas.topics import Topic
+from tests import kafka_reading
 
 
 def test_device_id() -> str:
@@ -32,54 +30,23 @@ class Received:
     record: dict[str, Any]
 
 
-def _consumer() -> Consumer:
-    return Consumer({"bootstrap.servers": get_settings().kafka_bootstrap_servers,
-                     "group.id": f"test-pos-producer-{random.getrandbits(64):x}",
-                     "enable.auto.commit": False, "enable.partition.eof": True})
-
-
 def end_offsets(topic: Topic) -> dict[int, int]:
     """Each partition's high watermark now: where a test's own records will start."""
-    consumer = _consumer()
-    try:
-        meta = consumer.list_topics(topic.name, timeout=10).topics[topic.name]
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic.name, p), timeout=10)[1]
-                for p in meta.partitions}
-    finally:
-        consumer.close()
+    return kafka_reading.end_offsets(topic.name)
 
 
 def read_since(topic: Topic, start: dict[int, int], keys: set[str]) -> list[Received]:
     """Every record of `topic` keyed by one of `keys` after `start`, in partition order."""
-    consumer = _consumer()
     out: list[Received] = []
-    try:
-        for partition, low in sorted(start.items()):
-            tp = TopicPartition(topic.name, partition)
-            _, high = consumer.get_watermark_offsets(tp, timeout=10)
-            if high <= low:
-                continue
-            consumer.assign([TopicPartition(topic.name, partition, low)])
-            while True:
-                msg = consumer.poll(10)
-                assert msg is not None, "timed out reading the topic"
-                err = msg.error()
-                if err is not None:
-                    assert err.code() == KafkaError._PARTITION_EOF, err
-                    break
-                key = (msg.key() or b"").decode()
-                if key in keys:
-                    schema_id, body = wire.unframe(msg.value() or b"")
-                    headers = dict(msg.headers() or [])
-                    out.append(Received(
-                        partition, msg.offset() or 0, key,
-                        {str(k): v if isinstance(v, bytes) else b"" for k, v in headers.items()},
-                        schema_id, wire.read_body(topic, body)))
-                if (msg.offset() or 0) >= high - 1:
-                    break
-            consumer.unassign()
-    finally:
-        consumer.close()
+    for msg in kafka_reading.messages_since(topic.name, start):
+        key = (msg.key() or b"").decode()
+        if key in keys:
+            schema_id, body = wire.unframe(msg.value() or b"")
+            headers = dict(msg.headers() or [])
+            out.append(Received(
+                msg.partition() or 0, msg.offset() or 0, key,
+                {str(k): v if isinstance(v, bytes) else b"" for k, v in headers.items()},
+                schema_id, wire.read_body(topic, body)))
     return out
 
 

@@ -4,7 +4,6 @@ and a throw-away embedded warehouse holding a hand-written `shop_metric_daily`."
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +13,9 @@ from uuid import UUID
 import pytest
 
 from infra.settings import get_settings
-from marketplace_core.migrate import apply_migrations
 from tests.core.auth_helpers import TestUser, make_seller_with_shop, make_user
+from tests.in_process_core import core_client, migrated_database
+from tests.own_local_dir import own_local_dir
 from tests.serving_api.report_marts import create_empty_marts
 
 MONEY = ("pos_gross", "pos_discounts", "pos_refunds", "pos_voids", "pos_net", "online_gross",
@@ -25,18 +25,12 @@ COUNTS = ("receipts", "units", "online_orders", "online_units")
 
 @pytest.fixture(scope="module")
 def core_dsn(make_database: Callable[[], str]) -> str:
-    dsn = make_database()
-    apply_migrations(dsn)
-    return dsn
+    return migrated_database(make_database)
 
 
 @pytest.fixture(scope="module")
 def core_api(core_dsn: str) -> Iterator[Any]:
-    from fastapi.testclient import TestClient
-
-    from marketplace_core.api.app import create_app
-
-    with TestClient(create_app(core_dsn, run_sweeper=False)) as client:
+    with core_client(core_dsn) as client:
         yield client
 
 
@@ -45,24 +39,10 @@ def serving_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Settings pointed at a temporary local dir (hence an empty embedded warehouse): the
     real one may be held by a running serving API."""
     root = tmp_path_factory.mktemp("serving")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("PLATFORM_LOCAL_DIR", str(root / "local"))
-    mp.delenv("CLICKHOUSE_URL", raising=False)
     # Look the caller up on every request, so a logout shows at once (the cache itself is
     # tested on its own).
-    mp.setenv("SERVING_ACCESS_CACHE_SECONDS", "0")
-    saved = {k: v for k, v in os.environ.items() if k.startswith("DBT_")}
-    get_settings.cache_clear()
-    yield root
-    from warehouse.client import close_clients
-
-    close_clients()
-    mp.undo()
-    for key in [k for k in os.environ if k.startswith("DBT_")]:
-        if key not in saved:
-            del os.environ[key]
-    os.environ.update(saved)
-    get_settings.cache_clear()
+    with own_local_dir(root, {"SERVING_ACCESS_CACHE_SECONDS": "0"}):
+        yield root
 
 
 def create_shop_metric_daily(rows: list[dict[str, Any]]) -> None:

@@ -26,6 +26,7 @@ import openpyxl
 import pytest
 
 from infra.settings import get_settings
+from platform_common.money import CENT
 from serving_api.exports import writers
 from serving_api.exports.jobs import ExportJobs, JobStore, link_token, this_process
 from serving_api.reports.catalog import REPORTS
@@ -37,7 +38,6 @@ from tests.serving_api.test_tenancy import expired_token, tampered_token
 pytestmark = pytest.mark.integration
 
 RANGE = {"from": "2024-05-01", "to": "2024-05-03"}
-CENT = Decimal("0.01")
 UNKNOWN = UUID("00000000-0000-4000-8000-0000000000ab")
 
 # A report with every column kind, over a hand-made table (registered for this module).

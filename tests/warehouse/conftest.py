@@ -7,13 +7,13 @@ its own connections when an invocation ends), which frees the engine for the nex
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from infra.settings import get_settings
+from tests.own_local_dir import own_local_dir
 
 
 @pytest.fixture(scope="module")
@@ -24,24 +24,9 @@ def warehouse_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     this fixture switches it (see `spark`), or read the real cache by absolute path.
     """
     root = tmp_path_factory.mktemp("warehouse")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("PLATFORM_LOCAL_DIR", str(root / "local"))
-    mp.setenv("DBT_TARGET_PATH", str(root / "dbt-target"))
-    mp.setenv("DBT_LOG_PATH", str(root / "dbt-logs"))
-    mp.delenv("CLICKHOUSE_URL", raising=False)
-    # run_dbt exports the DBT_* variables into os.environ; restore them afterwards.
-    saved = {k: v for k, v in os.environ.items() if k.startswith("DBT_")}
-    get_settings.cache_clear()
-    yield root
-    from warehouse.client import close_clients
-
-    close_clients()
-    mp.undo()
-    for key in [k for k in os.environ if k.startswith("DBT_")]:
-        if key not in saved:
-            del os.environ[key]
-    os.environ.update(saved)
-    get_settings.cache_clear()
+    with own_local_dir(root, {"DBT_TARGET_PATH": str(root / "dbt-target"),
+                              "DBT_LOG_PATH": str(root / "dbt-logs")}):
+        yield root
 
 
 # The real local dir (Spark's jar cache lives there), read before any test patches the env.

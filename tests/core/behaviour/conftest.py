@@ -16,13 +16,14 @@ from typing import Any
 import fastavro
 import orjson
 import pytest
-from confluent_kafka import Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from infra.settings import get_settings
 from marketplace_core.behaviour.intake import EventIntake
 from schemas.registry import register, registry_client
 from schemas.topics import ANALYTICS_BAD_EVENTS, ANALYTICS_RAW
+from tests.kafka_reading import end_offsets as end_offsets
+from tests.kafka_reading import messages_since
 
 
 @dataclass(frozen=True)
@@ -75,51 +76,20 @@ class Record:
     value: dict[str, Any]
 
 
-def end_offsets(topic: str) -> dict[int, int]:
-    c = Consumer({"bootstrap.servers": get_settings().kafka_bootstrap_servers,
-                  "group.id": f"t-{secrets.token_hex(4)}"})
-    try:
-        meta = c.list_topics(topic, timeout=10).topics[topic]
-        return {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                for p in meta.partitions}
-    finally:
-        c.close()
-
-
 def read_topic(topic: str, since: dict[int, int] | None = None) -> list[Record]:
     """Every record after `since` (default: all), decoded with its writer schema fetched
     from the registry by the id in its Confluent header."""
-    c = Consumer({"bootstrap.servers": get_settings().kafka_bootstrap_servers,
-                  "group.id": f"t-{secrets.token_hex(4)}", "enable.auto.commit": False,
-                  "enable.partition.eof": True})
     out: list[Record] = []
-    try:
-        ends = end_offsets(topic)
-        for partition, high in ends.items():
-            low = (since or {}).get(partition, 0)
-            if high <= low:
-                continue
-            c.assign([TopicPartition(topic, partition, low)])
-            while True:
-                msg = c.poll(10)
-                assert msg is not None, "timed out reading"
-                err = msg.error()
-                if err is not None:
-                    assert err.code() == KafkaError._PARTITION_EOF
-                    break
-                value = msg.value() or b""
-                assert value[:1] == b"\x00", "not Confluent-framed"
-                schema_id = int.from_bytes(value[1:5], "big")
-                record = fastavro.schemaless_reader(io.BytesIO(value[5:]),
-                                                    _writer_schema(schema_id), None)
-                assert isinstance(record, dict)
-                plain = {k: str(v) if isinstance(v, uuid.UUID) else v for k, v in record.items()}
-                out.append(Record(msg.key(), schema_id, plain))
-                if (msg.offset() or 0) >= high - 1:
-                    break
-            c.unassign()
-    finally:
-        c.close()
+    start = {p: (since or {}).get(p, 0) for p in end_offsets(topic)}
+    for msg in messages_since(topic, start):
+        value = msg.value() or b""
+        assert value[:1] == b"\x00", "not Confluent-framed"
+        schema_id = int.from_bytes(value[1:5], "big")
+        record = fastavro.schemaless_reader(io.BytesIO(value[5:]), _writer_schema(schema_id),
+                                            None)
+        assert isinstance(record, dict)
+        plain = {k: str(v) if isinstance(v, uuid.UUID) else v for k, v in record.items()}
+        out.append(Record(msg.key(), schema_id, plain))
     return out
 
 

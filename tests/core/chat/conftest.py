@@ -25,9 +25,9 @@ import pytest
 from infra.settings import REPO_ROOT, get_settings
 from marketplace_core.chat.policy import ChatPolicy, set_policy
 from marketplace_core.db import transaction
-from marketplace_core.migrate import apply_migrations
 from tests.core.auth_helpers import TestUser, make_seller_with_shop, make_user
 from tests.core.test_orders_support import make_variant
+from tests.in_process_core import core_client, migrated_database
 
 LENIENT = ChatPolicy(messages_per_second=1000.0, message_burst=1000,
                      conversations_per_second=1000.0, conversation_burst=1000,
@@ -50,18 +50,12 @@ def kafka() -> None:
 
 @pytest.fixture(scope="session")
 def chat_dsn(make_database: Callable[[], str]) -> str:
-    dsn = make_database()
-    apply_migrations(dsn)
-    return dsn
+    return migrated_database(make_database)
 
 
 @pytest.fixture(scope="session")
 def api(chat_dsn: str) -> Iterator[Any]:
-    from fastapi.testclient import TestClient
-
-    from marketplace_core.api.app import create_app
-
-    with TestClient(create_app(chat_dsn, run_sweeper=False)) as client:
+    with core_client(chat_dsn) as client:
         yield client
 
 

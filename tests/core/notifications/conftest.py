@@ -19,7 +19,6 @@ import pytest
 
 from infra.settings import get_settings
 from marketplace_core.accounts import service as accounts
-from marketplace_core.migrate import apply_migrations
 from marketplace_core.notifications.channels import (
     Providers,
     SimulatedPush,
@@ -27,13 +26,12 @@ from marketplace_core.notifications.channels import (
     SmtpEmailProvider,
 )
 from marketplace_core.notifications.worker import NotificationsWorker
+from tests.in_process_core import core_client, migrated_database
 
 
 @pytest.fixture(scope="session")
 def notify_dsn(make_database: Callable[[], str]) -> str:
-    dsn = make_database()
-    apply_migrations(dsn)
-    return dsn
+    return migrated_database(make_database)
 
 
 @pytest.fixture(scope="session")
@@ -50,11 +48,7 @@ def mailpit() -> str:
 
 @pytest.fixture(scope="session")
 def api(notify_dsn: str) -> Iterator[Any]:
-    from fastapi.testclient import TestClient
-
-    from marketplace_core.api.app import create_app
-
-    with TestClient(create_app(notify_dsn, run_sweeper=False)) as client:
+    with core_client(notify_dsn) as client:
         yield client
 
 
