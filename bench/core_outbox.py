@@ -34,11 +34,12 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import psutil
 import psycopg
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -377,7 +378,7 @@ def bench_outbox(dsn: str, info: CatalogInfo, params: OutboxParams) -> Result:
     try:
         for i in range(params.runs):
             for arm in arms:  # interleaved: both arms see the same machine state
-                run = _arm_run(dsn, arm, receiver, params.rate, params, variants, buyers, i)
+                run = _arm_run(dsn, info, arm, receiver, params.rate, params, variants, buyers, i)
                 result.runs.append(run)
                 print(f"    {arm.name} run {i + 1}/{params.runs}: " + _line(run), flush=True)
         current = [r for r in result.runs if r["arm"] == "current"]
@@ -386,7 +387,7 @@ def bench_outbox(dsn: str, info: CatalogInfo, params: OutboxParams) -> Result:
             # the machine cannot place orders that fast: measure at what it sustains
             lower = max(10.0, float(int(achieved * 0.85 / 10) * 10))
             for i in range(params.sustained_runs):
-                run = _arm_run(dsn, arms[-1], receiver, lower, params, variants, buyers,
+                run = _arm_run(dsn, info, arms[-1], receiver, lower, params, variants, buyers,
                                100 + i)
                 result.runs.append(run)
                 print(f"    at {lower:.0f}/s, run {i + 1}/{params.sustained_runs}: "
@@ -398,23 +399,61 @@ def bench_outbox(dsn: str, info: CatalogInfo, params: OutboxParams) -> Result:
     return result
 
 
-def _arm_run(dsn: str, arm: Arm, receiver: Receiver, rate: float, params: OutboxParams,
+def _arm_run(dsn: str, info: CatalogInfo, arm: Arm, receiver: Receiver, rate: float,
+             params: OutboxParams,
              variants: list[tuple[str, str]], buyers: list[str], run_no: int) -> dict[str, Any]:
     """One run of one arm: its trigger state, its relay, its order-placing processes."""
     _set_notify_trigger(dsn, arm.notify_trigger)
     ctx = multiprocessing.get_context("spawn")
     code = str(arm.code_dir) if arm.code_dir else None
-    with relay_process(dsn, arm.code_dir), ProcessPoolExecutor(
+    make_shops_online(dsn, info)  # fresh heartbeats: runs outlast the POS timeout
+    with relay_process(dsn, arm.code_dir) as relay, ProcessPoolExecutor(
             params.processes, mp_context=ctx, initializer=_use_code, initargs=(code,)) as ex:
         # the heartbeats' eligibility events go out first; the pool's processes start
         _wait_for(lambda: _backlog(dsn) == 0, 60)
         list(ex.map(time.sleep, [0.1] * params.processes))
+        # warm-up, not measured: the relay's first Kafka transactions, the drivers'
+        # prepared statements and imports
+        _one_run(dsn, ex, receiver, min(rate, 100.0), replace(params, seconds=2.0), variants,
+                 buyers, run_no + 1000)
+        before = _cpu_seconds(relay)
         run = _one_run(dsn, ex, receiver, rate, params, variants, buyers, run_no)
+        after = _cpu_seconds(relay)
+    orders = max(run["orders"], 1)
+    run["cpu_ms_per_order"] = {k: round((after[k] - before[k]) * 1000 / orders, 2)
+                               for k in after}
     run["kafka_roundtrip"] = kafka_roundtrip(rate, min(params.seconds, 10),
                                              CORE_ORDERS.partitions)
     run["arm"] = arm.name
     run["run"] = run_no % 100 + 1
     return run
+
+
+def _cpu_seconds(relay: subprocess.Popen[bytes]) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by: this process's children (the
+    order-placing pool; the relay apart), the relay, every Postgres process, the Kafka
+    broker, and the whole machine (steal excluded)."""
+    def used(proc: psutil.Process) -> float:
+        try:
+            t = proc.cpu_times()
+            return float(t.user + t.system)
+        except psutil.Error:
+            return 0.0
+
+    me = psutil.Process()
+    children = [c for c in me.children(recursive=True) if c.pid != relay.pid]
+    postgres, kafka = 0.0, 0.0
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        name = proc.info["name"] or ""
+        if name.startswith("postgres"):
+            postgres += used(proc)
+        elif name == "java" and "kafka.Kafka" in " ".join(proc.info["cmdline"] or []):
+            kafka += used(proc)
+    machine = psutil.cpu_times()
+    return {"drivers": sum(used(c) for c in children), "relay": used(psutil.Process(relay.pid)),
+            "postgres": postgres, "kafka": kafka,
+            "machine": float(machine.user + machine.system + machine.nice
+                             + getattr(machine, "softirq", 0.0) + getattr(machine, "irq", 0.0))}
 
 
 def _line(run: dict[str, Any]) -> str:
@@ -424,7 +463,8 @@ def _line(run: dict[str, Any]) -> str:
             f" (target {run['rate_target']:.0f}/s, {sum(run['order_errors'].values())} refused,"
             f" {run['missing']} missing); lag p50 {lag['p50']:.0f} p99 {lag['p99']:.0f}"
             f" max {lag['max']:.0f} ms; relay ack p99 {ack['p99']:.0f} ms;"
-            f" bare kafka p99 {rt['p99']:.0f} ms")
+            f" bare kafka p99 {rt['p99']:.0f} ms; CPU ms/order "
+            + ", ".join(f"{k} {v}" for k, v in run.get("cpu_ms_per_order", {}).items()))
 
 
 def _section(runs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -435,6 +475,8 @@ def _section(runs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]
         "lag_p99_ms": median_of(runs, "lag_ms.p99"),
         "lag_max_ms": median_of(runs, "lag_ms.max"),
         "missing": median_of(runs, "missing"),
+        "cpu_ms_per_order": {k: median_of(runs, f"cpu_ms_per_order.{k}")
+                             for k in ("drivers", "relay", "postgres", "kafka", "machine")},
     }
     baseline = {
         "relay_ack_p50_ms": median_of(runs, "relay_ack_ms.p50"),

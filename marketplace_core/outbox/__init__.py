@@ -4,6 +4,6 @@ Domain services call `emit(...)` inside the transaction that makes the change; t
 (`python -m marketplace_core.outbox.relay`) publishes the rows in order.
 """
 
-from marketplace_core.outbox.writer import OutboxSchemaError, emit
+from marketplace_core.outbox.writer import OutboxSchemaError, batched, emit
 
-__all__ = ["OutboxSchemaError", "emit"]
+__all__ = ["OutboxSchemaError", "batched", "emit"]

@@ -164,11 +164,13 @@ class OutboxRelay:
             log.info("relay leading for source %s; publishing", self._source_id)
             while not stop.is_set():
                 published = self.publish_batch(conn)
-                if published:
-                    continue
-                if until_idle:
+                if published >= self.batch_size:
+                    continue  # a backlog: drain it without pausing
+                if until_idle and not published:
                     break
-                # Poll again shortly: writers do not NOTIFY (see the setting's comment).
+                # Writers do not NOTIFY (see the setting's comment): poll again shortly.
+                # Pausing after a partial batch too lets the next one gather more rows:
+                # one Kafka transaction per poll, not per trickle of commits.
                 stop.wait(self.poll_interval)
         return self.stats
 

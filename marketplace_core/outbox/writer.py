@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -99,14 +101,47 @@ def emit(
         **{k: _plain(v) for k, v in record.items()},
     }
     payload = encode(topic, full)
-    conn.execute(
-        """insert into outbox (event_id, topic, entity_type, entity_id, event_type,
-                               schema_fingerprint, payload)
-           values (%s, %s, %s, %s, %s, %s, %s)""",
-        (event_id, topic.name, entity_type, str(entity_id), event_type,
-         schema_fingerprint(topic), payload),
-    )
+    row = (event_id, topic.name, entity_type, str(entity_id), event_type,
+           schema_fingerprint(topic), payload)
+    pending = _batches.get(id(conn))
+    if pending is not None:
+        pending.append(row)
+    else:
+        conn.execute(
+            """insert into outbox (event_id, topic, entity_type, entity_id, event_type,
+                                   schema_fingerprint, payload)
+               values (%s, %s, %s, %s, %s, %s, %s)""", row)
     return event_id
+
+
+# Connections inside `batched` -> the rows they emitted so far (a connection serves one
+# thread at a time, so its id is a safe key while the block runs).
+_batches: dict[int, list[tuple[Any, ...]]] = {}
+
+
+@contextmanager
+def batched(conn: Connection) -> Iterator[None]:
+    """Within the block, `emit` on this connection collects its rows and the block's end
+    writes them with one INSERT, in emit order (a hot path's several events cost one
+    statement). Use it inside the transaction; an exception discards the rows with it.
+    Nested blocks leave the writing to the outermost."""
+    key = id(conn)
+    if key in _batches:
+        yield
+        return
+    rows = _batches[key] = []
+    try:
+        yield
+    finally:
+        del _batches[key]
+    if rows:
+        columns = list(zip(*rows, strict=True))
+        conn.execute(
+            """insert into outbox (event_id, topic, entity_type, entity_id, event_type,
+                                   schema_fingerprint, payload)
+               select * from unnest(%s::uuid[], %s::text[], %s::text[], %s::text[],
+                                    %s::text[], %s::text[], %s::bytea[])""",
+            [list(c) for c in columns])
 
 
 def _plain(value: Any) -> Any:
