@@ -72,6 +72,10 @@ schema-check: $(STAMP)
 	@$(PYTHON) -m schemas.compatibility --against git:HEAD
 	@$(PYTHON) -m schemas.compatibility --against registry --skip-unreachable
 
+# ORDER_BASELINE: the revision whose order placement outbox_lag compares against (the
+# code before issue 11 §4's work), run interleaved with this checkout's.
+ORDER_BASELINE ?= 2ffc39a
+
 bench: $(STAMP)
 	@$(PYTHON) -m infra up --no-apps
-	@$(PYTHON) -m bench.run
+	@$(PYTHON) -m bench.run --order-baseline $(ORDER_BASELINE)
