@@ -135,24 +135,6 @@ def take_all(conn: Connection, moves: dict[UUID, int]) -> TakeOutcome:
     return TakeOutcome([], {i: free.get(i, 0) for i in ids if free.get(i, 0) < moves[i]})
 
 
-def take_if_available(conn: Connection, variant_id: UUID, qty: int) -> bool:
-    """Take `qty` units out of the free stock if there are that many (one guarded UPDATE:
-    of concurrent takers of the last unit exactly one succeeds)."""
-    row = conn.execute(
-        "update product_variants set stock_qty = stock_qty - %s, updated_at = now()"
-        " where id = %s and stock_qty >= %s returning stock_qty",
-        (qty, variant_id, qty),
-    ).fetchone()
-    return row is not None
-
-
-def free_stock(conn: Connection, variant_id: UUID) -> int | None:
-    """The variant's free stock (None: no such variant)."""
-    row = conn.execute(
-        "select stock_qty from product_variants where id = %s", (variant_id,)).fetchone()
-    return int(row[0]) if row else None
-
-
 def lock_free_stock(conn: Connection, variant_id: UUID) -> int | None:
     """The variant's free stock, its row locked until the transaction ends (None: none)."""
     row = conn.execute(
